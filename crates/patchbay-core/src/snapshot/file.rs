@@ -1,0 +1,444 @@
+//! Snapshot files: a 64-byte header and an rkyv archive, served in place.
+//!
+//! Layout (all integers little-endian):
+//!
+//! | offset | size | field |
+//! |---|---|---|
+//! | 0 | 8 | magic `PBAYSNAP` |
+//! | 8 | 4 | format version ([`FORMAT_VERSION`]) |
+//! | 12 | 4 | header length (64) |
+//! | 16 | 8 | payload length in bytes |
+//! | 24 | 8 | number count |
+//! | 32 | 8 | connector count |
+//! | 40 | 8 | snapshot version |
+//! | 48 | 8 | build time, nanoseconds since the Unix epoch |
+//! | 56 | 4 | CRC-32 of bytes 0..56 and the payload |
+//! | 60 | 4 | reserved, zero |
+//! | 64 | … | payload: the rkyv archive of the snapshot body |
+//!
+//! CRC-32 detects every error burst up to 32 bits long, so any single corrupted byte is
+//! caught before the archive is read. The archive is then checked by rkyv's bytecheck and
+//! the index by its own invariants, so crafted bytes with a valid checksum are rejected too.
+//! The index buckets sit at 64-byte offsets in the payload, and the payload at offset 64, so
+//! in a mapping they are cache-line aligned and probed in place; only the connector list
+//! (small: one entry per connector, not per number) is deserialized on open.
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use rkyv::rancor;
+use rustc_hash::FxHashMap;
+
+use super::index::{self, Bucket, Placement};
+use super::map::Storage;
+use super::{Snapshot, Table};
+use crate::connector::Connector;
+
+/// The first eight bytes of every snapshot file.
+pub const MAGIC: [u8; 8] = *b"PBAYSNAP";
+/// The format version this build writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+/// Length of the header; the payload starts here.
+pub const HEADER_LEN: usize = 64;
+
+const CHECKSUM_AT: usize = 56;
+
+/// The archived body. `buckets` comes first so that rkyv writes the bucket array at offset 0
+/// of the payload: with the payload at file offset 64 and 64-byte buckets, every bucket of a
+/// mapping starts on a cache line (rkyv itself aligns to at most 32 bytes).
+#[derive(rkyv::Archive, rkyv::Serialize)]
+struct Body {
+    buckets: Vec<Bucket>,
+    version: u64,
+    published_at_ns: u64,
+    seed: u64,
+    max_probe: u32,
+    numbers: u64,
+    connectors: Vec<Connector>,
+}
+
+/// The decoded header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Header {
+    payload_len: u64,
+    numbers: u64,
+    connectors: u64,
+    version: u64,
+    published_at_ns: u64,
+    checksum: u32,
+}
+
+fn le_u32(bytes: &[u8], at: usize) -> u32 {
+    let mut word = [0u8; 4];
+    if let Some(src) = bytes.get(at..at + 4) {
+        word.copy_from_slice(src);
+    }
+    u32::from_le_bytes(word)
+}
+
+fn le_u64(bytes: &[u8], at: usize) -> u64 {
+    let mut word = [0u8; 8];
+    if let Some(src) = bytes.get(at..at + 8) {
+        word.copy_from_slice(src);
+    }
+    u64::from_le_bytes(word)
+}
+
+fn checksum(header: &[u8], payload: &[u8]) -> u32 {
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(header.get(..CHECKSUM_AT).unwrap_or_default());
+    crc.update(payload);
+    crc.finalize()
+}
+
+impl Snapshot {
+    /// The snapshot as the bytes of a snapshot file.
+    pub fn to_file_bytes(&self) -> Result<Vec<u8>, SnapshotFileError> {
+        let body = Body {
+            buckets: self.buckets().to_vec(),
+            version: self.version,
+            published_at_ns: self.published_at_ns,
+            seed: self.placement.seed,
+            max_probe: self.placement.max_probe,
+            numbers: self.numbers as u64,
+            connectors: self.connectors.to_vec(),
+        };
+        let payload = rkyv::to_bytes::<rancor::Error>(&body)
+            .map_err(|e| SnapshotFileError::new(None, FileErrorKind::Corrupt(e.to_string())))?;
+        let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
+        out.extend_from_slice(&MAGIC);
+        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        out.extend_from_slice(&(HEADER_LEN as u32).to_le_bytes());
+        out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+        out.extend_from_slice(&(self.numbers as u64).to_le_bytes());
+        out.extend_from_slice(&(self.connectors.len() as u64).to_le_bytes());
+        out.extend_from_slice(&self.version.to_le_bytes());
+        out.extend_from_slice(&self.published_at_ns.to_le_bytes());
+        let crc = checksum(&out, &payload);
+        out.extend_from_slice(&crc.to_le_bytes());
+        out.extend_from_slice(&0u32.to_le_bytes());
+        out.extend_from_slice(&payload);
+        Ok(out)
+    }
+
+    /// Writes the snapshot to `path` atomically: a temporary file in the same directory,
+    /// fsync, rename over `path`, fsync of the directory. A reader that has the old file
+    /// open or mapped keeps it; one that opens `path` gets the old or the new file whole.
+    /// Returns the file's size in bytes.
+    pub fn write_to(&self, path: impl AsRef<Path>) -> Result<u64, SnapshotFileError> {
+        let path = path.as_ref();
+        let bytes = self.to_file_bytes()?;
+        write_atomically(path, &bytes).map_err(|e| SnapshotFileError::io(path, e))?;
+        Ok(bytes.len() as u64)
+    }
+
+    /// Opens a snapshot file by mapping it: after validation, lookups probe the mapped bytes.
+    pub fn open(path: impl AsRef<Path>) -> Result<Snapshot, SnapshotFileError> {
+        let path = path.as_ref();
+        let file = File::open(path).map_err(|e| SnapshotFileError::io(path, e))?;
+        let len = file
+            .metadata()
+            .map_err(|e| SnapshotFileError::io(path, e))?
+            .len();
+        if len < HEADER_LEN as u64 {
+            let kind = FileErrorKind::Truncated {
+                expected: HEADER_LEN as u64,
+                found: len,
+            };
+            return Err(SnapshotFileError::new(Some(path), kind));
+        }
+        let storage = Storage::map(&file).map_err(|e| SnapshotFileError::io(path, e))?;
+        Snapshot::from_storage(storage).map_err(|kind| SnapshotFileError::new(Some(path), kind))
+    }
+
+    /// Reads a snapshot file into memory (for file systems where mapping is unwanted).
+    pub fn read(path: impl AsRef<Path>) -> Result<Snapshot, SnapshotFileError> {
+        let path = path.as_ref();
+        let bytes = fs::read(path).map_err(|e| SnapshotFileError::io(path, e))?;
+        Snapshot::from_storage(Storage::copy(&bytes))
+            .map_err(|kind| SnapshotFileError::new(Some(path), kind))
+    }
+
+    /// A snapshot from the bytes of a snapshot file (copied to an aligned buffer).
+    pub fn from_file_bytes(bytes: &[u8]) -> Result<Snapshot, SnapshotFileError> {
+        Snapshot::from_storage(Storage::copy(bytes))
+            .map_err(|kind| SnapshotFileError::new(None, kind))
+    }
+
+    fn from_storage(storage: Storage) -> Result<Snapshot, FileErrorKind> {
+        let bytes = storage.bytes();
+        let header = read_header(bytes)?;
+        let payload = bytes.get(HEADER_LEN..).unwrap_or_default();
+        let archived = rkyv::access::<ArchivedBody, rancor::Error>(payload)
+            .map_err(|e| FileErrorKind::Corrupt(format!("archive: {e}")))?;
+        let corrupt =
+            |what: &str| FileErrorKind::Corrupt(format!("header and body disagree: {what}"));
+        if archived.version != header.version {
+            return Err(corrupt("version"));
+        }
+        if archived.published_at_ns != header.published_at_ns {
+            return Err(corrupt("build time"));
+        }
+        if archived.numbers != header.numbers {
+            return Err(corrupt("number count"));
+        }
+        if archived.connectors.len() as u64 != header.connectors {
+            return Err(corrupt("connector count"));
+        }
+        let connectors: Vec<Connector> =
+            rkyv::deserialize::<Vec<Connector>, rancor::Error>(&archived.connectors)
+                .map_err(|e| FileErrorKind::Corrupt(format!("connectors: {e}")))?;
+        let mut by_id = FxHashMap::with_capacity_and_hasher(connectors.len(), Default::default());
+        for (slot, connector) in connectors.iter().enumerate() {
+            let slot = u32::try_from(slot).map_err(|_| corrupt("too many connectors"))?;
+            if by_id
+                .insert(connector.connector_id.as_str().into(), slot)
+                .is_some()
+            {
+                return Err(FileErrorKind::Corrupt(format!(
+                    "connector id {:?} appears twice",
+                    connector.connector_id
+                )));
+            }
+        }
+        let placement = Placement {
+            seed: archived.seed.to_native(),
+            max_probe: archived.max_probe.to_native(),
+        };
+        let plan = plan_table(bytes, &archived.buckets);
+        let buckets = match &plan {
+            TablePlan::InPlace { start, buckets } => bucket_slice(bytes, *start, *buckets)
+                .ok_or_else(|| FileErrorKind::Corrupt("the index is misaligned".into()))?,
+            TablePlan::Decoded(buckets) => buckets,
+        };
+        let numbers = index::validate(buckets, placement, connectors.len())
+            .map_err(|e| FileErrorKind::Corrupt(format!("index: {e}")))?;
+        if numbers as u64 != header.numbers {
+            return Err(corrupt("the index holds a different number count"));
+        }
+        let table = match plan {
+            TablePlan::InPlace { start, buckets } => Table::Stored {
+                storage,
+                start,
+                buckets,
+            },
+            TablePlan::Decoded(buckets) => Table::Heap(buckets),
+        };
+        Ok(Snapshot {
+            version: header.version,
+            published_at_ns: header.published_at_ns,
+            numbers,
+            connectors: connectors.into_boxed_slice(),
+            by_id,
+            placement,
+            table,
+        })
+    }
+}
+
+/// Whether the buckets are probed in place (little-endian hosts, where the archived layout
+/// is the native one) or decoded to the heap (big-endian hosts).
+enum TablePlan {
+    InPlace { start: usize, buckets: usize },
+    Decoded(Box<[Bucket]>),
+}
+
+fn plan_table(bytes: &[u8], archived: &rkyv::vec::ArchivedVec<index::ArchivedBucket>) -> TablePlan {
+    let slice = archived.as_slice();
+    if cfg!(target_endian = "little") {
+        TablePlan::InPlace {
+            start: (slice.as_ptr() as usize).wrapping_sub(bytes.as_ptr() as usize),
+            buckets: slice.len(),
+        }
+    } else {
+        TablePlan::Decoded(
+            slice
+                .iter()
+                .map(|b| Bucket {
+                    keys: b.keys.map(|k| k.to_native()),
+                    values: b.values.map(|v| v.to_native()),
+                    reserved: b.reserved.to_native(),
+                })
+                .collect(),
+        )
+    }
+}
+
+/// The `count` buckets at byte `start` of `bytes`, if they are in range and aligned.
+#[inline]
+pub(super) fn bucket_slice(bytes: &[u8], start: usize, count: usize) -> Option<&[Bucket]> {
+    let end = count
+        .checked_mul(std::mem::size_of::<Bucket>())
+        .and_then(|len| len.checked_add(start))?;
+    bytemuck::try_cast_slice(bytes.get(start..end)?).ok()
+}
+
+fn read_header(bytes: &[u8]) -> Result<Header, FileErrorKind> {
+    let found = bytes.len() as u64;
+    if bytes.len() < HEADER_LEN {
+        if bytes.len() >= MAGIC.len() && bytes.get(..MAGIC.len()) != Some(&MAGIC[..]) {
+            return Err(FileErrorKind::NotASnapshot);
+        }
+        return Err(FileErrorKind::Truncated {
+            expected: HEADER_LEN as u64,
+            found,
+        });
+    }
+    if bytes.get(..MAGIC.len()) != Some(&MAGIC[..]) {
+        return Err(FileErrorKind::NotASnapshot);
+    }
+    let format = le_u32(bytes, 8);
+    if format != FORMAT_VERSION {
+        return Err(FileErrorKind::UnsupportedFormat { found: format });
+    }
+    if le_u32(bytes, 12) as usize != HEADER_LEN {
+        return Err(FileErrorKind::Corrupt("header length is not 64".into()));
+    }
+    let header = Header {
+        payload_len: le_u64(bytes, 16),
+        numbers: le_u64(bytes, 24),
+        connectors: le_u64(bytes, 32),
+        version: le_u64(bytes, 40),
+        published_at_ns: le_u64(bytes, 48),
+        checksum: le_u32(bytes, CHECKSUM_AT),
+    };
+    let expected = (HEADER_LEN as u64).saturating_add(header.payload_len);
+    if found < expected {
+        return Err(FileErrorKind::Truncated { expected, found });
+    }
+    if found > expected {
+        return Err(FileErrorKind::TrailingBytes { expected, found });
+    }
+    let payload = bytes.get(HEADER_LEN..).unwrap_or_default();
+    let computed = checksum(bytes, payload);
+    if computed != header.checksum {
+        return Err(FileErrorKind::ChecksumMismatch {
+            stored: header.checksum,
+            computed,
+        });
+    }
+    if le_u32(bytes, 60) != 0 {
+        return Err(FileErrorKind::Corrupt(
+            "reserved header bytes are not zero".into(),
+        ));
+    }
+    Ok(header)
+}
+
+/// Writes `bytes` to `path` through a temporary file, fsync and rename, then fsyncs the
+/// directory so the rename itself is durable.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(format!(".tmp.{}.{}", std::process::id(), super::now_ns()));
+    let tmp = dir.join(tmp_name);
+    let result = (|| {
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        fs::rename(&tmp, path)?;
+        File::open(&dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// A snapshot file that could not be read or written, and the file's path when known.
+#[derive(Debug, thiserror::Error)]
+#[error("{}{kind}", path.as_ref().map(|p| format!("snapshot file {}: ", p.display())).unwrap_or_default())]
+pub struct SnapshotFileError {
+    path: Option<PathBuf>,
+    #[source]
+    kind: FileErrorKind,
+}
+
+impl SnapshotFileError {
+    fn new(path: Option<&Path>, kind: FileErrorKind) -> Self {
+        SnapshotFileError {
+            path: path.map(Path::to_path_buf),
+            kind,
+        }
+    }
+
+    pub(crate) fn io(path: &Path, err: io::Error) -> Self {
+        SnapshotFileError::new(Some(path), FileErrorKind::Io(err))
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> &FileErrorKind {
+        &self.kind
+    }
+
+    /// The file, when the error concerns one.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+}
+
+/// What is wrong with a snapshot file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FileErrorKind {
+    /// Reading or writing failed.
+    #[error("{0}")]
+    Io(#[from] io::Error),
+    /// The file does not start with the snapshot magic: it is some other file.
+    #[error("not a patchbay snapshot (bad magic): check the path")]
+    NotASnapshot,
+    /// Written by a format this build does not read.
+    #[error("snapshot format {found} is not supported (this build reads format 1): re-export it with a matching patchbay")]
+    UnsupportedFormat {
+        /// The format version in the file.
+        found: u32,
+    },
+    /// Shorter than its header says: a partial copy or an interrupted write.
+    #[error("truncated: {found} bytes, expected {expected}; re-export the snapshot")]
+    Truncated {
+        /// Length the header promises.
+        expected: u64,
+        /// Actual length.
+        found: u64,
+    },
+    /// Longer than its header says.
+    #[error("{found} bytes, expected {expected}: trailing bytes after the snapshot")]
+    TrailingBytes {
+        /// Length the header promises.
+        expected: u64,
+        /// Actual length.
+        found: u64,
+    },
+    /// The bytes changed after they were written.
+    #[error(
+        "checksum mismatch (stored {stored:#010x}, computed {computed:#010x}): the file is corrupt"
+    )]
+    ChecksumMismatch {
+        /// Checksum in the header.
+        stored: u32,
+        /// Checksum of the bytes.
+        computed: u32,
+    },
+    /// The checksum matches but the contents break the format's rules.
+    #[error("corrupt: {0}")]
+    Corrupt(String),
+}
+
+#[cfg(test)]
+pub(crate) mod tests_support {
+    /// The checksum a whole file's header should carry.
+    pub(crate) fn checksum(file: &[u8]) -> u32 {
+        super::checksum(file, file.get(super::HEADER_LEN..).unwrap_or_default())
+    }
+}

@@ -1,0 +1,243 @@
+//! The number index: a bucketized linear-probing hash table of `u64` keys.
+//!
+//! A bucket is one 64-byte cache line holding five keys and their five connector slots, so a
+//! lookup touches one cache line in the common case (the table is built at most 80% full,
+//! and a key lives in its home bucket or, rarely, a following one). Key `0` marks an empty
+//! slot: no E.164 number is `0`. Slots of a bucket fill in order and nothing is ever removed
+//! (snapshots are immutable), so a lookup stops at the first bucket that is not full.
+//!
+//! The home bucket comes from a seeded multiply-fold hash mapped onto the bucket count with
+//! a multiply-shift (no power-of-two rounding, so memory tracks the number count). The seed
+//! is random per build: numbers chosen to collide in one snapshot do not collide in the next.
+//!
+//! The same layout is used in memory and in snapshot files (little-endian), so a mapped file
+//! is probed in place.
+
+use crate::number::E164;
+
+/// Keys per bucket.
+pub(crate) const SLOTS: usize = 5;
+
+/// One cache line: five keys, their five connector slots, and four reserved bytes (zero).
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable, rkyv::Archive, rkyv::Serialize)]
+#[repr(C, align(64))]
+pub(crate) struct Bucket {
+    pub(crate) keys: [u64; SLOTS],
+    pub(crate) values: [u32; SLOTS],
+    pub(crate) reserved: u32,
+}
+
+const _: () = assert!(std::mem::size_of::<Bucket>() == 64);
+const _: () = assert!(std::mem::size_of::<ArchivedBucket>() == 64);
+
+/// How the keys of one table are placed: the hash seed and the longest probe distance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Placement {
+    pub(crate) seed: u64,
+    pub(crate) max_probe: u32,
+}
+
+#[inline]
+fn fold_mul(a: u64, b: u64) -> u64 {
+    let product = u128::from(a) * u128::from(b);
+    (product as u64) ^ ((product >> 64) as u64)
+}
+
+/// The home bucket of `key` in a table of `buckets` buckets (`buckets > 0`).
+#[inline]
+fn home(key: u64, seed: u64, buckets: usize) -> usize {
+    let hash = fold_mul(key ^ seed, 0x9E37_79B9_7F4A_7C15);
+    ((u128::from(hash) * buckets as u128) >> 64) as usize
+}
+
+/// How many buckets hold `numbers` keys at no more than 80% load.
+pub(crate) fn bucket_count(numbers: usize) -> usize {
+    numbers.div_ceil(SLOTS - 1).max(1)
+}
+
+/// The connector slot of `key`, if the table has it.
+#[inline]
+pub(crate) fn find(buckets: &[Bucket], placement: Placement, key: u64) -> Option<u32> {
+    let count = buckets.len();
+    if count == 0 {
+        return None;
+    }
+    let mut at = home(key, placement.seed, count);
+    for _ in 0..=placement.max_probe {
+        let bucket = buckets.get(at)?;
+        for slot in 0..SLOTS {
+            if bucket.keys[slot] == key {
+                return Some(bucket.values[slot]);
+            }
+        }
+        if bucket.keys[SLOTS - 1] == 0 {
+            return None;
+        }
+        at += 1;
+        if at == count {
+            at = 0;
+        }
+    }
+    None
+}
+
+/// A key that was placed twice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct DuplicateKey(pub(crate) u64);
+
+/// Builds a table holding every `(key, slot)` of `entries`; keys must be non-zero.
+pub(crate) fn build(
+    entries: &[(u64, u32)],
+    seed: u64,
+) -> Result<(Box<[Bucket]>, Placement), DuplicateKey> {
+    let count = bucket_count(entries.len());
+    let mut buckets: Box<[Bucket]> = bytemuck::allocation::zeroed_slice_box(count);
+    let mut max_probe = 0u32;
+    for &(key, value) in entries {
+        let mut at = home(key, seed, count);
+        let mut distance = 0u32;
+        // Terminates: the table has more slots than entries, so some bucket is not full.
+        while let Some(bucket) = buckets.get_mut(at) {
+            match bucket.keys.iter().position(|&k| k == key || k == 0) {
+                Some(slot) if bucket.keys[slot] == key => return Err(DuplicateKey(key)),
+                Some(slot) => {
+                    bucket.keys[slot] = key;
+                    bucket.values[slot] = value;
+                    break;
+                }
+                None => {
+                    at = if at + 1 == count { 0 } else { at + 1 };
+                    distance += 1;
+                }
+            }
+        }
+        max_probe = max_probe.max(distance);
+    }
+    Ok((buckets, Placement { seed, max_probe }))
+}
+
+/// Checks a table read from a file: every key is a valid E.164 number placed where a lookup
+/// finds it, no key is there twice, every slot names one of `connectors`, empty slots and
+/// reserved bytes are zero. Returns the number of keys.
+pub(crate) fn validate(
+    buckets: &[Bucket],
+    placement: Placement,
+    connectors: usize,
+) -> Result<usize, String> {
+    let count = buckets.len();
+    if count == 0 {
+        return Err("the index has no buckets".into());
+    }
+    if placement.max_probe as usize >= count {
+        return Err(format!(
+            "probe distance {} is not below the bucket count {count}",
+            placement.max_probe
+        ));
+    }
+    let mut keys = 0usize;
+    for (at, bucket) in buckets.iter().enumerate() {
+        if bucket.reserved != 0 {
+            return Err(format!("bucket {at}: reserved bytes are not zero"));
+        }
+        let mut empty = false;
+        for slot in 0..SLOTS {
+            let (key, value) = (bucket.keys[slot], bucket.values[slot]);
+            if key == 0 {
+                if value != 0 {
+                    return Err(format!("bucket {at}: an empty slot has a value"));
+                }
+                empty = true;
+                continue;
+            }
+            if empty {
+                return Err(format!("bucket {at}: a key follows an empty slot"));
+            }
+            E164::from_u64(key).map_err(|e| format!("bucket {at}: key {key}: {e}"))?;
+            if value as usize >= connectors {
+                return Err(format!("bucket {at}: connector slot {value} out of range"));
+            }
+            if bucket.keys[..slot].contains(&key) {
+                return Err(format!("bucket {at}: key {key} appears twice"));
+            }
+            let start = home(key, placement.seed, count);
+            let distance = (at + count - start) % count;
+            if distance > placement.max_probe as usize {
+                return Err(format!(
+                    "bucket {at}: key {key} is beyond the probe distance"
+                ));
+            }
+            for step in 0..distance {
+                let before = &buckets[(start + step) % count];
+                if before.keys[SLOTS - 1] == 0 || before.keys.contains(&key) {
+                    return Err(format!("bucket {at}: key {key} is unreachable or repeated"));
+                }
+            }
+            keys += 1;
+        }
+    }
+    Ok(keys)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_every_key_and_no_other() {
+        let entries: Vec<(u64, u32)> = (0..10_000u64)
+            .map(|i| (14_155_550_000 + i * 7, (i % 13) as u32))
+            .collect();
+        for seed in [0, 1, u64::MAX, 0x1234_5678] {
+            let (buckets, placement) = build(&entries, seed).expect("no duplicates");
+            assert_eq!(buckets.len(), 2500);
+            for &(key, value) in &entries {
+                assert_eq!(find(&buckets, placement, key), Some(value));
+                assert_eq!(find(&buckets, placement, key + 1), None);
+            }
+            assert_eq!(validate(&buckets, placement, 13), Ok(entries.len()));
+            assert_eq!(
+                validate(&buckets, placement, 12).map_err(|e| e.contains("out of range")),
+                Err(true)
+            );
+        }
+    }
+
+    #[test]
+    fn rejects_duplicates() {
+        let entries = [(14155552671, 0), (442079460958, 1), (14155552671, 2)];
+        assert_eq!(build(&entries, 7).err(), Some(DuplicateKey(14155552671)));
+    }
+
+    #[test]
+    fn a_full_probe_chain_still_terminates() {
+        // Every key in one table of one bucket: chains wrap around.
+        let entries: Vec<(u64, u32)> = (0..4).map(|i| (14155552671 + i, 0)).collect();
+        let (buckets, placement) = build(&entries, 3).expect("build");
+        assert_eq!(buckets.len(), 1);
+        assert_eq!(find(&buckets, placement, 12), None);
+        assert_eq!(find(&[], placement, 12), None);
+    }
+
+    #[test]
+    fn validate_catches_misplaced_keys() {
+        let entries: Vec<(u64, u32)> = (0..100).map(|i| (14155552000 + i, 0)).collect();
+        let (mut buckets, placement) = build(&entries, 11).expect("build");
+        // Move a key from its bucket to another bucket's free slot.
+        let (from, slot) = (0..buckets.len())
+            .flat_map(|b| (0..SLOTS).map(move |s| (b, s)))
+            .find(|&(b, s)| {
+                buckets[b].keys[s] != 0 && (s + 1 == SLOTS || buckets[b].keys[s + 1] == 0)
+            })
+            .expect("a last filled slot");
+        let key = buckets[from].keys[slot];
+        buckets[from].keys[slot] = 0;
+        let to = (from + buckets.len() / 2) % buckets.len();
+        let free = buckets[to]
+            .keys
+            .iter()
+            .position(|&k| k == 0)
+            .expect("free slot");
+        buckets[to].keys[free] = key;
+        assert!(validate(&buckets, placement, 1).is_err());
+    }
+}

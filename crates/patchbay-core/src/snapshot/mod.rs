@@ -1,0 +1,315 @@
+//! Immutable snapshots: every routed number and the connector it routes to.
+//!
+//! A [`Snapshot`] is built once ([`Snapshot::from_routes`] or [`SnapshotBuilder`]) or opened
+//! from a file ([`Snapshot::open`]), then only read. It stores each connector once and maps
+//! numbers to connector slots through the index in [`index`]: one integer-hash probe, one
+//! cache line in the common case.
+
+pub(crate) mod file;
+pub(crate) mod index;
+mod map;
+
+use std::borrow::Borrow;
+use std::collections::hash_map::{Entry, RandomState};
+use std::hash::BuildHasher;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rustc_hash::FxHashMap;
+
+use crate::connector::Connector;
+use crate::number::{normalize, NormalizeError, E164};
+use index::{Bucket, Placement};
+
+pub use file::{FileErrorKind, SnapshotFileError, FORMAT_VERSION, HEADER_LEN, MAGIC};
+
+/// An immutable routing table: number → connector, connector id → connector, a version and
+/// the time it was built.
+///
+/// ```
+/// use patchbay_core::{ClientEnv, Connector, E164, Snapshot};
+/// let connector = Connector {
+///     connector_id: "c1".into(), name: "Support".into(), account_id: "acme".into(),
+///     project_id: "support".into(), client_env: ClientEnv::Live, variant_id: String::new(),
+///     asr_lang_code: "en-US".into(), tts_lang_code: "en-US".into(),
+///     voice_name: "en-US-Neural2-A".into(), disable_handoff: false,
+/// };
+/// let number: E164 = "+14155552671".parse()?;
+/// let snapshot = Snapshot::from_routes(1, [(number, &connector)])?;
+/// assert_eq!(snapshot.get(number).map(|c| c.name.as_str()), Some("Support"));
+/// assert_eq!(snapshot.lookup("tel:+1-415-555-2671")?, Some(&connector));
+/// assert_eq!(snapshot.connector("c1"), Some(&connector));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Snapshot {
+    version: u64,
+    published_at_ns: u64,
+    numbers: usize,
+    connectors: Box<[Connector]>,
+    by_id: FxHashMap<Box<str>, u32>,
+    placement: Placement,
+    table: Table,
+}
+
+/// Where the buckets live.
+enum Table {
+    /// Built in this process.
+    Heap(Box<[Bucket]>),
+    /// Inside the bytes of a snapshot file (mapped or read), at a validated range.
+    Stored {
+        storage: map::Storage,
+        start: usize,
+        buckets: usize,
+    },
+}
+
+impl Snapshot {
+    /// A snapshot with no numbers and no connectors.
+    pub fn empty(version: u64) -> Snapshot {
+        SnapshotBuilder::new(version).finish_unchecked()
+    }
+
+    /// Builds a snapshot from `(number, connector)` pairs in O(n). Connectors are stored
+    /// once per `connector_id`; pairs may borrow them (`&Connector`, `Arc<Connector>`).
+    ///
+    /// Fails if a number appears twice, or two different connectors share an id.
+    pub fn from_routes<I, C>(version: u64, routes: I) -> Result<Snapshot, BuildError>
+    where
+        I: IntoIterator<Item = (E164, C)>,
+        C: Borrow<Connector>,
+    {
+        let routes = routes.into_iter();
+        let mut builder = SnapshotBuilder::with_capacity(version, routes.size_hint().0, 0);
+        for (number, connector) in routes {
+            let slot = builder.connector_ref(connector.borrow())?;
+            builder.route(number, slot)?;
+        }
+        builder.build()
+    }
+
+    /// A builder, for adding connectors once and numbers by slot.
+    pub fn builder(version: u64) -> SnapshotBuilder {
+        SnapshotBuilder::new(version)
+    }
+
+    /// The version this snapshot was built with. A [`Router`](crate::Router) only moves to
+    /// higher versions.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// When the snapshot was built.
+    pub fn published_at(&self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_nanos(self.published_at_ns)
+    }
+
+    /// How many numbers it routes.
+    pub fn len(&self) -> usize {
+        self.numbers
+    }
+
+    /// Whether it routes no number.
+    pub fn is_empty(&self) -> bool {
+        self.numbers == 0
+    }
+
+    /// Every connector, each once.
+    pub fn connectors(&self) -> &[Connector] {
+        &self.connectors
+    }
+
+    /// The connector with this id.
+    pub fn connector(&self, connector_id: &str) -> Option<&Connector> {
+        let slot = *self.by_id.get(connector_id)?;
+        self.connectors.get(slot as usize)
+    }
+
+    /// The connector that serves `number`.
+    #[inline]
+    pub fn get(&self, number: E164) -> Option<&Connector> {
+        self.slot_of(number)
+            .and_then(|slot| self.connectors.get(slot as usize))
+    }
+
+    /// Normalizes `input` (no default region) and returns the connector that serves it.
+    #[inline]
+    pub fn lookup(&self, input: &str) -> Result<Option<&Connector>, NormalizeError> {
+        normalize(input).map(|number| self.get(number))
+    }
+
+    /// Every routed number with its connector, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (E164, &Connector)> + '_ {
+        self.buckets().iter().flat_map(move |bucket| {
+            bucket
+                .keys
+                .iter()
+                .zip(bucket.values)
+                .filter_map(move |(&key, slot)| {
+                    let number = E164::from_u64(key).ok()?;
+                    Some((number, self.connectors.get(slot as usize)?))
+                })
+        })
+    }
+
+    /// The connector slot of `number`; always below `connectors.len()`.
+    #[inline]
+    pub(crate) fn slot_of(&self, number: E164) -> Option<u32> {
+        index::find(self.buckets(), self.placement, number.as_u64())
+            .filter(|&slot| (slot as usize) < self.connectors.len())
+    }
+
+    #[inline]
+    fn buckets(&self) -> &[Bucket] {
+        match &self.table {
+            Table::Heap(buckets) => buckets,
+            Table::Stored {
+                storage,
+                start,
+                buckets,
+            } => file::bucket_slice(storage.bytes(), *start, *buckets).unwrap_or_default(),
+        }
+    }
+
+    /// Bytes the index occupies (in memory or in the mapped file).
+    pub fn index_bytes(&self) -> usize {
+        std::mem::size_of_val(self.buckets())
+    }
+}
+
+impl std::fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Snapshot")
+            .field("version", &self.version)
+            .field("numbers", &self.numbers)
+            .field("connectors", &self.connectors.len())
+            .field("mapped", &matches!(self.table, Table::Stored { .. }))
+            .finish()
+    }
+}
+
+/// A connector's place in a [`SnapshotBuilder`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ConnectorSlot(u32);
+
+/// Collects connectors and routes, then builds a [`Snapshot`] in O(n).
+pub struct SnapshotBuilder {
+    version: u64,
+    connectors: Vec<Connector>,
+    by_id: FxHashMap<Box<str>, u32>,
+    routes: Vec<(u64, u32)>,
+}
+
+impl SnapshotBuilder {
+    /// An empty builder for a snapshot of `version`.
+    pub fn new(version: u64) -> SnapshotBuilder {
+        SnapshotBuilder::with_capacity(version, 0, 0)
+    }
+
+    /// An empty builder with room for `numbers` routes and `connectors` connectors.
+    pub fn with_capacity(version: u64, numbers: usize, connectors: usize) -> SnapshotBuilder {
+        SnapshotBuilder {
+            version,
+            connectors: Vec::with_capacity(connectors),
+            by_id: FxHashMap::with_capacity_and_hasher(connectors, Default::default()),
+            routes: Vec::with_capacity(numbers),
+        }
+    }
+
+    /// Adds a connector; its id must be new to this builder.
+    pub fn connector(&mut self, connector: Connector) -> Result<ConnectorSlot, BuildError> {
+        let slot =
+            u32::try_from(self.connectors.len()).map_err(|_| BuildError::TooManyConnectors)?;
+        match self.by_id.entry(connector.connector_id.as_str().into()) {
+            Entry::Occupied(_) => Err(BuildError::DuplicateConnector(connector.connector_id)),
+            Entry::Vacant(entry) => {
+                entry.insert(slot);
+                self.connectors.push(connector);
+                Ok(ConnectorSlot(slot))
+            }
+        }
+    }
+
+    /// The slot of a connector equal to `connector`, adding it if its id is new. Fails if
+    /// a different connector has the same id.
+    pub fn connector_ref(&mut self, connector: &Connector) -> Result<ConnectorSlot, BuildError> {
+        match self.by_id.get(connector.connector_id.as_str()) {
+            Some(&slot) if self.connectors.get(slot as usize) == Some(connector) => {
+                Ok(ConnectorSlot(slot))
+            }
+            Some(_) => Err(BuildError::ConflictingConnector(
+                connector.connector_id.clone(),
+            )),
+            None => self.connector(connector.clone()),
+        }
+    }
+
+    /// Routes `number` to the connector in `slot`. Duplicates are reported by
+    /// [`SnapshotBuilder::build`].
+    pub fn route(&mut self, number: E164, slot: ConnectorSlot) -> Result<(), BuildError> {
+        if slot.0 as usize >= self.connectors.len() {
+            return Err(BuildError::UnknownSlot);
+        }
+        self.routes.push((number.as_u64(), slot.0));
+        Ok(())
+    }
+
+    /// Builds the snapshot. Fails if a number was routed twice.
+    pub fn build(self) -> Result<Snapshot, BuildError> {
+        let seed = RandomState::new().hash_one(self.version);
+        let (buckets, placement) = index::build(&self.routes, seed)
+            .map_err(|dup| BuildError::DuplicateNumber(E164::from_index_key(dup.0)))?;
+        Ok(Snapshot {
+            version: self.version,
+            published_at_ns: now_ns(),
+            numbers: self.routes.len(),
+            connectors: self.connectors.into_boxed_slice(),
+            by_id: self.by_id,
+            placement,
+            table: Table::Heap(buckets),
+        })
+    }
+
+    fn finish_unchecked(self) -> Snapshot {
+        Snapshot {
+            version: self.version,
+            published_at_ns: now_ns(),
+            numbers: 0,
+            connectors: Box::default(),
+            by_id: FxHashMap::default(),
+            placement: Placement {
+                seed: 0,
+                max_probe: 0,
+            },
+            table: Table::Heap(bytemuck::allocation::zeroed_slice_box(1)),
+        }
+    }
+}
+
+fn now_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+/// Why a snapshot could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// A number was routed twice; a number routes to exactly one connector.
+    #[error("{} is routed twice: a number routes to exactly one connector", .0.map_or_else(String::new, |n| n.to_string()))]
+    DuplicateNumber(Option<E164>),
+    /// Two connectors were added with the same id.
+    #[error("connector id {0:?} was added twice")]
+    DuplicateConnector(String),
+    /// Two different connectors share an id.
+    #[error("two different connectors have the id {0:?}: connector ids must be unique")]
+    ConflictingConnector(String),
+    /// More than `u32::MAX` connectors.
+    #[error("too many connectors: at most 4294967295")]
+    TooManyConnectors,
+    /// A slot that this builder did not hand out.
+    #[error("connector slot does not belong to this builder")]
+    UnknownSlot,
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,239 @@
+use super::*;
+use crate::connector::ClientEnv;
+
+pub(crate) fn connector(id: &str) -> Connector {
+    Connector {
+        connector_id: id.into(),
+        name: format!("connector {id}"),
+        account_id: "acme".into(),
+        project_id: "support".into(),
+        client_env: ClientEnv::Live,
+        variant_id: String::new(),
+        asr_lang_code: "en-US".into(),
+        tts_lang_code: "en-US".into(),
+        voice_name: "en-US-Neural2-A".into(),
+        disable_handoff: false,
+    }
+}
+
+fn number(i: u64) -> E164 {
+    E164::from_u64(14_155_550_000 + i).expect("valid")
+}
+
+fn sample(version: u64, numbers: u64, connectors: u64) -> Snapshot {
+    let all: Vec<Connector> = (0..connectors)
+        .map(|c| connector(&format!("c{c}")))
+        .collect();
+    Snapshot::from_routes(
+        version,
+        (0..numbers).map(|i| (number(i), &all[(i % connectors) as usize])),
+    )
+    .expect("build")
+}
+
+fn assert_same(a: &Snapshot, b: &Snapshot) {
+    assert_eq!(a.version(), b.version());
+    assert_eq!(a.published_at(), b.published_at());
+    assert_eq!(a.len(), b.len());
+    assert_eq!(a.connectors(), b.connectors());
+    let mut left: Vec<(E164, &Connector)> = a.iter().collect();
+    let mut right: Vec<(E164, &Connector)> = b.iter().collect();
+    left.sort_by_key(|(n, _)| *n);
+    right.sort_by_key(|(n, _)| *n);
+    assert_eq!(left, right);
+    for (n, c) in left {
+        assert_eq!(b.get(n), Some(c));
+    }
+}
+
+#[test]
+fn routes_each_number_to_its_connector_and_nothing_else() {
+    let snapshot = sample(3, 1000, 7);
+    assert_eq!(snapshot.len(), 1000);
+    assert_eq!(snapshot.connectors().len(), 7);
+    for i in 0..1000 {
+        let c = snapshot.get(number(i)).expect("routed");
+        assert_eq!(c.connector_id, format!("c{}", i % 7));
+    }
+    assert_eq!(snapshot.get(number(1000)), None);
+    assert_eq!(
+        snapshot.connector("c3").map(|c| c.name.as_str()),
+        Some("connector c3")
+    );
+    assert_eq!(snapshot.connector("c7"), None);
+    assert_eq!(snapshot.iter().count(), 1000);
+    assert_eq!(
+        snapshot
+            .lookup("+1 415 555 0042")
+            .ok()
+            .flatten()
+            .map(|c| c.connector_id.as_str()),
+        Some("c0")
+    );
+    assert!(snapshot.lookup("not a number").is_err());
+}
+
+#[test]
+fn build_rejects_duplicates_and_conflicts() {
+    let a = connector("a");
+    let err = Snapshot::from_routes(1, [(number(1), &a), (number(1), &a)]).expect_err("dup");
+    assert_eq!(err, BuildError::DuplicateNumber(Some(number(1))));
+    let mut other = connector("a");
+    other.name = "different".into();
+    let err =
+        Snapshot::from_routes(1, [(number(1), &a), (number(2), &other)]).expect_err("conflict");
+    assert_eq!(err, BuildError::ConflictingConnector("a".into()));
+    let mut builder = Snapshot::builder(1);
+    builder.connector(connector("x")).expect("first");
+    assert_eq!(
+        builder.connector(connector("x")),
+        Err(BuildError::DuplicateConnector("x".into()))
+    );
+    let foreign = Snapshot::builder(1)
+        .connector(connector("y"))
+        .expect("slot");
+    let mut empty = Snapshot::builder(1);
+    assert_eq!(
+        empty.route(number(1), foreign),
+        Err(BuildError::UnknownSlot)
+    );
+}
+
+#[test]
+fn empty_snapshots_answer_nothing_and_round_trip() {
+    let empty = Snapshot::empty(9);
+    assert!(empty.is_empty());
+    assert_eq!(empty.get(number(0)), None);
+    let back = Snapshot::from_file_bytes(&empty.to_file_bytes().expect("bytes")).expect("open");
+    assert_same(&empty, &back);
+}
+
+#[test]
+fn files_round_trip_mapped_and_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("routes.snap");
+    let snapshot = sample(42, 5000, 13);
+    let size = snapshot.write_to(&path).expect("write");
+    assert_eq!(size, std::fs::metadata(&path).expect("stat").len());
+    let mapped = Snapshot::open(&path).expect("open");
+    assert!(format!("{mapped:?}").contains("mapped: true"));
+    assert_same(&snapshot, &mapped);
+    assert_same(&snapshot, &Snapshot::read(&path).expect("read"));
+    // No temporary files are left behind.
+    let names: Vec<_> = std::fs::read_dir(dir.path()).expect("ls").collect();
+    assert_eq!(names.len(), 1);
+    // Mapped buckets are cache-line aligned.
+    assert_eq!(mapped.buckets().as_ptr() as usize % 64, 0);
+}
+
+#[test]
+fn corruption_at_every_byte_offset_is_an_error() {
+    let bytes = sample(5, 40, 3).to_file_bytes().expect("bytes");
+    for at in 0..bytes.len() {
+        for flip in [0x01u8, 0x80, 0xff] {
+            let mut bad = bytes.clone();
+            bad[at] ^= flip;
+            assert!(
+                Snapshot::from_file_bytes(&bad).is_err(),
+                "flipping {flip:#x} at byte {at} of {} went unnoticed",
+                bytes.len()
+            );
+        }
+    }
+}
+
+#[test]
+fn truncation_and_extension_are_errors() {
+    let bytes = sample(5, 40, 3).to_file_bytes().expect("bytes");
+    for len in 0..bytes.len() {
+        let err = Snapshot::from_file_bytes(&bytes[..len]).expect_err("truncated");
+        assert!(
+            matches!(err.kind(), FileErrorKind::Truncated { .. }),
+            "length {len}: {err}"
+        );
+    }
+    let mut longer = bytes.clone();
+    longer.push(0);
+    let err = Snapshot::from_file_bytes(&longer).expect_err("longer");
+    assert!(
+        matches!(err.kind(), FileErrorKind::TrailingBytes { .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn foreign_and_future_files_are_named_as_such() {
+    let err = Snapshot::from_file_bytes(
+        b"GIF89a, clearly not a snapshot at all, but long enough to hold a header",
+    )
+    .expect_err("foreign");
+    assert!(matches!(err.kind(), FileErrorKind::NotASnapshot), "{err}");
+    let mut bytes = sample(1, 3, 1).to_file_bytes().expect("bytes");
+    bytes[8] = 2;
+    let err = Snapshot::from_file_bytes(&bytes).expect_err("future");
+    assert!(
+        matches!(err.kind(), FileErrorKind::UnsupportedFormat { found: 2 }),
+        "{err}"
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let err = Snapshot::open(dir.path().join("missing.snap")).expect_err("missing");
+    assert!(matches!(err.kind(), FileErrorKind::Io(_)));
+    assert!(err.to_string().contains("missing.snap"), "{err}");
+}
+
+/// Crafted files with a correct checksum: the archive and index checks must catch them.
+#[test]
+fn crafted_payloads_with_valid_checksums_are_rejected() {
+    let bytes = sample(5, 40, 3).to_file_bytes().expect("bytes");
+    let reseal = |mut b: Vec<u8>| {
+        let crc = super::file::tests_support::checksum(&b);
+        b[56..60].copy_from_slice(&crc.to_le_bytes());
+        b
+    };
+    assert!(Snapshot::from_file_bytes(&reseal(bytes.clone())).is_ok());
+    let mut rejected = 0;
+    for at in HEADER_LEN..bytes.len() {
+        let mut bad = bytes.clone();
+        bad[at] ^= 0x5a;
+        if let Ok(snapshot) = Snapshot::from_file_bytes(&reseal(bad)) {
+            // Whatever passes must still be self-consistent.
+            assert_eq!(snapshot.iter().count(), snapshot.len());
+            for (n, c) in snapshot.iter() {
+                assert_eq!(snapshot.get(n), Some(c));
+            }
+        } else {
+            rejected += 1;
+        }
+    }
+    assert!(rejected > 0);
+}
+
+#[test]
+fn a_mapped_snapshot_survives_replacement_of_its_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("routes.snap");
+    sample(1, 100, 2).write_to(&path).expect("write v1");
+    let old = Snapshot::open(&path).expect("open v1");
+    // Replace the file many times while the old mapping is used.
+    for version in 2..20 {
+        sample(version, 10 + version, 1)
+            .write_to(&path)
+            .expect("write");
+        assert_eq!(old.version(), 1);
+        assert_eq!(old.len(), 100);
+        for i in 0..100 {
+            assert_eq!(
+                old.get(number(i)).map(|c| c.connector_id.clone()),
+                Some(format!("c{}", i % 2))
+            );
+        }
+    }
+    assert_eq!(Snapshot::open(&path).expect("open latest").version(), 19);
+}
+
+#[test]
+fn files_are_compact() {
+    let bytes = sample(1, 100_000, 50).to_file_bytes().expect("bytes");
+    let per_number = bytes.len() as f64 / 100_000.0;
+    assert!(per_number <= 24.0, "{per_number} bytes per number");
+}
