@@ -151,6 +151,17 @@ impl E164 {
     }
 }
 
+/// Whether ASCII `digits` are exactly one assigned country calling code.
+fn is_country_code(digits: &[u8]) -> bool {
+    if digits.is_empty() || digits.len() > 3 || digits.first() == Some(&b'0') {
+        return false;
+    }
+    let value = digits
+        .iter()
+        .fold(0u64, |acc, &d| acc * 10 + u64::from(d.wrapping_sub(b'0')));
+    country::split(value, digits.len() as u32).is_some_and(|(_, len)| len as usize == digits.len())
+}
+
 /// Number of decimal digits of `n` (1 for 0).
 #[inline]
 fn decimal_len(n: u64) -> u32 {
@@ -284,8 +295,9 @@ pub enum NormalizeError {
     /// `+` after a digit, or more than one `+`.
     #[error("'+' may appear only once, before the first digit")]
     MisplacedPlus,
-    /// `(0)` after the country code (`+44 (0)20 ...`): people read it as optional, digits
-    /// do not; the two readings name different numbers.
+    /// `(0)` right after the country code (`+44 (0)20 ...`): people read it as optional,
+    /// digits do not, and for some countries (Italy) the `0` belongs to the number; the two
+    /// readings name different numbers.
     #[error("'(0)' after the country code is ambiguous: drop it and send +<country code><number>")]
     TrunkPrefix,
     /// More than 15 digits.

@@ -111,7 +111,11 @@ fn scan(s: &str, base_offset: usize) -> Result<Digits, NormalizeError> {
         } else if c.is_control() {
             return Err(NormalizeError::ControlCharacter { offset });
         } else if is_separator(c) {
-            if c == '(' && out.plus && out.len > 0 && trunk_zero(s.get(at..).unwrap_or_default()) {
+            if c == '('
+                && out.plus
+                && super::is_country_code(out.as_slice())
+                && trunk_zero(s.get(at..).unwrap_or_default())
+            {
                 return Err(NormalizeError::TrunkPrefix);
             }
         } else if out.len > 0 && is_extension(s.get(at..).unwrap_or_default()) {
@@ -125,7 +129,8 @@ fn scan(s: &str, base_offset: usize) -> Result<Digits, NormalizeError> {
     Ok(out)
 }
 
-/// Whether `rest` starts with `(0)`, allowing spaces inside the parentheses.
+/// Whether `rest` starts with `(0)`, allowing spaces inside the parentheses. Right after a
+/// country code this is the "optional trunk prefix" convention (`+44 (0)20 ...`).
 fn trunk_zero(rest: &str) -> bool {
     let inner = rest
         .strip_prefix('(')

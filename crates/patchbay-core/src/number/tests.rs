@@ -91,6 +91,9 @@ fn rejects_every_case_of_numbers_md_with_its_reason() {
     assert_eq!(err("1+4155552671"), "misplaced_plus");
     assert_eq!(err("+44 (0)20 7946 0958"), "trunk_prefix");
     assert_eq!(err("+44 ( 0 ) 20 7946 0958"), "trunk_prefix");
+    assert_eq!(err("+39 (0)6 1234 5678"), "trunk_prefix");
+    // Not right after the country code: an ordinary parenthesized digit.
+    assert_eq!(ok("+1 415 555 267 (0)"), "+14155552670");
     assert_eq!(err("tel:7042;phone-context=example.com"), "local_number");
     assert_eq!(err("tel:+17042;phone-context=+1"), "local_number");
     assert_eq!(err("tel:4155552671"), "local_number");
