@@ -217,10 +217,13 @@ impl Router {
                 seen = identity;
                 match Snapshot::open(&thread_path) {
                     Ok(snapshot) => {
-                        if router.publish(snapshot).is_ok() {
-                            *thread_state.reloads.lock() += 1;
-                        }
+                        // Status first, then publish under the counter's lock: whoever sees
+                        // the new version also sees the cleared error and the count.
                         *thread_state.last_error.lock() = None;
+                        let mut reloads = thread_state.reloads.lock();
+                        if router.publish(snapshot).is_ok() {
+                            *reloads += 1;
+                        }
                     }
                     Err(err) => *thread_state.last_error.lock() = Some(err.to_string()),
                 }

@@ -59,6 +59,17 @@ pub(crate) fn split(digits: u64, len: u32) -> Option<(u16, u32)> {
     None
 }
 
+/// The length of the country code of a `len`-digit number whose first one, two and three
+/// digits read as `prefixes` (entries past `len` are ignored).
+#[inline]
+pub(crate) fn code_len(prefixes: [u64; 3], len: usize) -> Option<usize> {
+    prefixes
+        .iter()
+        .take(len)
+        .position(|&code| is_assigned(code))
+        .map(|at| at + 1)
+}
+
 /// Powers of ten up to 10^15.
 pub(crate) const POW10: [u64; 16] = {
     let mut table = [1u64; 16];

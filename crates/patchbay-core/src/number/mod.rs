@@ -119,21 +119,43 @@ impl E164 {
     /// A number from ASCII digits (no `+`).
     #[inline]
     fn from_ascii(digits: &[u8]) -> Result<Self, NormalizeError> {
-        if digits.is_empty() {
-            return Err(NormalizeError::Empty);
-        }
         if digits.len() > MAX_DIGITS {
             return Err(NormalizeError::TooManyDigits {
                 digits: digits.len(),
             });
         }
-        if digits.first() == Some(&b'0') {
-            return Err(NormalizeError::LeadingZero);
+        Self::from_short_ascii(digits).unwrap_or(Err(NormalizeError::NotCanonical))
+    }
+
+    /// The canonical fast path: at most [`MAX_DIGITS`] bytes that should be ASCII digits.
+    /// `None` when one is not (the caller falls back to the slower tiers). One pass, no
+    /// division: the country code is read from the running value after one, two and three
+    /// digits.
+    #[inline]
+    fn from_short_ascii(digits: &[u8]) -> Option<Result<Self, NormalizeError>> {
+        let mut value = 0u64;
+        let mut prefixes = [0u64; 3];
+        for (at, &byte) in digits.iter().enumerate() {
+            let digit = byte.wrapping_sub(b'0');
+            if digit > 9 {
+                return None;
+            }
+            value = value * 10 + u64::from(digit);
+            if let Some(prefix) = prefixes.get_mut(at) {
+                *prefix = value;
+            }
         }
-        let value = digits
-            .iter()
-            .fold(0u64, |acc, &d| acc * 10 + u64::from(d - b'0'));
-        Self::checked(value, digits.len() as u32)
+        let len = digits.len();
+        Some(match (digits.first(), NonZeroU64::new(value)) {
+            (None, _) => Err(NormalizeError::Empty),
+            (Some(b'0'), _) | (_, None) => Err(NormalizeError::LeadingZero),
+            (Some(_), Some(nonzero)) => match country::code_len(prefixes, len) {
+                Some(cc_len) if len > cc_len => Ok(E164(nonzero)),
+                Some(_) => Err(NormalizeError::TooShort),
+                None if len < 2 => Err(NormalizeError::TooShort),
+                None => Err(NormalizeError::UnknownCountryCode),
+            },
+        })
     }
 
     /// Checks a value with `len` digits (1..=15, no leading zero) against the E.164 rules.
@@ -408,8 +430,10 @@ pub fn normalize_in(input: &str, region: Option<Region>) -> Result<E164, Normali
     }
     // Tier 1: canonical `+digits`.
     if let [b'+', rest @ ..] = bytes {
-        if rest.iter().all(u8::is_ascii_digit) {
-            return E164::from_ascii(rest);
+        if rest.len() <= MAX_DIGITS {
+            if let Some(result) = E164::from_short_ascii(rest) {
+                return result;
+            }
         }
     }
     slow::normalize(input, region)
