@@ -43,6 +43,6 @@ pub use number::{
 };
 pub use router::{Follower, PublishError, Reader, Route, RouteGuard, Router};
 pub use snapshot::{
-    BuildError, ConnectorSlot, FileErrorKind, Snapshot, SnapshotBuilder, SnapshotFileError,
-    FORMAT_VERSION, HEADER_LEN, MAGIC,
+    write_atomically as write_file_atomically, BuildError, ConnectorSlot, FileErrorKind, Snapshot,
+    SnapshotBuilder, SnapshotFileError, FORMAT_VERSION, HEADER_LEN, MAGIC,
 };

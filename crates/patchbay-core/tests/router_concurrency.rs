@@ -64,7 +64,7 @@ fn readers_see_whole_snapshots_and_versions_only_move_forward() {
                 i = (i + 1) % NUMBERS;
                 let input = number(i).to_string();
                 // Alternate the per-thread reader and the shared router.
-                let (version, connector_version) = if i % 2 == 0 {
+                let (version, connector_version) = if i.is_multiple_of(2) {
                     let route = reader.lookup(&input).expect("valid").expect("routed");
                     (route.version, version_of(route.connector))
                 } else {

@@ -326,9 +326,11 @@ fn read_header(bytes: &[u8]) -> Result<Header, FileErrorKind> {
     Ok(header)
 }
 
-/// Writes `bytes` to `path` through a temporary file, fsync and rename, then fsyncs the
-/// directory so the rename itself is durable.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+/// Writes `bytes` to `path` atomically: a temporary file in the same directory, fsync,
+/// rename over `path`, then fsync of the directory so the rename itself is durable. Readers
+/// see the old file or the new one, never a mix; a crash leaves one of the two. This is the
+/// protocol of snapshot files, shared with anything else that must be replaced whole.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let dir = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
         _ => PathBuf::from("."),

@@ -20,7 +20,9 @@ use crate::connector::Connector;
 use crate::number::{normalize, NormalizeError, E164};
 use index::{Bucket, Placement};
 
-pub use file::{FileErrorKind, SnapshotFileError, FORMAT_VERSION, HEADER_LEN, MAGIC};
+pub use file::{
+    write_atomically, FileErrorKind, SnapshotFileError, FORMAT_VERSION, HEADER_LEN, MAGIC,
+};
 
 /// An immutable routing table: number → connector, connector id → connector, a version and
 /// the time it was built.

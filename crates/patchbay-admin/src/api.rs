@@ -1,0 +1,173 @@
+//! Request and response types of the operations, shaped like the HTTP contract's bodies
+//! (camelCase JSON, unknown fields rejected) so that the server passes them through.
+
+use patchbay_core::{ClientEnv, Connector, E164};
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::error::AdminError;
+use crate::model::PhoneNumber;
+
+/// A field of a partial update: left alone, cleared with `null`, or set.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Patch<T> {
+    /// Absent from the body: unchanged.
+    #[default]
+    Absent,
+    /// `null`: clear the value (where the field can be cleared).
+    Null,
+    /// A new value.
+    Value(T),
+}
+
+impl<T> Patch<T> {
+    /// Whether the field was absent.
+    pub fn is_absent(&self) -> bool {
+        matches!(self, Patch::Absent)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Patch<T> {
+    /// Present fields only reach this: `null` is [`Patch::Null`]; absence is the
+    /// `#[serde(default)]` of the containing struct.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(match Option::<T>::deserialize(deserializer)? {
+            None => Patch::Null,
+            Some(value) => Patch::Value(value),
+        })
+    }
+}
+
+/// `POST /connectors`: a new connector.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewConnector {
+    /// Display name.
+    pub name: String,
+    /// Environment.
+    pub client_env: ClientEnv,
+    /// ASR language, BCP-47 style.
+    pub asr_lang_code: String,
+    /// Google Cloud TTS voice; `ttsLangCode` is derived from it.
+    pub voice_name: String,
+    /// Variant to assign.
+    #[serde(default)]
+    pub variant_id: Option<String>,
+    /// Whether call handoff is disabled.
+    #[serde(default)]
+    pub disable_handoff: Option<bool>,
+}
+
+/// `PATCH /connectors/{id}`: a partial update. Absent fields are left alone.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConnectorPatch {
+    /// `string` to assign, `null` to unassign (reads back as `""`).
+    #[serde(default)]
+    pub variant_id: Patch<String>,
+    /// New ASR language (`null` is rejected: not clearable).
+    #[serde(default)]
+    pub asr_lang_code: Patch<String>,
+    /// New voice; `ttsLangCode` is re-derived (`null` is rejected).
+    #[serde(default)]
+    pub voice_name: Patch<String>,
+    /// Move to another project (the key must grant both; numbers move too).
+    #[serde(default)]
+    pub project_id: Patch<String>,
+    /// New display name (**extension**).
+    #[serde(default)]
+    pub name: Patch<String>,
+    /// New handoff flag (**extension**).
+    #[serde(default)]
+    pub disable_handoff: Patch<bool>,
+}
+
+/// One update of `PATCH /connectors/batch`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConnectorUpdate {
+    /// The connector to update.
+    pub connector_id: String,
+    /// The update.
+    #[serde(flatten)]
+    pub patch: ConnectorPatch,
+}
+
+/// `POST /connectors/batch` response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectorsFound {
+    /// The connectors that exist in the project.
+    pub found: Vec<Connector>,
+    /// The requested ids that do not.
+    pub not_found: Vec<String>,
+}
+
+/// The outcome of one update of a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpdateOutcome {
+    /// The connector the update named.
+    pub connector_id: String,
+    /// The updated connector, or why the update was refused.
+    pub result: Result<Connector, AdminError>,
+}
+
+/// `DELETE /connectors/{id}` response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeletedConnector {
+    /// The deleted connector's id.
+    pub deleted_connector: String,
+    /// Every number released with it.
+    pub deleted_phone_numbers: Vec<E164>,
+}
+
+/// `POST /phone-numbers`: a bulk import.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ImportRequest {
+    /// Numbers in any accepted form.
+    pub phone_numbers: Vec<String>,
+    /// Environment; defaults to the connector's, or `live`.
+    #[serde(default)]
+    pub client_env: Option<ClientEnv>,
+    /// Assign every imported number to this connector (**extension**).
+    #[serde(default)]
+    pub connector_id: Option<String>,
+}
+
+/// A per-number failure of a bulk call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NumberError {
+    /// The number as it was given.
+    pub phone_number: String,
+    /// Why it failed.
+    pub error: AdminError,
+}
+
+/// `POST /phone-numbers` response.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Imported {
+    /// The numbers now in the project.
+    pub imported: Vec<PhoneNumber>,
+    /// The numbers that were not imported, and why.
+    pub errors: Vec<NumberError>,
+}
+
+/// `DELETE /phone-numbers` response.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Deleted {
+    /// The numbers deleted.
+    pub deleted: Vec<E164>,
+    /// The numbers that were not, and why.
+    pub errors: Vec<NumberError>,
+}
+
+/// `POST /phone-numbers/batch` response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NumbersFound {
+    /// The numbers that are in the project.
+    pub found: Vec<PhoneNumber>,
+    /// The requested numbers (as given) that are not.
+    pub not_found: Vec<String>,
+}

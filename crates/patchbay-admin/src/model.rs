@@ -1,0 +1,363 @@
+//! The model: accounts, projects, API keys, connectors and phone numbers.
+//!
+//! The model changes only through [`Mutation`]s, grouped into one change per operation. The
+//! journal stores exactly these changes and start-up replays them through the same
+//! [`Model::apply`], so a replayed model is the model that acknowledged the change.
+//! Operations validate everything before they produce mutations; `apply` itself cannot fail.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use patchbay_core::{ClientEnv, Connector, Snapshot, SnapshotBuilder, E164};
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+
+/// A shared, immutable id string.
+pub(crate) type Id = Arc<str>;
+
+/// A phone number owned by a project, and the connector it routes to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PhoneNumber {
+    /// The number, canonical E.164.
+    pub number: E164,
+    /// The project that owns it.
+    pub project_id: String,
+    /// The account of that project.
+    pub account_id: String,
+    /// Its environment.
+    pub client_env: ClientEnv,
+    /// The connector it routes to; absent when unassigned.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub connector_id: Option<String>,
+}
+
+/// A project and the account it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Project {
+    /// The project id (the `{agentId}` of the HTTP paths).
+    pub project_id: String,
+    /// The account that owns it.
+    pub account_id: String,
+}
+
+/// What an API key grants: every project of its account, or a listed set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "kind", content = "projects")]
+pub enum Grant {
+    /// Every project of the account, present and future.
+    AllProjects,
+    /// Only these projects.
+    Projects(BTreeSet<String>),
+}
+
+/// An API key as stored: never the secret, only its hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyInfo {
+    /// The public part of the key, shown in listings.
+    pub key_id: String,
+    /// The account the key belongs to.
+    pub account_id: String,
+    /// What it grants.
+    pub grant: Grant,
+    /// A note for people.
+    pub label: String,
+    /// Creation time, seconds since the Unix epoch.
+    pub created_at: u64,
+    /// Whether it was revoked (a revoked key authenticates nothing).
+    pub revoked: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct KeyRecord {
+    pub(crate) info: KeyInfo,
+    /// SHA-256 of the whole secret key, hex.
+    pub(crate) hash: String,
+}
+
+/// One step of a change. A change is a list of these, applied together.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub(crate) enum Mutation {
+    PutAccount {
+        account_id: String,
+    },
+    PutProject {
+        project_id: String,
+        account_id: String,
+    },
+    PutKey {
+        key: KeyRecord,
+    },
+    RevokeKey {
+        key_id: String,
+    },
+    PutConnector {
+        connector: Connector,
+    },
+    RemoveConnector {
+        connector_id: String,
+    },
+    PutNumbers {
+        project_id: String,
+        client_env: ClientEnv,
+        connector_id: Option<String>,
+        numbers: Vec<E164>,
+    },
+    RemoveNumbers {
+        numbers: Vec<E164>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct NumberEntry {
+    pub(crate) project: Id,
+    pub(crate) env: ClientEnv,
+    pub(crate) connector: Option<Id>,
+}
+
+/// The whole state of one patchbay deployment.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Model {
+    pub(crate) accounts: BTreeSet<Id>,
+    /// project → account
+    pub(crate) projects: BTreeMap<Id, Id>,
+    pub(crate) keys: BTreeMap<String, KeyRecord>,
+    pub(crate) connectors: BTreeMap<Id, Connector>,
+    pub(crate) numbers: FxHashMap<E164, NumberEntry>,
+    /// connector → the numbers assigned to it
+    pub(crate) by_connector: FxHashMap<Id, BTreeSet<E164>>,
+}
+
+impl Model {
+    /// The interned id equal to `id`, from the project or connector tables when present.
+    fn intern(&self, id: &str) -> Id {
+        self.projects
+            .get_key_value(id)
+            .map(|(k, _)| Arc::clone(k))
+            .or_else(|| {
+                self.connectors
+                    .get_key_value(id)
+                    .map(|(k, _)| Arc::clone(k))
+            })
+            .unwrap_or_else(|| Arc::from(id))
+    }
+
+    pub(crate) fn apply(&mut self, mutation: Mutation) {
+        match mutation {
+            Mutation::PutAccount { account_id } => {
+                self.accounts.insert(account_id.into());
+            }
+            Mutation::PutProject {
+                project_id,
+                account_id,
+            } => {
+                let account = self
+                    .accounts
+                    .get(account_id.as_str())
+                    .cloned()
+                    .unwrap_or_else(|| account_id.into());
+                self.projects.insert(project_id.into(), account);
+            }
+            Mutation::PutKey { key } => {
+                self.keys.insert(key.info.key_id.clone(), key);
+            }
+            Mutation::RevokeKey { key_id } => {
+                if let Some(key) = self.keys.get_mut(&key_id) {
+                    key.info.revoked = true;
+                }
+            }
+            Mutation::PutConnector { connector } => {
+                let id = self.intern(&connector.connector_id);
+                self.connectors.insert(id, connector);
+            }
+            Mutation::RemoveConnector { connector_id } => {
+                self.connectors.remove(connector_id.as_str());
+                self.by_connector.remove(connector_id.as_str());
+            }
+            Mutation::PutNumbers {
+                project_id,
+                client_env,
+                connector_id,
+                numbers,
+            } => {
+                let project = self.intern(&project_id);
+                let connector = connector_id.map(|id| self.intern(&id));
+                for number in numbers {
+                    self.detach(number);
+                    if let Some(connector) = &connector {
+                        self.by_connector
+                            .entry(Arc::clone(connector))
+                            .or_default()
+                            .insert(number);
+                    }
+                    self.numbers.insert(
+                        number,
+                        NumberEntry {
+                            project: Arc::clone(&project),
+                            env: client_env,
+                            connector: connector.clone(),
+                        },
+                    );
+                }
+            }
+            Mutation::RemoveNumbers { numbers } => {
+                for number in numbers {
+                    self.detach(number);
+                    self.numbers.remove(&number);
+                }
+            }
+        }
+    }
+
+    /// Removes `number` from its connector's set, if it has one.
+    fn detach(&mut self, number: E164) {
+        let Some(old) = self.numbers.get(&number).and_then(|e| e.connector.clone()) else {
+            return;
+        };
+        if let Some(set) = self.by_connector.get_mut(&old) {
+            set.remove(&number);
+            if set.is_empty() {
+                self.by_connector.remove(&old);
+            }
+        }
+    }
+
+    pub(crate) fn account_of(&self, project: &str) -> Option<&Id> {
+        self.projects.get(project)
+    }
+
+    pub(crate) fn phone_number(&self, number: E164, entry: &NumberEntry) -> PhoneNumber {
+        PhoneNumber {
+            number,
+            project_id: entry.project.to_string(),
+            account_id: self
+                .account_of(&entry.project)
+                .map(|a| a.to_string())
+                .unwrap_or_default(),
+            client_env: entry.env,
+            connector_id: entry.connector.as_ref().map(|c| c.to_string()),
+        }
+    }
+
+    /// The model as the mutations that rebuild it (a checkpoint).
+    pub(crate) fn to_mutations(&self) -> Vec<Mutation> {
+        let mut out = Vec::new();
+        out.extend(self.accounts.iter().map(|a| Mutation::PutAccount {
+            account_id: a.to_string(),
+        }));
+        out.extend(self.projects.iter().map(|(p, a)| Mutation::PutProject {
+            project_id: p.to_string(),
+            account_id: a.to_string(),
+        }));
+        out.extend(
+            self.keys
+                .values()
+                .map(|k| Mutation::PutKey { key: k.clone() }),
+        );
+        out.extend(self.connectors.values().map(|c| Mutation::PutConnector {
+            connector: c.clone(),
+        }));
+        // Numbers grouped by (project, environment, connector): one entry per group.
+        let mut groups: BTreeMap<(Id, ClientEnv, Option<Id>), Vec<E164>> = BTreeMap::new();
+        for (number, entry) in &self.numbers {
+            groups
+                .entry((
+                    Arc::clone(&entry.project),
+                    entry.env,
+                    entry.connector.clone(),
+                ))
+                .or_default()
+                .push(*number);
+        }
+        for ((project, env, connector), mut numbers) in groups {
+            numbers.sort_unstable();
+            out.push(Mutation::PutNumbers {
+                project_id: project.to_string(),
+                client_env: env,
+                connector_id: connector.map(|c| c.to_string()),
+                numbers,
+            });
+        }
+        out
+    }
+
+    /// The snapshot of everything routable: every connector, and every number assigned to
+    /// one.
+    pub(crate) fn snapshot(&self, version: u64) -> Result<Snapshot, patchbay_core::BuildError> {
+        let mut builder =
+            SnapshotBuilder::with_capacity(version, self.numbers.len(), self.connectors.len());
+        let mut slots =
+            FxHashMap::with_capacity_and_hasher(self.connectors.len(), Default::default());
+        for (id, connector) in &self.connectors {
+            slots.insert(Arc::clone(id), builder.connector(connector.clone())?);
+        }
+        for (id, numbers) in &self.by_connector {
+            if let Some(&slot) = slots.get(id) {
+                for &number in numbers {
+                    builder.route(number, slot)?;
+                }
+            }
+        }
+        builder.build()
+    }
+
+    /// Checks the invariants of `spec/api.md`; `Err` names the first that is broken.
+    pub(crate) fn check_invariants(&self) -> Result<(), String> {
+        for (project, account) in &self.projects {
+            if !self.accounts.contains(account) {
+                return Err(format!("project {project} has unknown account {account}"));
+            }
+        }
+        for (id, c) in &self.connectors {
+            if **id != *c.connector_id {
+                return Err(format!("connector {id} is stored under another id"));
+            }
+            match self.account_of(&c.project_id) {
+                Some(account) if **account == *c.account_id => {}
+                _ => return Err(format!("connector {id} has a wrong project or account")),
+            }
+        }
+        let mut assigned = 0usize;
+        for (number, entry) in &self.numbers {
+            if self.account_of(&entry.project).is_none() {
+                return Err(format!(
+                    "{number} belongs to unknown project {}",
+                    entry.project
+                ));
+            }
+            if let Some(cid) = &entry.connector {
+                let Some(c) = self.connectors.get(cid) else {
+                    return Err(format!("{number} routes to missing connector {cid}"));
+                };
+                if *c.project_id != *entry.project || c.client_env != entry.env {
+                    return Err(format!(
+                        "{number} differs from its connector {cid} in project or environment"
+                    ));
+                }
+                if !self
+                    .by_connector
+                    .get(cid)
+                    .is_some_and(|s| s.contains(number))
+                {
+                    return Err(format!("{number} is missing from {cid}'s index"));
+                }
+                assigned += 1;
+            }
+        }
+        let indexed: usize = self.by_connector.values().map(BTreeSet::len).sum();
+        if indexed != assigned {
+            return Err(format!(
+                "the connector index holds {indexed} numbers, {assigned} are assigned"
+            ));
+        }
+        for key in self.keys.values() {
+            if !self.accounts.contains(key.info.account_id.as_str()) {
+                return Err(format!("key {} has an unknown account", key.info.key_id));
+            }
+        }
+        Ok(())
+    }
+}

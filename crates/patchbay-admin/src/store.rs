@@ -1,0 +1,516 @@
+//! Durable storage behind a small trait: the embedded data directory is the default.
+//!
+//! A [`Store`] keeps opaque, already-encoded changes: an append-only journal of records, each
+//! with a sequence number, and a checkpoint (the whole model at a sequence number, plus the
+//! snapshot file of that moment). The admin encodes and decodes; a store only has to keep
+//! bytes durable and in order, which is what a shared PostgreSQL store would do as well.
+//!
+//! [`DataDir`] layout:
+//!
+//! | file | what |
+//! |---|---|
+//! | `LOCK` | held with an exclusive lock while a process owns the directory |
+//! | `journal.log` | records appended since the checkpoint, each fsynced before it is acknowledged |
+//! | `checkpoint.json` | the model at a sequence number, replaced atomically |
+//! | `snapshot.pbsnap` | the routing snapshot of the checkpoint (a `patchbay-core` snapshot file) |
+//!
+//! A journal record is `PBJ1`, payload length (u32), sequence number (u64), CRC-32 of the
+//! sequence number and payload (u32), then the payload; integers little-endian. On start a
+//! record that is cut short or fails its checksum at the very end of the journal (a crash
+//! during an append: it was never acknowledged) is dropped with a warning; a bad record
+//! followed by a good one is corruption of acknowledged data and an error naming the offset.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use patchbay_core::Snapshot;
+
+const RECORD_MAGIC: &[u8; 4] = b"PBJ1";
+const RECORD_HEADER: usize = 20;
+/// The largest payload a record may have (a bulk change of every number fits many times).
+const MAX_RECORD: usize = 1 << 30;
+
+/// Journal records: sequence number and payload, in order.
+pub type Records = Vec<(u64, Vec<u8>)>;
+
+/// What a store holds on start.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// The checkpoint: its sequence number and bytes, if one was written.
+    pub checkpoint: Option<(u64, Vec<u8>)>,
+    /// Journal records after the checkpoint, in order.
+    pub records: Records,
+    /// Things a person should know (a dropped torn record, say).
+    pub warnings: Vec<String>,
+}
+
+/// Why a store failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the OS said.
+        source: io::Error,
+    },
+    /// Another process owns the data directory.
+    #[error(
+        "{path} is in use by another patchbay process (stop it, or use another --data directory)"
+    )]
+    Locked {
+        /// The data directory.
+        path: PathBuf,
+    },
+    /// Acknowledged data is damaged: the file and offset say where.
+    #[error(
+        "{path}: corrupt at byte offset {offset}: {what}; restore the data directory from a backup"
+    )]
+    Corrupt {
+        /// The damaged file.
+        path: PathBuf,
+        /// Where the damage starts.
+        offset: u64,
+        /// What is wrong.
+        what: String,
+    },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Durable storage of journal records and checkpoints.
+pub trait Store: Send {
+    /// Everything stored: the checkpoint and the journal records after it.
+    fn load(&mut self) -> Result<Loaded, StoreError>;
+    /// Appends a record; returns once it is durable.
+    fn append(&mut self, seq: u64, payload: &[u8]) -> Result<(), StoreError>;
+    /// Replaces the checkpoint with `model` at `seq` (and `snapshot`, where the store keeps
+    /// one), then drops the journal records up to `seq`.
+    fn checkpoint(&mut self, seq: u64, model: &[u8], snapshot: &Snapshot)
+        -> Result<(), StoreError>;
+    /// Bytes in the journal since the last checkpoint.
+    fn journal_len(&self) -> u64;
+}
+
+/// A store that keeps everything in memory: for tests, benchmarks and embedders that do
+/// not need durability. Dropping it loses everything.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    checkpoint: Option<(u64, Vec<u8>)>,
+    records: Records,
+    journal_len: u64,
+}
+
+impl Store for MemoryStore {
+    fn load(&mut self) -> Result<Loaded, StoreError> {
+        Ok(Loaded {
+            checkpoint: self.checkpoint.clone(),
+            records: self.records.clone(),
+            warnings: Vec::new(),
+        })
+    }
+
+    fn append(&mut self, seq: u64, payload: &[u8]) -> Result<(), StoreError> {
+        self.journal_len += (RECORD_HEADER + payload.len()) as u64;
+        self.records.push((seq, payload.to_vec()));
+        Ok(())
+    }
+
+    fn checkpoint(&mut self, seq: u64, model: &[u8], _: &Snapshot) -> Result<(), StoreError> {
+        self.checkpoint = Some((seq, model.to_vec()));
+        self.records.retain(|(s, _)| *s > seq);
+        self.journal_len = 0;
+        Ok(())
+    }
+
+    fn journal_len(&self) -> u64 {
+        self.journal_len
+    }
+}
+
+/// The embedded store: a data directory owned by one process at a time.
+#[derive(Debug)]
+pub struct DataDir {
+    dir: PathBuf,
+    journal: File,
+    journal_len: u64,
+    _lock: File,
+}
+
+impl DataDir {
+    /// The journal file's name.
+    pub const JOURNAL: &'static str = "journal.log";
+    /// The checkpoint file's name.
+    pub const CHECKPOINT: &'static str = "checkpoint.json";
+    /// The snapshot file's name.
+    pub const SNAPSHOT: &'static str = "snapshot.pbsnap";
+    /// The lock file's name.
+    pub const LOCK: &'static str = "LOCK";
+
+    /// Opens (creating if needed) the data directory `dir` and takes its lock. Fails with
+    /// [`StoreError::Locked`] if another process holds it.
+    pub fn open(dir: impl Into<PathBuf>) -> Result<DataDir, StoreError> {
+        let dir = dir.into();
+        fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        let lock_path = dir.join(Self::LOCK);
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io_err(&lock_path))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => return Err(StoreError::Locked { path: dir }),
+            Err(fs::TryLockError::Error(source)) => {
+                return Err(StoreError::Io {
+                    path: lock_path,
+                    source,
+                })
+            }
+        }
+        let journal_path = dir.join(Self::JOURNAL);
+        let journal = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .read(true)
+            .open(&journal_path)
+            .map_err(io_err(&journal_path))?;
+        let journal_len = journal.metadata().map_err(io_err(&journal_path))?.len();
+        Ok(DataDir {
+            dir,
+            journal,
+            journal_len,
+            _lock: lock,
+        })
+    }
+
+    /// Whether another process holds the lock of `dir` right now (without taking it).
+    pub fn is_locked(dir: &Path) -> bool {
+        let Ok(file) = File::open(dir.join(Self::LOCK)) else {
+            return false;
+        };
+        matches!(file.try_lock_shared(), Err(fs::TryLockError::WouldBlock))
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    fn read_journal(&mut self) -> Result<(Records, Vec<String>), StoreError> {
+        let path = self.dir.join(Self::JOURNAL);
+        let mut bytes = Vec::new();
+        File::open(&path)
+            .and_then(|mut f| f.read_to_end(&mut bytes))
+            .map_err(io_err(&path))?;
+        let mut records = Vec::new();
+        let mut warnings = Vec::new();
+        let mut at = 0usize;
+        while at < bytes.len() {
+            match parse_record(&bytes, at) {
+                Ok((seq, payload, next)) => {
+                    records.push((seq, payload.to_vec()));
+                    at = next;
+                }
+                Err(what) => {
+                    if let Some(later) = next_valid_record(&bytes, at + 1) {
+                        return Err(StoreError::Corrupt {
+                            path,
+                            offset: at as u64,
+                            what: format!("{what}, and a valid record follows at offset {later}"),
+                        });
+                    }
+                    warnings.push(format!(
+                        "{}: dropped an incomplete record at byte offset {at} ({} bytes, {what}): \
+                         a change interrupted by a crash, never acknowledged",
+                        path.display(),
+                        bytes.len() - at
+                    ));
+                    self.journal.set_len(at as u64).map_err(io_err(&path))?;
+                    self.journal.sync_all().map_err(io_err(&path))?;
+                    break;
+                }
+            }
+        }
+        self.journal_len = at as u64;
+        Ok((records, warnings))
+    }
+}
+
+/// Parses the record at `at`: its sequence number, payload and the offset after it.
+fn parse_record(bytes: &[u8], at: usize) -> Result<(u64, &[u8], usize), String> {
+    let header = bytes
+        .get(at..at + RECORD_HEADER)
+        .ok_or_else(|| "the record header is cut short".to_string())?;
+    if header.get(..4) != Some(&RECORD_MAGIC[..]) {
+        return Err("no record marker".into());
+    }
+    let word = |from: usize, len: usize| -> u64 {
+        header
+            .get(from..from + len)
+            .map(|b| b.iter().rev().fold(0u64, |acc, &x| acc << 8 | u64::from(x)))
+            .unwrap_or_default()
+    };
+    let len = word(4, 4) as usize;
+    let seq = word(8, 8);
+    let stored = word(16, 4) as u32;
+    if len > MAX_RECORD {
+        return Err(format!("implausible record length {len}"));
+    }
+    let payload = bytes
+        .get(at + RECORD_HEADER..at + RECORD_HEADER + len)
+        .ok_or_else(|| "the record is cut short".to_string())?;
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(&seq.to_le_bytes());
+    crc.update(payload);
+    if crc.finalize() != stored {
+        return Err("checksum mismatch".into());
+    }
+    Ok((seq, payload, at + RECORD_HEADER + len))
+}
+
+/// The offset of the first valid record at or after `from`.
+fn next_valid_record(bytes: &[u8], from: usize) -> Option<usize> {
+    (from..bytes.len().saturating_sub(RECORD_HEADER - 1))
+        .filter(|&at| bytes.get(at..at + 4) == Some(&RECORD_MAGIC[..]))
+        .find(|&at| parse_record(bytes, at).is_ok())
+}
+
+fn encode_record(seq: u64, payload: &[u8]) -> Vec<u8> {
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(&seq.to_le_bytes());
+    crc.update(payload);
+    let mut out = Vec::with_capacity(RECORD_HEADER + payload.len());
+    out.extend_from_slice(RECORD_MAGIC);
+    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    out.extend_from_slice(&seq.to_le_bytes());
+    out.extend_from_slice(&crc.finalize().to_le_bytes());
+    out.extend_from_slice(payload);
+    out
+}
+
+impl Store for DataDir {
+    fn load(&mut self) -> Result<Loaded, StoreError> {
+        let checkpoint_path = self.dir.join(Self::CHECKPOINT);
+        let checkpoint = match fs::read(&checkpoint_path) {
+            Ok(bytes) => Some(parse_checkpoint(&checkpoint_path, &bytes)?),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(io_err(&checkpoint_path)(e)),
+        };
+        let (records, warnings) = self.read_journal()?;
+        let after = checkpoint.as_ref().map_or(0, |(seq, _)| *seq);
+        Ok(Loaded {
+            checkpoint,
+            records: records
+                .into_iter()
+                .filter(|(seq, _)| *seq > after)
+                .collect(),
+            warnings,
+        })
+    }
+
+    fn append(&mut self, seq: u64, payload: &[u8]) -> Result<(), StoreError> {
+        if payload.len() > MAX_RECORD {
+            return Err(StoreError::Io {
+                path: self.dir.join(Self::JOURNAL),
+                source: io::Error::new(io::ErrorKind::InvalidInput, "change too large"),
+            });
+        }
+        let path = self.dir.join(Self::JOURNAL);
+        let record = encode_record(seq, payload);
+        let written = self
+            .journal
+            .write_all(&record)
+            .and_then(|()| self.journal.sync_data());
+        if let Err(source) = written {
+            // Leave no partial record behind for the next append to follow.
+            let _ = self.journal.set_len(self.journal_len);
+            return Err(StoreError::Io { path, source });
+        }
+        self.journal_len += record.len() as u64;
+        Ok(())
+    }
+
+    fn checkpoint(
+        &mut self,
+        seq: u64,
+        model: &[u8],
+        snapshot: &Snapshot,
+    ) -> Result<(), StoreError> {
+        let path = self.dir.join(Self::CHECKPOINT);
+        let mut bytes = Vec::with_capacity(model.len() + 32);
+        bytes.extend_from_slice(
+            format!(
+                "{{\"seq\":{seq},\"crc\":{},\"model\":",
+                crc32fast::hash(model)
+            )
+            .as_bytes(),
+        );
+        bytes.extend_from_slice(model);
+        bytes.push(b'}');
+        patchbay_core::write_file_atomically(&path, &bytes).map_err(io_err(&path))?;
+        let snapshot_path = self.dir.join(Self::SNAPSHOT);
+        snapshot
+            .write_to(&snapshot_path)
+            .map_err(|e| StoreError::Io {
+                path: snapshot_path,
+                source: io::Error::other(e.to_string()),
+            })?;
+        let journal_path = self.dir.join(Self::JOURNAL);
+        self.journal.set_len(0).map_err(io_err(&journal_path))?;
+        self.journal.sync_all().map_err(io_err(&journal_path))?;
+        self.journal_len = 0;
+        Ok(())
+    }
+
+    fn journal_len(&self) -> u64 {
+        self.journal_len
+    }
+}
+
+fn parse_checkpoint(path: &Path, bytes: &[u8]) -> Result<(u64, Vec<u8>), StoreError> {
+    #[derive(serde::Deserialize)]
+    struct Checkpoint<'a> {
+        seq: u64,
+        crc: u32,
+        #[serde(borrow)]
+        model: &'a serde_json::value::RawValue,
+    }
+    let corrupt = |what: String| StoreError::Corrupt {
+        path: path.to_path_buf(),
+        offset: 0,
+        what,
+    };
+    let parsed: Checkpoint<'_> = serde_json::from_slice(bytes)
+        .map_err(|e| corrupt(format!("unreadable checkpoint: {e}")))?;
+    let model = parsed.model.get().as_bytes();
+    if crc32fast::hash(model) != parsed.crc {
+        return Err(corrupt("checkpoint checksum mismatch".into()));
+    }
+    Ok((parsed.seq, model.to_vec()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn journal_bytes(dir: &Path) -> Vec<u8> {
+        fs::read(dir.join(DataDir::JOURNAL)).expect("journal")
+    }
+
+    #[test]
+    fn records_survive_reopen_and_torn_tails_are_dropped() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        {
+            let mut store = DataDir::open(tmp.path()).expect("open");
+            assert!(store.load().expect("load").records.is_empty());
+            for seq in 1..=3 {
+                store
+                    .append(seq, format!("change {seq}").as_bytes())
+                    .expect("append");
+            }
+        }
+        let full = journal_bytes(tmp.path());
+        // Every cut inside the last record loses that record only, with a warning.
+        let last_start = full.len() - (RECORD_HEADER + "change 3".len());
+        for cut in last_start..full.len() {
+            fs::write(tmp.path().join(DataDir::JOURNAL), &full[..cut]).expect("cut");
+            let mut store = DataDir::open(tmp.path()).expect("open");
+            let loaded = store.load().expect("load");
+            let seqs: Vec<u64> = loaded.records.iter().map(|r| r.0).collect();
+            assert_eq!(seqs, [1, 2], "cut at {cut}");
+            assert_eq!(
+                loaded.warnings.len(),
+                usize::from(cut > last_start),
+                "cut at {cut}"
+            );
+            // The torn bytes are gone, so the next append follows record 2 directly.
+            store.append(3, b"again").expect("append");
+            drop(store);
+            let mut store = DataDir::open(tmp.path()).expect("open");
+            assert_eq!(store.load().expect("load").records.len(), 3);
+            fs::write(tmp.path().join(DataDir::JOURNAL), &full).expect("restore");
+        }
+    }
+
+    #[test]
+    fn flipped_bytes_at_the_end_drop_only_the_last_record() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        {
+            let mut store = DataDir::open(tmp.path()).expect("open");
+            store.append(1, b"first").expect("append");
+            store.append(2, b"second").expect("append");
+        }
+        let full = journal_bytes(tmp.path());
+        let last_start = full.len() - (RECORD_HEADER + "second".len());
+        for at in last_start..full.len() {
+            let mut bad = full.clone();
+            bad[at] ^= 0x40;
+            fs::write(tmp.path().join(DataDir::JOURNAL), &bad).expect("write");
+            let mut store = DataDir::open(tmp.path()).expect("open");
+            let loaded = store.load().expect("load");
+            assert_eq!(loaded.records.len(), 1, "flip at {at}");
+            assert_eq!(loaded.records[0].1, b"first");
+        }
+    }
+
+    #[test]
+    fn corruption_before_the_tail_is_an_error_naming_the_offset() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        {
+            let mut store = DataDir::open(tmp.path()).expect("open");
+            store.append(1, b"first").expect("append");
+            store.append(2, b"second").expect("append");
+        }
+        let mut bad = journal_bytes(tmp.path());
+        bad[RECORD_HEADER + 1] ^= 0x01; // inside the first payload
+        fs::write(tmp.path().join(DataDir::JOURNAL), &bad).expect("write");
+        let mut store = DataDir::open(tmp.path()).expect("open");
+        let err = store.load().expect_err("corrupt");
+        assert!(
+            matches!(err, StoreError::Corrupt { offset: 0, .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("journal.log"), "{err}");
+    }
+
+    #[test]
+    fn one_process_owns_a_directory() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let first = DataDir::open(tmp.path()).expect("open");
+        assert!(DataDir::is_locked(tmp.path()));
+        let err = DataDir::open(tmp.path()).expect_err("locked");
+        assert!(matches!(err, StoreError::Locked { .. }), "{err}");
+        drop(first);
+        assert!(!DataDir::is_locked(tmp.path()));
+        DataDir::open(tmp.path()).expect("free again");
+    }
+
+    #[test]
+    fn checkpoints_replace_the_journal() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let mut store = DataDir::open(tmp.path()).expect("open");
+        store.append(1, b"a").expect("append");
+        store.append(2, b"b").expect("append");
+        store
+            .checkpoint(2, b"{\"model\":true}", &Snapshot::empty(1))
+            .expect("checkpoint");
+        assert_eq!(store.journal_len(), 0);
+        store.append(3, b"c").expect("append");
+        drop(store);
+        let mut store = DataDir::open(tmp.path()).expect("open");
+        let loaded = store.load().expect("load");
+        assert_eq!(loaded.checkpoint, Some((2, b"{\"model\":true}".to_vec())));
+        assert_eq!(loaded.records, vec![(3, b"c".to_vec())]);
+        assert!(tmp.path().join(DataDir::SNAPSHOT).exists());
+    }
+}

@@ -1,0 +1,229 @@
+//! A key never reads or changes another project's data, through any operation.
+
+use patchbay_admin::{
+    Admin, AdminConfig, AdminError, Caller, ConnectorPatch, ConnectorUpdate, ErrorCode,
+    ImportRequest, MemoryStore, NewConnector, Patch,
+};
+use patchbay_core::ClientEnv;
+
+fn new_connector() -> NewConnector {
+    NewConnector {
+        name: "c".into(),
+        client_env: ClientEnv::Live,
+        asr_lang_code: "en-US".into(),
+        voice_name: "en-US-Neural2-A".into(),
+        variant_id: None,
+        disable_handoff: None,
+    }
+}
+
+/// Every operation a key can call on `project`, naming `connector` and `number` of the
+/// victim project; each returns only its error code (or `None` on success).
+fn every_operation(
+    admin: &Admin,
+    key: &Caller,
+    project: &str,
+    connector: &str,
+    number: &str,
+) -> Vec<(&'static str, Option<ErrorCode>)> {
+    fn c<T>(r: Result<T, AdminError>) -> Option<ErrorCode> {
+        r.err().map(|e| e.code())
+    }
+    let patch = ConnectorPatch {
+        name: Patch::Value("stolen".into()),
+        ..Default::default()
+    };
+    vec![
+        ("list_connectors", c(admin.list_connectors(key, project))),
+        (
+            "create_connector",
+            c(admin.create_connector(key, project, new_connector())),
+        ),
+        (
+            "get_connector",
+            c(admin.get_connector(key, project, connector)),
+        ),
+        (
+            "batch_get_connectors",
+            c(admin.batch_get_connectors(key, project, &[connector.into()])),
+        ),
+        (
+            "update_connector",
+            c(admin.update_connector(key, project, connector, &patch)),
+        ),
+        (
+            "batch_update_connectors",
+            c(admin.batch_update_connectors(
+                key,
+                project,
+                &[ConnectorUpdate {
+                    connector_id: connector.into(),
+                    patch: patch.clone(),
+                }],
+            )),
+        ),
+        (
+            "lookup_connector",
+            c(admin.lookup_connector(key, project, number)),
+        ),
+        ("list_numbers", c(admin.list_numbers(key, project, None))),
+        (
+            "import_numbers",
+            c(admin.import_numbers(
+                key,
+                project,
+                &ImportRequest {
+                    phone_numbers: vec![number.into()],
+                    client_env: None,
+                    connector_id: None,
+                },
+            )),
+        ),
+        ("get_number", c(admin.get_number(key, project, number))),
+        (
+            "batch_get_numbers",
+            c(admin.batch_get_numbers(key, project, &[number.into()])),
+        ),
+        (
+            "assign_number",
+            c(admin.assign_number(key, project, number, None)),
+        ),
+        (
+            "delete_numbers",
+            c(admin.delete_numbers(key, project, &[number.into()])),
+        ),
+        (
+            "delete_number",
+            c(admin.delete_number(key, project, number)),
+        ),
+        (
+            "delete_connector",
+            c(admin.delete_connector(key, project, connector)),
+        ),
+    ]
+}
+
+#[test]
+fn keys_never_touch_projects_they_do_not_grant() {
+    let admin =
+        Admin::open(Box::new(MemoryStore::default()), AdminConfig::default()).expect("open");
+    let op = Caller::Operator;
+    admin.create_project(&op, "acme", "a1").expect("a1");
+    admin.create_project(&op, "acme", "a2").expect("a2");
+    admin.create_project(&op, "globex", "b1").expect("b1");
+    let key = |account: &str, projects: &[&str]| {
+        let projects: Vec<String> = projects.iter().map(|p| p.to_string()).collect();
+        Caller::Key(
+            admin
+                .create_key(&op, account, &projects, "")
+                .expect("key")
+                .0,
+        )
+    };
+    let only_a1 = key("acme", &["a1"]);
+    let all_acme = key("acme", &[]);
+    let globex = key("globex", &[]);
+    // Victim data in a2: a connector with a number.
+    let victim = admin
+        .create_connector(&op, "a2", new_connector())
+        .expect("victim");
+    admin
+        .import_numbers(
+            &op,
+            "a2",
+            &ImportRequest {
+                phone_numbers: vec!["+442079460958".into()],
+                client_env: None,
+                connector_id: Some(victim.connector_id.clone()),
+            },
+        )
+        .expect("import");
+    let before = (
+        admin.list_connectors(&op, "a2"),
+        admin.list_numbers(&op, "a2", None),
+        admin.router().version(),
+    );
+
+    // Keys without a grant on a2 are refused with 403 on every operation.
+    for key in [&only_a1, &globex] {
+        for (operation, code) in
+            every_operation(&admin, key, "a2", &victim.connector_id, "+442079460958")
+        {
+            assert_eq!(code, Some(ErrorCode::Forbidden), "{operation}");
+        }
+    }
+    // A key granted a1 reaching a2's entities through a1: never found, never changed.
+    for key in [&only_a1, &all_acme] {
+        for (operation, code) in
+            every_operation(&admin, key, "a1", &victim.connector_id, "+442079460958")
+        {
+            match operation {
+                // These create in a1 or list a1 and succeed without touching a2.
+                "list_connectors" | "create_connector" | "list_numbers" => {
+                    assert_eq!(code, None, "{operation}")
+                }
+                "batch_get_connectors"
+                | "batch_get_numbers"
+                | "batch_update_connectors"
+                | "delete_numbers" => {
+                    assert_eq!(code, None, "{operation} reports per item")
+                }
+                // Importing a number owned by a2 is a per-number conflict.
+                "import_numbers" => assert_eq!(code, None, "{operation}"),
+                _ => assert_eq!(code, Some(ErrorCode::NotFound), "{operation}"),
+            }
+        }
+        let found = admin
+            .batch_get_connectors(key, "a1", std::slice::from_ref(&victim.connector_id))
+            .expect("batch");
+        assert!(found.found.is_empty());
+        let found = admin
+            .batch_get_numbers(key, "a1", &["+442079460958".into()])
+            .expect("batch");
+        assert!(found.found.is_empty());
+        let imported = admin
+            .import_numbers(
+                key,
+                "a1",
+                &ImportRequest {
+                    phone_numbers: vec!["+442079460958".into()],
+                    client_env: None,
+                    connector_id: None,
+                },
+            )
+            .expect("call");
+        assert_eq!(
+            imported.errors.first().map(|e| e.error.code()),
+            Some(ErrorCode::Conflict)
+        );
+        assert!(
+            !imported.errors[0].error.message().contains("a2"),
+            "does not name the owner"
+        );
+        let moved = ConnectorPatch {
+            project_id: Patch::Value("b1".into()),
+            ..Default::default()
+        };
+        let a1_connector = admin
+            .create_connector(key, "a1", new_connector())
+            .expect("own connector");
+        assert_eq!(
+            admin
+                .update_connector(key, "a1", &a1_connector.connector_id, &moved)
+                .map_err(|e| e.code()),
+            Err(ErrorCode::Forbidden),
+            "moving into another account's project"
+        );
+    }
+    // a2 is exactly as it was.
+    let after = (
+        admin.list_connectors(&op, "a2"),
+        admin.list_numbers(&op, "a2", None),
+    );
+    assert_eq!((before.0, before.1), after);
+    // The all-projects key does reach a2.
+    assert!(admin
+        .get_connector(&all_acme, "a2", &victim.connector_id)
+        .is_ok());
+    admin.check_invariants().expect("invariants");
+}
