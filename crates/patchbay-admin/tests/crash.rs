@@ -1,0 +1,228 @@
+//! Crash safety: a child process applies a stream of changes to a data directory and
+//! reports each acknowledged one; the parent kills it with SIGKILL at a random moment,
+//! reopens the directory, and checks that every acknowledged change is there and the
+//! invariants hold. Repeated many times (`PATCHBAY_CRASH_ROUNDS`, default 12).
+//!
+//! This file has its own `main` (harness = false): run with no arguments it is the test;
+//! with `worker DIR SEED` it is the child.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use patchbay_admin::{Admin, AdminConfig, Caller, DataDir, ImportRequest, NewConnector};
+use patchbay_core::ClientEnv;
+
+fn config() -> AdminConfig {
+    // A small journal threshold so that checkpoints (and crashes during them) happen often.
+    AdminConfig {
+        checkpoint_after: 16 << 10,
+        ..AdminConfig::default()
+    }
+}
+
+fn number(i: u64) -> String {
+    format!("+4420794{:05}", i % 100_000)
+}
+
+/// The child: imports numbers one change at a time and deletes some, printing
+/// `import N` / `delete N` after each acknowledged change, until killed.
+fn worker(dir: &str, start: u64) -> Result<(), Box<dyn std::error::Error>> {
+    let admin = Admin::open(Box::new(DataDir::open(dir)?), config())?;
+    let op = Caller::Operator;
+    if admin.list_projects(&op)?.is_empty() {
+        admin.create_project(&op, "acme", "p")?;
+    }
+    let connector = match admin.list_connectors(&op, "p")?.into_iter().next() {
+        Some(c) => c,
+        None => admin.create_connector(
+            &op,
+            "p",
+            NewConnector {
+                name: "c".into(),
+                client_env: ClientEnv::Live,
+                asr_lang_code: "en-US".into(),
+                voice_name: "en-US-Neural2-A".into(),
+                variant_id: None,
+                disable_handoff: None,
+            },
+        )?,
+    };
+    println!("ready");
+    for i in start.. {
+        let request = ImportRequest {
+            phone_numbers: vec![number(i)],
+            client_env: None,
+            connector_id: Some(connector.connector_id.clone()),
+        };
+        let result = admin.import_numbers(&op, "p", &request)?;
+        if result.errors.is_empty() {
+            println!("import {i}");
+        }
+        if i % 7 == 0 && i >= start + 3 {
+            admin.delete_number(&op, "p", &number(i - 3))?;
+            println!("delete {}", i - 3);
+        }
+    }
+    Ok(())
+}
+
+/// An acknowledged step of the worker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Step {
+    Import(u64),
+    Delete(u64),
+}
+
+fn parse_step(line: &str) -> Option<Step> {
+    let mut parts = line.split_whitespace();
+    match (
+        parts.next(),
+        parts.next().and_then(|n| n.parse::<u64>().ok()),
+    ) {
+        (Some("import"), Some(n)) => Some(Step::Import(n)),
+        (Some("delete"), Some(n)) => Some(Step::Delete(n)),
+        _ => None,
+    }
+}
+
+/// The step the worker runs after `last` (it was killed during it, or before it).
+fn next_step(last: Option<Step>, start: u64) -> Step {
+    match last {
+        None => Step::Import(start),
+        Some(Step::Import(i)) if i % 7 == 0 && i >= start + 3 => Step::Delete(i - 3),
+        Some(Step::Import(i)) => Step::Import(i + 1),
+        Some(Step::Delete(d)) => Step::Import(d + 4),
+    }
+}
+
+fn crash_round(
+    dir: &std::path::Path,
+    round: u64,
+    acked: &mut BTreeSet<u64>,
+    deleted: &mut BTreeSet<u64>,
+) -> Result<(), String> {
+    let start = round * 1000 + 10;
+    let mut child = Command::new(std::env::current_exe().map_err(|e| e.to_string())?)
+        .args(["worker", &dir.display().to_string(), &start.to_string()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    // Kill after a pseudo-random number of acknowledged changes (0 to 120).
+    let kill_after = (round * 7919 + 13) % 121;
+    let mut steps = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while steps.len() as u64 <= kill_after {
+        let line = lines
+            .next()
+            .ok_or("the worker stopped early")?
+            .map_err(|e| e.to_string())?;
+        if line == "ready" {
+            continue;
+        }
+        steps.push(parse_step(&line).ok_or_else(|| format!("unexpected worker output {line:?}"))?);
+        if Instant::now() > deadline {
+            return Err("the worker is too slow".into());
+        }
+    }
+    child.kill().map_err(|e| e.to_string())?; // SIGKILL
+    child.wait().map_err(|e| e.to_string())?;
+    // Lines the worker printed before it died are acknowledged too.
+    steps.extend(lines.map_while(Result::ok).filter_map(|l| parse_step(&l)));
+    for step in &steps {
+        match *step {
+            Step::Import(n) => {
+                acked.insert(n);
+                deleted.remove(&n);
+            }
+            Step::Delete(n) => {
+                acked.remove(&n);
+                deleted.insert(n);
+            }
+        }
+    }
+    let in_flight = next_step(steps.last().copied(), start);
+
+    let admin = Admin::open(
+        Box::new(DataDir::open(dir).map_err(|e| e.to_string())?),
+        config(),
+    )
+    .map_err(|e| e.to_string())?;
+    admin.check_invariants()?;
+    let present: BTreeSet<u64> = admin
+        .list_numbers(&Caller::Operator, "p", None)
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .filter_map(|p| {
+            p.number
+                .to_string()
+                .strip_prefix("+4420794")
+                .and_then(|d| d.parse().ok())
+        })
+        .collect();
+    for &n in acked.iter() {
+        if !present.contains(&n) && in_flight != Step::Delete(n) {
+            return Err(format!("round {round}: acknowledged import {n} is missing"));
+        }
+    }
+    for &n in deleted.iter() {
+        if present.contains(&n) {
+            return Err(format!("round {round}: acknowledged delete {n} is undone"));
+        }
+    }
+    for &n in present.difference(acked) {
+        if in_flight != Step::Import(n) {
+            return Err(format!(
+                "round {round}: {n} is there but was never acknowledged"
+            ));
+        }
+    }
+    // The in-flight step may have landed either way: continue from what is there.
+    for &n in acked.difference(&present) {
+        deleted.insert(n);
+    }
+    *acked = present;
+    Ok(())
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("worker") {
+        let (Some(dir), Some(start)) = (args.get(2), args.get(3).and_then(|s| s.parse().ok()))
+        else {
+            eprintln!("usage: crash worker DIR START");
+            std::process::exit(2);
+        };
+        if let Err(e) = worker(dir, start) {
+            eprintln!("worker: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
+    // Accept and ignore libtest's flags (cargo test passes some).
+    let rounds: u64 = std::env::var("PATCHBAY_CRASH_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(12);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut acked = BTreeSet::new();
+    let mut deleted = BTreeSet::new();
+    let mut failed = 0;
+    for round in 0..rounds {
+        if let Err(e) = crash_round(dir.path(), round, &mut acked, &mut deleted) {
+            eprintln!("crash round {round} FAILED: {e}");
+            failed += 1;
+        }
+    }
+    println!(
+        "crash: {rounds} kill -9 rounds, {} acknowledged numbers verified",
+        acked.len()
+    );
+    println!("{} passed, {failed} failed", rounds - failed);
+    if failed > 0 {
+        std::process::exit(1);
+    }
+}

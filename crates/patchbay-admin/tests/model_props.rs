@@ -1,0 +1,218 @@
+//! Random sequences of operations: after every step the invariants of the contract hold and
+//! the published snapshot routes exactly what the model says; a reopened data directory
+//! holds exactly the same state.
+
+use patchbay_admin::{
+    Admin, AdminConfig, Caller, ConnectorPatch, DataDir, ImportRequest, NewConnector, Patch,
+};
+use patchbay_core::ClientEnv;
+use proptest::prelude::*;
+
+#[derive(Debug, Clone)]
+enum Op {
+    CreateConnector {
+        project: usize,
+        env: usize,
+    },
+    Import {
+        project: usize,
+        numbers: Vec<usize>,
+        env: Option<usize>,
+        connector: Option<usize>,
+    },
+    Assign {
+        project: usize,
+        number: usize,
+        connector: Option<usize>,
+    },
+    DeleteNumber {
+        project: usize,
+        number: usize,
+    },
+    DeleteNumbers {
+        project: usize,
+        numbers: Vec<usize>,
+    },
+    DeleteConnector {
+        project: usize,
+        connector: usize,
+    },
+    Move {
+        project: usize,
+        connector: usize,
+        to: usize,
+    },
+    Update {
+        project: usize,
+        connector: usize,
+        variant: Option<String>,
+        voice: bool,
+    },
+    Checkpoint,
+}
+
+const PROJECTS: [&str; 2] = ["p1", "p2"];
+
+fn number(i: usize) -> String {
+    format!("+4420794600{:02}", i % 30)
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let p = 0..2usize;
+    prop_oneof![
+        3 => (p.clone(), 0..3usize).prop_map(|(project, env)| Op::CreateConnector { project, env }),
+        4 => (p.clone(), proptest::collection::vec(0..30usize, 1..6), proptest::option::of(0..3usize), proptest::option::of(0..8usize))
+            .prop_map(|(project, numbers, env, connector)| Op::Import { project, numbers, env, connector }),
+        3 => (p.clone(), 0..30usize, proptest::option::of(0..8usize)).prop_map(|(project, number, connector)| Op::Assign { project, number, connector }),
+        1 => (p.clone(), 0..30usize).prop_map(|(project, number)| Op::DeleteNumber { project, number }),
+        1 => (p.clone(), proptest::collection::vec(0..30usize, 1..4)).prop_map(|(project, numbers)| Op::DeleteNumbers { project, numbers }),
+        1 => (p.clone(), 0..8usize).prop_map(|(project, connector)| Op::DeleteConnector { project, connector }),
+        1 => (p.clone(), 0..8usize, 0..2usize).prop_map(|(project, connector, to)| Op::Move { project, connector, to }),
+        2 => (p, 0..8usize, proptest::option::of("[a-z]{0,3}"), any::<bool>())
+            .prop_map(|(project, connector, variant, voice)| Op::Update { project, connector, variant, voice }),
+        1 => Just(Op::Checkpoint),
+    ]
+}
+
+/// The id of the `i`-th connector of `project` (modulo how many there are), if any.
+fn connector_id(admin: &Admin, project: &str, i: usize) -> Option<String> {
+    let list = admin.list_connectors(&Caller::Operator, project).ok()?;
+    (!list.is_empty()).then(|| list[i % list.len()].connector_id.clone())
+}
+
+fn run(admin: &Admin, op: &Op) {
+    let caller = Caller::Operator;
+    let env = |i: usize| ClientEnv::ALL[i % 3];
+    // Results are not asserted: refusals are part of the sequence. What must hold is
+    // checked after every step.
+    match op {
+        Op::CreateConnector { project, env: e } => {
+            let _ = admin.create_connector(
+                &caller,
+                PROJECTS[*project],
+                NewConnector {
+                    name: "c".into(),
+                    client_env: env(*e),
+                    asr_lang_code: "en-US".into(),
+                    voice_name: "en-GB-Wavenet-B".into(),
+                    variant_id: None,
+                    disable_handoff: None,
+                },
+            );
+        }
+        Op::Import {
+            project,
+            numbers,
+            env: e,
+            connector,
+        } => {
+            let project = PROJECTS[*project];
+            let request = ImportRequest {
+                phone_numbers: numbers.iter().map(|&i| number(i)).collect(),
+                client_env: e.map(env),
+                connector_id: connector.and_then(|c| connector_id(admin, project, c)),
+            };
+            let _ = admin.import_numbers(&caller, project, &request);
+        }
+        Op::Assign {
+            project,
+            number: n,
+            connector,
+        } => {
+            let project = PROJECTS[*project];
+            let id = connector.and_then(|c| connector_id(admin, project, c));
+            let _ = admin.assign_number(&caller, project, &number(*n), id.as_deref());
+        }
+        Op::DeleteNumber { project, number: n } => {
+            let _ = admin.delete_number(&caller, PROJECTS[*project], &number(*n));
+        }
+        Op::DeleteNumbers { project, numbers } => {
+            let list: Vec<String> = numbers.iter().map(|&i| number(i)).collect();
+            let _ = admin.delete_numbers(&caller, PROJECTS[*project], &list);
+        }
+        Op::DeleteConnector { project, connector } => {
+            let project = PROJECTS[*project];
+            if let Some(id) = connector_id(admin, project, *connector) {
+                let _ = admin.delete_connector(&caller, project, &id);
+            }
+        }
+        Op::Move {
+            project,
+            connector,
+            to,
+        } => {
+            let project = PROJECTS[*project];
+            if let Some(id) = connector_id(admin, project, *connector) {
+                let patch = ConnectorPatch {
+                    project_id: Patch::Value(PROJECTS[*to].into()),
+                    ..Default::default()
+                };
+                let _ = admin.update_connector(&caller, project, &id, &patch);
+            }
+        }
+        Op::Update {
+            project,
+            connector,
+            variant,
+            voice,
+        } => {
+            let project = PROJECTS[*project];
+            if let Some(id) = connector_id(admin, project, *connector) {
+                let patch = ConnectorPatch {
+                    variant_id: variant.clone().map_or(Patch::Null, Patch::Value),
+                    voice_name: if *voice {
+                        Patch::Value("de-DE-Neural2-B".into())
+                    } else {
+                        Patch::Absent
+                    },
+                    ..Default::default()
+                };
+                let _ = admin.update_connector(&caller, project, &id, &patch);
+            }
+        }
+        Op::Checkpoint => {
+            admin.checkpoint().expect("checkpoint");
+        }
+    }
+}
+
+/// Everything observable, for comparing two admins.
+fn state(admin: &Admin) -> String {
+    let op = Caller::Operator;
+    let mut out = String::new();
+    for project in PROJECTS {
+        out += &format!(
+            "{:?}\n{:?}\n",
+            admin.list_connectors(&op, project),
+            admin.list_numbers(&op, project, None)
+        );
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn invariants_hold_after_every_step_and_survive_restart(ops in proptest::collection::vec(op(), 1..40)) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = || AdminConfig { checkpoint_after: 2048, ..AdminConfig::default() };
+        let expected = {
+            let admin = Admin::open(Box::new(DataDir::open(dir.path()).expect("dir")), config()).expect("open");
+            for project in PROJECTS {
+                admin.create_project(&Caller::Operator, "acme", project).expect("project");
+            }
+            for op in &ops {
+                run(&admin, op);
+                if let Err(broken) = admin.check_invariants() {
+                    return Err(TestCaseError::fail(format!("after {op:?}: {broken}")));
+                }
+            }
+            state(&admin)
+        };
+        let reopened = Admin::open(Box::new(DataDir::open(dir.path()).expect("dir")), config()).expect("reopen");
+        prop_assert!(reopened.warnings().is_empty(), "{:?}", reopened.warnings());
+        reopened.check_invariants().map_err(TestCaseError::fail)?;
+        prop_assert_eq!(state(&reopened), expected);
+    }
+}
