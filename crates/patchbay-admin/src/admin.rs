@@ -72,6 +72,17 @@ impl Default for AdminConfig {
     }
 }
 
+/// Publishing figures since start, for monitoring.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PublishStats {
+    /// Changes published.
+    pub publishes: u64,
+    /// Time from the start of the store append to the publish of the last change.
+    pub last: std::time::Duration,
+    /// The same, summed over every change.
+    pub total: std::time::Duration,
+}
+
 struct Writer {
     store: Box<dyn Store>,
     seq: u64,
@@ -85,6 +96,7 @@ pub struct Admin {
     router: Router,
     config: AdminConfig,
     warnings: Vec<String>,
+    stats: Mutex<PublishStats>,
 }
 
 const MAX_TEXT: usize = 256;
@@ -171,12 +183,18 @@ impl Admin {
             router: Router::new(snapshot),
             config,
             warnings: loaded.warnings,
+            stats: Mutex::new(PublishStats::default()),
         })
     }
 
     /// What start-up dropped or noticed (a torn journal tail, say).
     pub fn warnings(&self) -> &[String] {
         &self.warnings
+    }
+
+    /// Publishing figures since start.
+    pub fn publish_stats(&self) -> PublishStats {
+        *self.stats.lock()
     }
 
     /// The router this admin publishes into: hand readers out of it.
@@ -189,6 +207,7 @@ impl Admin {
         if change.is_empty() {
             return Ok(());
         }
+        let started = std::time::Instant::now();
         let payload = encode(&change)?;
         writer
             .store
@@ -206,6 +225,13 @@ impl Admin {
         self.router
             .publish(snapshot)
             .map_err(|e| AdminError::internal(e.to_string()))?;
+        {
+            let elapsed = started.elapsed();
+            let mut stats = self.stats.lock();
+            stats.publishes += 1;
+            stats.last = elapsed;
+            stats.total += elapsed;
+        }
         if writer.store.journal_len() > self.config.checkpoint_after {
             Self::checkpoint_locked(writer, &model, &self.router)?;
         }

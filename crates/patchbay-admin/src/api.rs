@@ -40,6 +40,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Patch<T> {
 /// `POST /connectors`: a new connector.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewConnector {
     /// Display name.
     pub name: String,
@@ -60,30 +61,38 @@ pub struct NewConnector {
 /// `PATCH /connectors/{id}`: a partial update. Absent fields are left alone.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConnectorPatch {
     /// `string` to assign, `null` to unassign (reads back as `""`).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, nullable))]
     pub variant_id: Patch<String>,
     /// New ASR language (`null` is rejected: not clearable).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, nullable))]
     pub asr_lang_code: Patch<String>,
     /// New voice; `ttsLangCode` is re-derived (`null` is rejected).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, nullable))]
     pub voice_name: Patch<String>,
     /// Move to another project (the key must grant both; numbers move too).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, nullable))]
     pub project_id: Patch<String>,
     /// New display name (**extension**).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, nullable))]
     pub name: Patch<String>,
     /// New handoff flag (**extension**).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<bool>, nullable))]
     pub disable_handoff: Patch<bool>,
 }
 
 /// One update of `PATCH /connectors/batch`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConnectorUpdate {
     /// The connector to update.
     pub connector_id: String,
@@ -95,6 +104,7 @@ pub struct ConnectorUpdate {
 /// `POST /connectors/batch` response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConnectorsFound {
     /// The connectors that exist in the project.
     pub found: Vec<Connector>,
@@ -114,6 +124,7 @@ pub struct UpdateOutcome {
 /// `DELETE /connectors/{id}` response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeletedConnector {
     /// The deleted connector's id.
     pub deleted_connector: String,
@@ -124,6 +135,7 @@ pub struct DeletedConnector {
 /// `POST /phone-numbers`: a bulk import.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ImportRequest {
     /// Numbers in any accepted form.
     pub phone_numbers: Vec<String>,
@@ -165,6 +177,7 @@ pub struct Deleted {
 /// `POST /phone-numbers/batch` response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NumbersFound {
     /// The numbers that are in the project.
     pub found: Vec<PhoneNumber>,

@@ -28,8 +28,9 @@ fn hex(bytes: &[u8]) -> String {
     out
 }
 
-/// A new random id with `prefix`: 128 bits, so ids are unique and not guessable in order.
-pub(crate) fn new_id(prefix: &str) -> Result<String, AdminError> {
+/// A new random id with `prefix`: 128 random bits from the OS, hex, so ids are unique and
+/// not guessable in order (connector ids, error ids).
+pub fn new_id(prefix: &str) -> Result<String, AdminError> {
     let mut bytes = [0u8; 16];
     random(&mut bytes)?;
     Ok(format!("{prefix}{}", hex(&bytes)))

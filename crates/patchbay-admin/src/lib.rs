@@ -44,12 +44,14 @@ mod store;
 mod validity;
 mod voices;
 
+pub use admin::PublishStats;
 pub use admin::{Admin, AdminConfig, Caller};
 pub use api::{
     ConnectorPatch, ConnectorUpdate, ConnectorsFound, Deleted, DeletedConnector, ImportRequest,
     Imported, NewConnector, NumberError, NumbersFound, Patch, UpdateOutcome,
 };
 pub use error::{AdminError, ErrorCode};
+pub use keys::new_id as random_id;
 pub use lang::check_language_tag;
 pub use model::{Grant, KeyInfo, PhoneNumber, Project};
 pub use patchbay_core;

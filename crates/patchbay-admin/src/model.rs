@@ -18,6 +18,7 @@ pub(crate) type Id = Arc<str>;
 /// A phone number owned by a project, and the connector it routes to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PhoneNumber {
     /// The number, canonical E.164.
     pub number: E164,

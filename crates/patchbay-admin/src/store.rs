@@ -142,7 +142,8 @@ pub struct DataDir {
     dir: PathBuf,
     journal: File,
     journal_len: u64,
-    _lock: File,
+    /// `None` in read-only mode.
+    lock: Option<File>,
 }
 
 impl DataDir {
@@ -189,8 +190,39 @@ impl DataDir {
             dir,
             journal,
             journal_len,
-            _lock: lock,
+            lock: Some(lock),
         })
+    }
+
+    /// Opens `dir` to read only, without its lock, so that a running server may own it.
+    /// Loading sees every change the owner acknowledged before the call; a record the owner
+    /// is writing at that moment is skipped, not truncated. Appends and checkpoints fail.
+    pub fn open_read_only(dir: impl Into<PathBuf>) -> Result<DataDir, StoreError> {
+        let dir = dir.into();
+        let journal_path = dir.join(Self::JOURNAL);
+        let journal = match File::open(&journal_path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound && dir.is_dir() => {
+                File::open(&dir).map_err(io_err(&dir))?
+            }
+            Err(e) => return Err(io_err(&journal_path)(e)),
+        };
+        Ok(DataDir {
+            dir,
+            journal,
+            journal_len: 0,
+            lock: None,
+        })
+    }
+
+    fn read_only_error(&self) -> StoreError {
+        StoreError::Io {
+            path: self.dir.clone(),
+            source: io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                "the data directory was opened read-only",
+            ),
+        }
     }
 
     /// Whether another process holds the lock of `dir` right now (without taking it).
@@ -209,9 +241,13 @@ impl DataDir {
     fn read_journal(&mut self) -> Result<(Records, Vec<String>), StoreError> {
         let path = self.dir.join(Self::JOURNAL);
         let mut bytes = Vec::new();
-        File::open(&path)
-            .and_then(|mut f| f.read_to_end(&mut bytes))
-            .map_err(io_err(&path))?;
+        match File::open(&path) {
+            Ok(mut file) => {
+                file.read_to_end(&mut bytes).map_err(io_err(&path))?;
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound && self.lock.is_none() => {}
+            Err(e) => return Err(io_err(&path)(e)),
+        }
         let mut records = Vec::new();
         let mut warnings = Vec::new();
         let mut at = 0usize;
@@ -228,6 +264,10 @@ impl DataDir {
                             offset: at as u64,
                             what: format!("{what}, and a valid record follows at offset {later}"),
                         });
+                    }
+                    if self.lock.is_none() {
+                        // Read-only: the owner may be writing this record right now.
+                        break;
                     }
                     warnings.push(format!(
                         "{}: dropped an incomplete record at byte offset {at} ({} bytes, {what}): \
@@ -319,6 +359,9 @@ impl Store for DataDir {
     }
 
     fn append(&mut self, seq: u64, payload: &[u8]) -> Result<(), StoreError> {
+        if self.lock.is_none() {
+            return Err(self.read_only_error());
+        }
         if payload.len() > MAX_RECORD {
             return Err(StoreError::Io {
                 path: self.dir.join(Self::JOURNAL),
@@ -493,6 +536,34 @@ mod tests {
         drop(first);
         assert!(!DataDir::is_locked(tmp.path()));
         DataDir::open(tmp.path()).expect("free again");
+    }
+
+    #[test]
+    fn read_only_opens_skip_the_lock_and_never_write() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let mut owner = DataDir::open(tmp.path()).expect("open");
+        owner.append(1, b"a").expect("append");
+        let mut journal = OpenOptions::new()
+            .append(true)
+            .open(tmp.path().join(DataDir::JOURNAL))
+            .expect("journal");
+        journal
+            .write_all(b"PBJ1\x05")
+            .expect("half a record, as if being written");
+        let mut reader = DataDir::open_read_only(tmp.path()).expect("read-only");
+        let loaded = reader.load().expect("load");
+        assert_eq!(loaded.records, vec![(1, b"a".to_vec())]);
+        assert!(loaded.warnings.is_empty());
+        assert!(reader.append(2, b"b").is_err());
+        assert!(reader.checkpoint(1, b"{}", &Snapshot::empty(1)).is_err());
+        // The half record is still there for the owner to deal with.
+        assert_eq!(
+            fs::metadata(tmp.path().join(DataDir::JOURNAL))
+                .expect("stat")
+                .len(),
+            20 + 1 + 5
+        );
+        assert!(DataDir::open_read_only(tmp.path().join("missing")).is_err());
     }
 
     #[test]

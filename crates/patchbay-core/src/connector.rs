@@ -21,6 +21,7 @@ use std::str::FromStr;
 )]
 #[serde(rename_all = "kebab-case")]
 #[rkyv(derive(Debug, PartialEq, Eq))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ClientEnv {
     /// `sandbox`: development and testing.
     Sandbox,
@@ -84,6 +85,7 @@ impl FromStr for ClientEnv {
     rkyv::Deserialize,
 )]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Connector {
     /// Unique identifier.
     pub connector_id: String,

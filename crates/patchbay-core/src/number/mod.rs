@@ -234,6 +234,23 @@ impl<'de> serde::Deserialize<'de> for E164 {
     }
 }
 
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for E164 {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(r"^\+[1-9][0-9]{1,14}$"))
+            .description(Some(
+                "A phone number in canonical E.164: '+' and 2 to 15 digits.",
+            ))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for E164 {}
+
 /// A default region for national formats: an ISO 3166-1 alpha-2 code such as `GB` or `US`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub struct Region {

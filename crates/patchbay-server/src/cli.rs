@@ -1,0 +1,565 @@
+//! The commands: `serve` and the operator's commands on a data directory or snapshot file.
+
+use std::io::{BufRead, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use clap::{Args, Subcommand};
+use patchbay_admin::{Admin, AdminConfig, Caller, DataDir, ImportRequest, NumberCheck};
+use patchbay_core::{normalize_in, ClientEnv, Region, Router, Snapshot};
+use serde_json::json;
+
+use crate::http::{self, AppState, Limits};
+
+/// Where the data lives.
+#[derive(Args, Clone)]
+pub struct DataArg {
+    /// The data directory: journal, checkpoint and snapshot files.
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "./patchbay-data",
+        env = "PATCHBAY_DATA"
+    )]
+    pub data: PathBuf,
+}
+
+/// Options of `patchbay serve`.
+pub struct ServeOptions {
+    pub data: PathBuf,
+    pub listen: SocketAddr,
+    pub region: Option<String>,
+    pub accept_possible: bool,
+    pub max_bulk: usize,
+    pub max_body: usize,
+}
+
+type CliResult = Result<ExitCode, String>;
+
+fn parse_region(region: Option<&str>) -> Result<Option<Region>, String> {
+    region
+        .map(|r| {
+            r.parse::<Region>()
+                .map_err(|e| format!("--region {r:?}: {e}"))
+        })
+        .transpose()
+}
+
+/// Opens the data directory for changes (taking its lock) with `config`.
+fn open_admin(data: &Path, config: AdminConfig) -> Result<Admin, String> {
+    let store =
+        DataDir::open(data).map_err(|e| format!("cannot change {}: {e}", data.display()))?;
+    let admin =
+        Admin::open(Box::new(store), config).map_err(|e| format!("{}: {e}", data.display()))?;
+    for warning in admin.warnings() {
+        tracing::warn!("{warning}");
+    }
+    Ok(admin)
+}
+
+/// Opens the data directory to read, without its lock (a server may own it).
+fn open_read_only(data: &Path) -> Result<Admin, String> {
+    if !data.join(DataDir::JOURNAL).exists() && !data.join(DataDir::CHECKPOINT).exists() {
+        return Err(format!(
+            "{} is not a patchbay data directory (no journal or checkpoint); run `patchbay serve --data {}` first",
+            data.display(),
+            data.display()
+        ));
+    }
+    let store = DataDir::open_read_only(data).map_err(|e| e.to_string())?;
+    Admin::open(Box::new(store), AdminConfig::default())
+        .map_err(|e| format!("{}: {e}", data.display()))
+}
+
+pub fn serve(opts: ServeOptions) -> CliResult {
+    let config = AdminConfig {
+        number_check: if opts.accept_possible {
+            NumberCheck::Possible
+        } else {
+            NumberCheck::Valid
+        },
+        default_region: parse_region(opts.region.as_deref())?,
+        max_bulk: opts.max_bulk,
+        ..AdminConfig::default()
+    };
+    let admin = Arc::new(open_admin(&opts.data, config)?);
+    let new_key = admin.bootstrap().map_err(|e| e.to_string())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let state = Arc::new(AppState {
+        admin: Arc::clone(&admin),
+        metrics: http::metrics::Metrics::default(),
+        ready: AtomicBool::new(true),
+    });
+    let limits = Limits {
+        body_bytes: opts.max_body,
+        ..Limits::default()
+    };
+    let data = opts.data.clone();
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(opts.listen)
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e}", opts.listen))?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "patchbay listening on http://{addr} (data: {})", opts.data.display());
+        if let Some(key) = new_key {
+            let _ = writeln!(
+                out,
+                "\nCreated account `default`, project `default` and this API key (shown once, keep it):\n\n    {key}\n\nTry it:\n\n    curl -s http://{addr}/v1/agents/default/telephony/connectors -H 'x-api-key: {key}'\n"
+            );
+        }
+        let _ = out.flush();
+        drop(out);
+        axum::serve(listener, http::app(state, limits))
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .map_err(|e| format!("server error: {e}"))
+    })?;
+    admin.checkpoint().map_err(|e| {
+        format!("stopped, but the final checkpoint failed (the journal is intact): {e}")
+    })?;
+    eprintln!("patchbay: stopped; data is durable in {}", data.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+// ---- project -----------------------------------------------------------------------------
+
+#[derive(Subcommand)]
+pub enum ProjectCommand {
+    /// Create a project (the account is created if new).
+    Create {
+        #[command(flatten)]
+        data: DataArg,
+        /// The account that owns the project.
+        #[arg(long)]
+        account: String,
+        /// The project id (used as `{agentId}` in the HTTP paths).
+        project: String,
+    },
+    /// List projects.
+    List {
+        #[command(flatten)]
+        data: DataArg,
+    },
+}
+
+pub fn project(command: ProjectCommand) -> CliResult {
+    match command {
+        ProjectCommand::Create {
+            data,
+            account,
+            project,
+        } => {
+            let admin = open_admin(&data.data, AdminConfig::default())?;
+            admin
+                .create_project(&Caller::Operator, &account, &project)
+                .map_err(|e| e.to_string())?;
+            println!("created project {project} in account {account}");
+        }
+        ProjectCommand::List { data } => {
+            let admin = open_read_only(&data.data)?;
+            for p in admin
+                .list_projects(&Caller::Operator)
+                .map_err(|e| e.to_string())?
+            {
+                println!("{}\t{}", p.account_id, p.project_id);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+// ---- key ---------------------------------------------------------------------------------
+
+#[derive(Subcommand)]
+pub enum KeyCommand {
+    /// Create an API key; prints the key alone on stdout (it is shown only this once).
+    Create {
+        #[command(flatten)]
+        data: DataArg,
+        /// The account the key belongs to.
+        #[arg(long)]
+        account: String,
+        /// A project the key grants (repeat for several); none: every project of the account.
+        #[arg(long = "project", value_name = "PROJECT")]
+        projects: Vec<String>,
+        /// A note for people (who or what uses the key).
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+    /// List keys (never their secrets).
+    List {
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// Revoke a key: it stops working at once.
+    Revoke {
+        #[command(flatten)]
+        data: DataArg,
+        /// The key id (`key_...`, as `key list` shows it).
+        id: String,
+    },
+}
+
+pub fn key(command: KeyCommand) -> CliResult {
+    match command {
+        KeyCommand::Create {
+            data,
+            account,
+            projects,
+            label,
+        } => {
+            let admin = open_admin(&data.data, AdminConfig::default())?;
+            let (secret, _) = admin
+                .create_key(&Caller::Operator, &account, &projects, &label)
+                .map_err(|e| e.to_string())?;
+            println!("{secret}");
+        }
+        KeyCommand::List { data } => {
+            let admin = open_read_only(&data.data)?;
+            for key in admin
+                .list_keys(&Caller::Operator)
+                .map_err(|e| e.to_string())?
+            {
+                println!(
+                    "{}",
+                    serde_json::to_string(&key).map_err(|e| e.to_string())?
+                );
+            }
+        }
+        KeyCommand::Revoke { data, id } => {
+            let admin = open_admin(&data.data, AdminConfig::default())?;
+            admin
+                .revoke_key(&Caller::Operator, &id)
+                .map_err(|e| e.to_string())?;
+            println!("revoked {id}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+// ---- import ------------------------------------------------------------------------------
+
+#[derive(Args)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    data: DataArg,
+    /// The project to import into.
+    #[arg(long)]
+    project: String,
+    /// The numbers' environment: sandbox, pre-release or live (default: the connector's,
+    /// or live).
+    #[arg(long)]
+    env: Option<ClientEnv>,
+    /// Assign every number to this connector.
+    #[arg(long)]
+    connector: Option<String>,
+    /// Read national-format numbers in this region (ISO 3166 code such as GB).
+    #[arg(long, value_name = "CC")]
+    region: Option<String>,
+    /// Accept numbers of a possible length that the metadata does not know as valid.
+    #[arg(long)]
+    accept_possible: bool,
+    /// Numbers per change (each change is one durable, atomic publish).
+    #[arg(long, default_value_t = 100_000)]
+    batch: usize,
+    /// The file: one number per line, or CSV whose first column is the number; `-` is stdin.
+    file: PathBuf,
+}
+
+/// The numbers of `reader`: the first CSV column of each non-empty, non-comment line, with
+/// `(line number, text)`. A first line without digits is a header and is skipped.
+fn read_numbers(reader: impl BufRead) -> Result<Vec<(usize, String)>, String> {
+    let mut out = Vec::new();
+    for (at, line) in reader.lines().enumerate() {
+        let line = line.map_err(|e| format!("line {}: {e}", at + 1))?;
+        let first = line
+            .split(',')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .trim_matches('"')
+            .trim();
+        if first.is_empty() || first.starts_with('#') {
+            continue;
+        }
+        if out.is_empty() && at == 0 && !first.chars().any(|c| c.is_ascii_digit()) {
+            continue;
+        }
+        out.push((at + 1, first.to_string()));
+    }
+    Ok(out)
+}
+
+pub fn import(args: ImportArgs) -> CliResult {
+    let numbers = if args.file.as_os_str() == "-" {
+        read_numbers(std::io::stdin().lock())?
+    } else {
+        let file =
+            std::fs::File::open(&args.file).map_err(|e| format!("{}: {e}", args.file.display()))?;
+        read_numbers(std::io::BufReader::new(file))?
+    };
+    let batch = args.batch.max(1);
+    let config = AdminConfig {
+        number_check: if args.accept_possible {
+            NumberCheck::Possible
+        } else {
+            NumberCheck::Valid
+        },
+        default_region: parse_region(args.region.as_deref())?,
+        max_bulk: batch,
+        ..AdminConfig::default()
+    };
+    let admin = open_admin(&args.data.data, config)?;
+    let progress = indicatif::ProgressBar::new(numbers.len() as u64);
+    progress.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} importing [{bar:40}] {pos}/{len} numbers ({per_sec}, {eta} left)",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    let mut imported = 0usize;
+    let mut errors = Vec::new();
+    for chunk in numbers.chunks(batch) {
+        let request = ImportRequest {
+            phone_numbers: chunk.iter().map(|(_, n)| n.clone()).collect(),
+            client_env: args.env,
+            connector_id: args.connector.clone(),
+        };
+        let result = admin
+            .import_numbers(&Caller::Operator, &args.project, &request)
+            .map_err(|e| {
+                progress.abandon();
+                format!(
+                    "import into {}: {e} ({imported} numbers were imported before this)",
+                    args.project
+                )
+            })?;
+        imported += result.imported.len();
+        for failure in result.errors {
+            let line = chunk
+                .iter()
+                .find(|(_, n)| *n == failure.phone_number)
+                .map_or(0, |(line, _)| *line);
+            errors.push((line, failure));
+        }
+        progress.inc(chunk.len() as u64);
+    }
+    progress.finish_and_clear();
+    admin.checkpoint().map_err(|e| e.to_string())?;
+    println!(
+        "imported {imported} of {} numbers into project {} ({} errors)",
+        numbers.len(),
+        args.project,
+        errors.len()
+    );
+    for (line, failure) in &errors {
+        println!(
+            "  line {line}: {:?}: {}: {}",
+            failure.phone_number,
+            failure.error.code(),
+            failure.error.message()
+        );
+    }
+    Ok(if errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+// ---- lookup ------------------------------------------------------------------------------
+
+#[derive(Args)]
+#[group(required = true, multiple = false, id = "source")]
+pub struct LookupSource {
+    /// Look up in this data directory (read-only: a running server may own it).
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// Look up in this snapshot file.
+    #[arg(long, value_name = "FILE")]
+    snapshot: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct LookupArgs {
+    #[command(flatten)]
+    source: LookupSource,
+    /// Numbers in any accepted form.
+    #[arg(required = true)]
+    numbers: Vec<String>,
+}
+
+pub fn lookup(args: LookupArgs) -> CliResult {
+    let router = match (&args.source.data, &args.source.snapshot) {
+        (_, Some(file)) => Router::new(Snapshot::open(file).map_err(|e| e.to_string())?),
+        (Some(dir), None) => open_read_only(dir)?.router().clone(),
+        (None, None) => return Err("give --data DIR or --snapshot FILE".into()),
+    };
+    let mut reader = router.reader();
+    let mut all_found = true;
+    for input in &args.numbers {
+        let line = match reader.lookup(input) {
+            Ok(Some(route)) => {
+                json!({"input": input, "phoneNumber": route.number, "connector": route.connector, "version": route.version})
+            }
+            Ok(None) => {
+                all_found = false;
+                json!({"input": input, "error": {"code": "not_found", "message": "no connector serves this number"}})
+            }
+            Err(e) => {
+                all_found = false;
+                json!({"input": input, "error": {"code": "invalid_phone_number", "reason": e.reason(), "message": e.to_string()}})
+            }
+        };
+        println!("{line}");
+    }
+    Ok(if all_found {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+// ---- normalize ---------------------------------------------------------------------------
+
+#[derive(Args)]
+pub struct NormalizeArgs {
+    /// Read national-format numbers in this region (ISO 3166 code such as GB).
+    #[arg(long, value_name = "CC")]
+    region: Option<String>,
+    /// One JSON object per line: {"input":…,"e164":…} or {"input":…,"error":{…}}.
+    #[arg(long)]
+    json: bool,
+    /// Numbers; when none are given, stdin is read one number per line.
+    numbers: Vec<String>,
+}
+
+pub fn normalize(args: NormalizeArgs) -> CliResult {
+    let region = parse_region(args.region.as_deref())?;
+    let inputs: Vec<String> = if args.numbers.is_empty() {
+        std::io::stdin()
+            .lock()
+            .lines()
+            .collect::<Result<_, _>>()
+            .map_err(|e| format!("stdin: {e}"))?
+    } else {
+        args.numbers
+    };
+    let mut rejected = false;
+    let mut out = std::io::stdout().lock();
+    for input in &inputs {
+        let result = normalize_in(input, region);
+        rejected |= result.is_err();
+        let written = match (&result, args.json) {
+            (Ok(n), false) => writeln!(out, "{n}"),
+            (Ok(n), true) => writeln!(out, "{}", json!({"input": input, "e164": n})),
+            (Err(e), false) => {
+                eprintln!("patchbay: {input:?}: {e}");
+                Ok(())
+            }
+            (Err(e), true) => writeln!(
+                out,
+                "{}",
+                json!({"input": input, "error": {"code": e.reason(), "message": e.to_string()}})
+            ),
+        };
+        written.map_err(|e| format!("stdout: {e}"))?;
+    }
+    Ok(if rejected {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+// ---- snapshot ----------------------------------------------------------------------------
+
+#[derive(Subcommand)]
+pub enum SnapshotCommand {
+    /// Write the data directory's current routing snapshot to a file (atomically).
+    Export {
+        #[command(flatten)]
+        data: DataArg,
+        /// The file to write.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Print a snapshot file's version, counts, checksum and size (after validating it).
+    Inspect {
+        /// The snapshot file.
+        file: PathBuf,
+    },
+}
+
+pub fn snapshot(command: SnapshotCommand) -> CliResult {
+    match command {
+        SnapshotCommand::Export { data, out } => {
+            let admin = open_read_only(&data.data)?;
+            let snapshot = admin.router().snapshot();
+            let size = snapshot.write_to(&out).map_err(|e| e.to_string())?;
+            println!(
+                "wrote snapshot version {} ({} numbers, {} connectors, {size} bytes) to {}",
+                snapshot.version(),
+                snapshot.len(),
+                snapshot.connectors().len(),
+                out.display()
+            );
+        }
+        SnapshotCommand::Inspect { file } => {
+            let snapshot = Snapshot::open(&file).map_err(|e| e.to_string())?;
+            let bytes = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+            let word = |at: usize| {
+                bytes
+                    .get(at..at + 4)
+                    .map(|b| b.iter().rev().fold(0u32, |a, &x| a << 8 | u32::from(x)))
+            };
+            let published = snapshot
+                .published_at()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            println!("file: {}", file.display());
+            println!("format: {}", word(8).unwrap_or_default());
+            println!("version: {}", snapshot.version());
+            println!("published_at_unix: {published}");
+            println!("numbers: {}", snapshot.len());
+            println!("connectors: {}", snapshot.connectors().len());
+            println!("checksum: crc32:{:08x}", word(56).unwrap_or_default());
+            println!("size_bytes: {}", bytes.len());
+            println!("index_bytes: {}", snapshot.index_bytes());
+            if !snapshot.is_empty() {
+                println!(
+                    "bytes_per_number: {:.1}",
+                    bytes.len() as f64 / snapshot.len() as f64
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,160 @@
+//! Prometheus metrics: requests by route and status, lookups with hits and misses, the
+//! snapshot's version and age, and publish latency.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use dashmap::DashMap;
+
+use super::AppState;
+
+/// Counters shared by every request.
+#[derive(Default)]
+pub struct Metrics {
+    /// (route template, method, status) → count. Route templates are few and fixed, so the
+    /// map stays small; `DashMap` lets every worker count without a global lock.
+    requests: DashMap<(String, String, u16), AtomicU64>,
+    /// Lookups answered (`POST /connectors/lookup`).
+    pub lookups: AtomicU64,
+    /// Lookups that found a connector.
+    pub hits: AtomicU64,
+    /// Lookups that found none.
+    pub misses: AtomicU64,
+}
+
+impl Metrics {
+    fn count(&self, route: &str, method: &str, status: u16) {
+        let key = (route.to_string(), method.to_string(), status);
+        if let Some(counter) = self.requests.get(&key) {
+            counter.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        self.requests
+            .entry(key)
+            .or_default()
+            .fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Middleware: counts every response by its route template (never the raw path, which
+/// would let clients grow the map without bound).
+pub async fn count_requests(
+    State(state): State<std::sync::Arc<AppState>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |m| m.as_str().to_string());
+    let method = req.method().as_str().to_string();
+    let response = next.run(req).await;
+    state
+        .metrics
+        .count(&route, &method, response.status().as_u16());
+    response
+}
+
+/// The Prometheus text exposition of everything.
+pub fn render(state: &AppState) -> String {
+    let metrics = &state.metrics;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# HELP patchbay_http_requests_total HTTP responses by route template, method and status."
+    );
+    let _ = writeln!(out, "# TYPE patchbay_http_requests_total counter");
+    let mut rows: Vec<_> = metrics
+        .requests
+        .iter()
+        .map(|e| (e.key().clone(), e.value().load(Ordering::Relaxed)))
+        .collect();
+    rows.sort();
+    for ((route, method, status), count) in rows {
+        let _ = writeln!(
+            out,
+            "patchbay_http_requests_total{{route=\"{}\",method=\"{method}\",status=\"{status}\"}} {count}",
+            route.replace('\\', "\\\\").replace('"', "\\\"")
+        );
+    }
+    let counter = |out: &mut String, name: &str, help: &str, value: u64| {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} counter");
+        let _ = writeln!(out, "{name} {value}");
+    };
+    let gauge = |out: &mut String, name: &str, help: &str, value: f64| {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} gauge");
+        let _ = writeln!(out, "{name} {value}");
+    };
+    counter(
+        &mut out,
+        "patchbay_lookups_total",
+        "Lookups answered.",
+        metrics.lookups.load(Ordering::Relaxed),
+    );
+    counter(
+        &mut out,
+        "patchbay_lookup_hits_total",
+        "Lookups that found a connector.",
+        metrics.hits.load(Ordering::Relaxed),
+    );
+    counter(
+        &mut out,
+        "patchbay_lookup_misses_total",
+        "Lookups that found none.",
+        metrics.misses.load(Ordering::Relaxed),
+    );
+    let snapshot = state.admin.router().snapshot();
+    gauge(
+        &mut out,
+        "patchbay_snapshot_version",
+        "Version of the published snapshot.",
+        snapshot.version() as f64,
+    );
+    let age = SystemTime::now()
+        .duration_since(snapshot.published_at())
+        .map_or(0.0, |d| d.as_secs_f64());
+    gauge(
+        &mut out,
+        "patchbay_snapshot_age_seconds",
+        "Time since the published snapshot was built.",
+        age,
+    );
+    gauge(
+        &mut out,
+        "patchbay_snapshot_numbers",
+        "Numbers the published snapshot routes.",
+        snapshot.len() as f64,
+    );
+    let stats = state.admin.publish_stats();
+    counter(
+        &mut out,
+        "patchbay_publishes_total",
+        "Changes published.",
+        stats.publishes,
+    );
+    gauge(
+        &mut out,
+        "patchbay_publish_last_seconds",
+        "Durable append to publish, for the last change.",
+        stats.last.as_secs_f64(),
+    );
+    counter_f(
+        &mut out,
+        "patchbay_publish_seconds_total",
+        "Durable append to publish, summed.",
+        stats.total.as_secs_f64(),
+    );
+    out
+}
+
+fn counter_f(out: &mut String, name: &str, help: &str, value: f64) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} counter");
+    let _ = writeln!(out, "{name} {value}");
+}
