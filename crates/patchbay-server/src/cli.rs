@@ -86,6 +86,8 @@ pub fn serve(opts: ServeOptions) -> CliResult {
         ..AdminConfig::default()
     };
     let admin = Arc::new(open_admin(&opts.data, config)?);
+    // Load the numbering metadata now, not on the first caller's import.
+    let _ = normalize_in("020 7946 0958", "GB".parse().ok());
     let new_key = admin.bootstrap().map_err(|e| e.to_string())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -106,18 +108,22 @@ pub fn serve(opts: ServeOptions) -> CliResult {
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", opts.listen))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        // Install the handlers before announcing the address: a signal that arrives right
+        // after must stop the server gracefully, not kill it.
+        let shutdown = shutdown_signal().map_err(|e| format!("cannot install signal handlers: {e}"))?;
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "patchbay listening on http://{addr} (data: {})", opts.data.display());
         if let Some(key) = new_key {
             let _ = writeln!(
                 out,
-                "\nCreated account `default`, project `default` and this API key (shown once, keep it):\n\n    {key}\n\nTry it:\n\n    curl -s http://{addr}/v1/agents/default/telephony/connectors -H 'x-api-key: {key}'\n"
+                "Created account `default`, project `default` and this API key (shown once, keep it):\n\n    {key}\n\nTry it:\n\n    curl -s http://{addr}/v1/agents/default/telephony/connectors -H 'x-api-key: {key}'\n"
             );
         }
+        // Last line of the start-up output: scripts wait for it.
+        let _ = writeln!(out, "patchbay listening on http://{addr} (data: {})", opts.data.display());
         let _ = out.flush();
         drop(out);
         axum::serve(listener, http::app(state, limits))
-            .with_graceful_shutdown(shutdown_signal())
+            .with_graceful_shutdown(shutdown)
             .await
             .map_err(|e| format!("server error: {e}"))
     })?;
@@ -128,23 +134,18 @@ pub fn serve(opts: ServeOptions) -> CliResult {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// Resolves on SIGINT or SIGTERM; the handlers are installed when this is called.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {},
+            _ = terminate.recv() => {},
         }
-    };
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
-    tracing::info!("shutting down: finishing requests in flight");
+        tracing::info!("shutting down: finishing requests in flight");
+    })
 }
 
 // ---- project -----------------------------------------------------------------------------
