@@ -415,7 +415,9 @@ fn bad_input_gets_a_contract_error_and_changes_nothing() {
     let before = project_state(&server, &key, "default");
     let huge = vec![b' '; 9 << 20];
     let too_many: Vec<String> = (0..10_001).map(|i| format!("+4420794{i:05}")).collect();
-    let cases: Vec<(&str, String, Option<Vec<u8>>, u16, &str)> = vec![
+    /// Method, path, body, expected status and code.
+    type Case = (&'static str, String, Option<Vec<u8>>, u16, &'static str);
+    let cases: Vec<Case> = vec![
         ("POST", format!("{base}/connectors"), Some(b"{not json".to_vec()), 400, "invalid_request"),
         ("POST", format!("{base}/connectors"), Some(br#"{"name": 5}"#.to_vec()), 400, "invalid_request"),
         ("POST", format!("{base}/connectors"), Some(br#"{"name":"a","clientEnv":"prod","asrLangCode":"en-US","voiceName":"en-US-Neural2-A"}"#.to_vec()), 400, "invalid_request"),
