@@ -1,0 +1,40 @@
+//! Opening arbitrary bytes as a snapshot file returns an error or a snapshot that agrees
+//! with itself; it never panics.
+//!
+//! A CRC-32 guards the file, so almost every mutation is rejected by the checksum alone.
+//! Each input is therefore opened twice: as is, and (when it is at least a header long)
+//! with the checksum at bytes 56..60 recomputed, which lets mutations reach the header
+//! checks, rkyv's archive validation and the index invariants behind it.
+
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use patchbay_core::Snapshot;
+use patchbay_fuzz::{catching, check_snapshot, with_fixed_checksum};
+
+fn open(bytes: &[u8]) {
+    let opened = catching(|| Snapshot::from_file_bytes(bytes))
+        .unwrap_or_else(|panic| panic!("from_file_bytes panicked: {panic}"));
+    let Ok(snapshot) = opened else {
+        return;
+    };
+    check_snapshot(&snapshot);
+    // What was accepted writes back to a file that opens to the same table.
+    let written = snapshot.to_file_bytes().expect("an opened snapshot writes");
+    let reopened = Snapshot::from_file_bytes(&written).expect("a written snapshot opens");
+    assert_eq!(reopened.version(), snapshot.version());
+    assert_eq!(reopened.len(), snapshot.len());
+    assert_eq!(reopened.connectors(), snapshot.connectors());
+    for (number, connector) in snapshot.iter() {
+        assert_eq!(reopened.get(number), Some(connector));
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    open(data);
+    if let Some(fixed) = with_fixed_checksum(data) {
+        if fixed != data {
+            open(&fixed);
+        }
+    }
+});

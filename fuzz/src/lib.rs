@@ -1,0 +1,143 @@
+//! Helpers shared by the fuzz targets in `fuzz_targets/`.
+//!
+//! - [`split_region`]: the first input byte picks a default region, the rest is the input.
+//! - [`catching`]: runs code that may panic *and catch it* (the `phonenumber` crate, and
+//!   patchbay-core's own `catch_unwind` around it) without tripping libFuzzer's panic hook,
+//!   which otherwise aborts on every panic, caught or not.
+//! - [`with_fixed_checksum`] and [`check_snapshot`]: for the snapshot target.
+
+use std::cell::{Cell, RefCell};
+use std::panic::{self, AssertUnwindSafe};
+use std::str::FromStr;
+use std::sync::{Once, OnceLock};
+
+use patchbay_core::{Region, Snapshot, HEADER_LEN};
+
+/// The default regions a first byte selects, by `byte % 8`. In the seed corpus the first
+/// byte is an ASCII digit: `'0'` (48) is no region, `'1'` GB, `'2'` US, ... `'7'` BR.
+pub const REGION_CODES: [Option<&str>; 8] = [
+    None,
+    Some("GB"),
+    Some("US"),
+    Some("DE"),
+    Some("FR"),
+    Some("IT"),
+    Some("IN"),
+    Some("BR"),
+];
+
+/// Byte offset of the CRC-32 in a snapshot file header (see `snapshot/file.rs`).
+pub const CHECKSUM_AT: usize = 56;
+
+/// Splits `data` into the region its first byte selects (by code) and the rest.
+pub fn split_region(data: &[u8]) -> (Option<&'static str>, &[u8]) {
+    match data.split_first() {
+        Some((&first, rest)) => (REGION_CODES[usize::from(first % 8)], rest),
+        None => (None, data),
+    }
+}
+
+/// The patchbay [`Region`] for a code of [`REGION_CODES`].
+pub fn region(code: Option<&str>) -> Option<Region> {
+    static REGIONS: OnceLock<Vec<(&'static str, Region)>> = OnceLock::new();
+    let regions = REGIONS.get_or_init(|| {
+        REGION_CODES
+            .iter()
+            .flatten()
+            .map(|&code| {
+                let region = Region::from_str(code)
+                    .unwrap_or_else(|e| panic!("region {code} must be known: {e}"));
+                (code, region)
+            })
+            .collect()
+    });
+    let code = code?;
+    regions
+        .iter()
+        .find(|(known, _)| *known == code)
+        .map(|&(_, region)| region)
+}
+
+thread_local! {
+    /// Set while [`catching`] runs: panics are then recorded instead of aborting.
+    static QUIET: Cell<bool> = const { Cell::new(false) };
+    /// The message and location of the last panic recorded while quiet.
+    static LAST_PANIC: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+fn install_hook() {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        // libfuzzer-sys has installed its hook (print, then abort) before the first input.
+        let previous = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            if QUIET.with(Cell::get) {
+                let message = info
+                    .payload()
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_string())
+                    .or_else(|| info.payload().downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                let location = info
+                    .location()
+                    .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))
+                    .unwrap_or_default();
+                LAST_PANIC.with(|last| *last.borrow_mut() = format!("{message} at {location}"));
+            } else {
+                previous(info);
+            }
+        }));
+    });
+}
+
+/// Runs `f`, returning `Err(message)` if it panics. Panics inside `f` that `f` itself
+/// catches (patchbay-core's `catch_unwind` around `phonenumber`) are allowed and silent.
+/// A caller that must not panic turns `Err` into its own panic, which then aborts as usual.
+pub fn catching<R>(f: impl FnOnce() -> R) -> Result<R, String> {
+    install_hook();
+    LAST_PANIC.with(|last| last.borrow_mut().clear());
+    let was_quiet = QUIET.with(|quiet| quiet.replace(true));
+    let result = panic::catch_unwind(AssertUnwindSafe(f));
+    QUIET.with(|quiet| quiet.set(was_quiet));
+    result.map_err(|_| LAST_PANIC.with(|last| last.borrow().clone()))
+}
+
+/// A copy of `bytes` with the header checksum recomputed, so that mutations get past it
+/// to the archive and index checks. `None` when shorter than a header.
+pub fn with_fixed_checksum(bytes: &[u8]) -> Option<Vec<u8>> {
+    if bytes.len() < HEADER_LEN {
+        return None;
+    }
+    let mut fixed = bytes.to_vec();
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(&fixed[..CHECKSUM_AT]);
+    crc.update(&fixed[HEADER_LEN..]);
+    let sum = crc.finalize();
+    fixed[CHECKSUM_AT..CHECKSUM_AT + 4].copy_from_slice(&sum.to_le_bytes());
+    Some(fixed)
+}
+
+/// Asserts that an opened snapshot agrees with itself: `iter` yields `len` numbers, each
+/// found by `get` with the same connector, and each connector is found by its id.
+pub fn check_snapshot(snapshot: &Snapshot) {
+    assert_eq!(
+        snapshot.iter().count(),
+        snapshot.len(),
+        "iter() and len() disagree"
+    );
+    for (number, connector) in snapshot.iter() {
+        assert_eq!(
+            snapshot.get(number),
+            Some(connector),
+            "get({number}) differs from iter()"
+        );
+    }
+    for connector in snapshot.connectors() {
+        assert_eq!(
+            snapshot.connector(&connector.connector_id),
+            Some(connector),
+            "connector({:?}) differs from connectors()",
+            connector.connector_id
+        );
+    }
+}
