@@ -214,17 +214,42 @@ impl Admin {
             .append(writer.seq + 1, &payload)
             .map_err(store_error)?;
         writer.seq += 1;
+        // Only number changes and connector removals change which number routes where;
+        // anything else reuses the published index.
+        let reroutes = change.iter().any(|m| {
+            matches!(
+                m,
+                Mutation::PutNumbers { .. }
+                    | Mutation::RemoveNumbers { .. }
+                    | Mutation::RemoveConnector { .. }
+            )
+        });
+        let connectors: Vec<Connector> = change
+            .iter()
+            .filter_map(|m| match m {
+                Mutation::PutConnector { connector } => Some(connector.clone()),
+                _ => None,
+            })
+            .collect();
         let mut model = self.model.write();
         for mutation in change {
             model.apply(mutation);
         }
         let model = parking_lot::RwLockWriteGuard::downgrade(model);
-        let snapshot = model
-            .snapshot(self.router.version() + 1)
-            .map_err(|e| AdminError::internal(e.to_string()))?;
-        self.router
-            .publish(snapshot)
-            .map_err(|e| AdminError::internal(e.to_string()))?;
+        let version = self.router.version() + 1;
+        let snapshot = if reroutes {
+            Some(model.snapshot(version))
+        } else if connectors.is_empty() {
+            None
+        } else {
+            Some(self.router.snapshot().with_connectors(version, connectors))
+        };
+        if let Some(snapshot) = snapshot {
+            let snapshot = snapshot.map_err(|e| AdminError::internal(e.to_string()))?;
+            self.router
+                .publish(snapshot)
+                .map_err(|e| AdminError::internal(e.to_string()))?;
+        }
         {
             let elapsed = started.elapsed();
             let mut stats = self.stats.lock();

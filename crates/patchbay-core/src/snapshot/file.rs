@@ -219,11 +219,11 @@ impl Snapshot {
         }
         let table = match plan {
             TablePlan::InPlace { start, buckets } => Table::Stored {
-                storage,
+                storage: std::sync::Arc::new(storage),
                 start,
                 buckets,
             },
-            TablePlan::Decoded(buckets) => Table::Heap(buckets),
+            TablePlan::Decoded(buckets) => Table::Heap(buckets.into()),
         };
         Ok(Snapshot {
             version: header.version,

@@ -12,6 +12,7 @@ mod map;
 use std::borrow::Borrow;
 use std::collections::hash_map::{Entry, RandomState};
 use std::hash::BuildHasher;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rustc_hash::FxHashMap;
@@ -52,13 +53,15 @@ pub struct Snapshot {
     table: Table,
 }
 
-/// Where the buckets live.
+/// Where the buckets live. Shared: a snapshot that changes only connectors reuses the
+/// index of the one before it.
+#[derive(Clone)]
 enum Table {
     /// Built in this process.
-    Heap(Box<[Bucket]>),
+    Heap(Arc<[Bucket]>),
     /// Inside the bytes of a snapshot file (mapped or read), at a validated range.
     Stored {
-        storage: map::Storage,
+        storage: Arc<map::Storage>,
         start: usize,
         buckets: usize,
     },
@@ -171,6 +174,56 @@ impl Snapshot {
         }
     }
 
+    /// A snapshot of `version` with the same routes and `changed` connectors replacing
+    /// those with the same id, or added when the id is new. The number index is shared, not
+    /// rebuilt: the cost is O(connectors), whatever the number of routes.
+    ///
+    /// ```
+    /// # use patchbay_core::{ClientEnv, Connector, Snapshot};
+    /// # let mut c = Connector { connector_id: "c1".into(), name: "Support".into(), account_id: "a".into(),
+    /// #     project_id: "p".into(), client_env: ClientEnv::Live, variant_id: String::new(),
+    /// #     asr_lang_code: "en-US".into(), tts_lang_code: "en-US".into(),
+    /// #     voice_name: "en-US-Neural2-A".into(), disable_handoff: false };
+    /// let v1 = Snapshot::from_routes(1, [("+14155552671".parse()?, &c)])?;
+    /// c.variant_id = "spring-sale".into();
+    /// let v2 = v1.with_connectors(2, [c])?;
+    /// assert_eq!(v2.lookup("+14155552671")?.map(|c| c.variant_id.as_str()), Some("spring-sale"));
+    /// assert_eq!(v1.lookup("+14155552671")?.map(|c| c.variant_id.as_str()), Some(""));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_connectors(
+        &self,
+        version: u64,
+        changed: impl IntoIterator<Item = Connector>,
+    ) -> Result<Snapshot, BuildError> {
+        let mut connectors = self.connectors.to_vec();
+        let mut by_id = self.by_id.clone();
+        for connector in changed {
+            match by_id.get(connector.connector_id.as_str()) {
+                Some(&slot) => {
+                    if let Some(existing) = connectors.get_mut(slot as usize) {
+                        *existing = connector;
+                    }
+                }
+                None => {
+                    let slot = u32::try_from(connectors.len())
+                        .map_err(|_| BuildError::TooManyConnectors)?;
+                    by_id.insert(connector.connector_id.as_str().into(), slot);
+                    connectors.push(connector);
+                }
+            }
+        }
+        Ok(Snapshot {
+            version,
+            published_at_ns: now_ns(),
+            numbers: self.numbers,
+            connectors: connectors.into_boxed_slice(),
+            by_id,
+            placement: self.placement,
+            table: self.table.clone(),
+        })
+    }
+
     /// Bytes the index occupies (in memory or in the mapped file).
     pub fn index_bytes(&self) -> usize {
         std::mem::size_of_val(self.buckets())
@@ -266,7 +319,7 @@ impl SnapshotBuilder {
             connectors: self.connectors.into_boxed_slice(),
             by_id: self.by_id,
             placement,
-            table: Table::Heap(buckets),
+            table: Table::Heap(Arc::from(buckets)),
         })
     }
 
@@ -281,7 +334,9 @@ impl SnapshotBuilder {
                 seed: 0,
                 max_probe: 0,
             },
-            table: Table::Heap(bytemuck::allocation::zeroed_slice_box(1)),
+            table: Table::Heap(Arc::from(bytemuck::allocation::zeroed_slice_box::<Bucket>(
+                1,
+            ))),
         }
     }
 }

@@ -237,3 +237,40 @@ fn files_are_compact() {
     let per_number = bytes.len() as f64 / 100_000.0;
     assert!(per_number <= 24.0, "{per_number} bytes per number");
 }
+
+#[test]
+fn connector_changes_share_the_index_of_built_and_mapped_snapshots() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("routes.snap");
+    let built = sample(1, 1000, 3);
+    built.write_to(&path).expect("write");
+    let mapped = Snapshot::open(&path).expect("open");
+    for base in [&built, &mapped] {
+        let mut changed = connector("c1");
+        changed.variant_id = "new".into();
+        let next = base
+            .with_connectors(2, [changed.clone(), connector("c9")])
+            .expect("with");
+        assert_eq!(next.version(), 2);
+        assert_eq!(next.len(), 1000);
+        assert_eq!(
+            next.buckets().as_ptr(),
+            base.buckets().as_ptr(),
+            "the index is shared"
+        );
+        assert_eq!(next.get(number(1)), Some(&changed));
+        assert_eq!(
+            next.get(number(0)).map(|c| c.connector_id.as_str()),
+            Some("c0")
+        );
+        assert_eq!(next.connector("c9"), Some(&connector("c9")));
+        assert_eq!(
+            base.get(number(1)),
+            Some(&connector("c1")),
+            "the old snapshot is unchanged"
+        );
+        let round_trip =
+            Snapshot::from_file_bytes(&next.to_file_bytes().expect("bytes")).expect("open");
+        assert_same(&next, &round_trip);
+    }
+}
