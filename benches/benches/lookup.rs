@@ -1,1 +1,160 @@
-fn main() {}
+//! Per-call lookup: patchbay's `Reader` and `Router` against named baselines.
+//!
+//! Every variant serves the same 1,000,000-number table and answers the same shuffled probe
+//! sequence (2^20 probes, all hits). One iteration is one lookup of the next probe; string
+//! variants read the probe text from one contiguous buffer of 16-byte slots, the `u64`
+//! baseline reads pre-parsed keys from a sequential `Vec<u64>` in the same order.
+//!
+//! - `reader`: a per-thread `patchbay_core::Reader`, `reader.lookup(&str)`.
+//! - `router`: the shared `Router::lookup(&str)`.
+//! - `baseline_fxhashmap_u64`: `FxHashMap<u64, u32>::get` on pre-parsed keys (the floor).
+//! - `baseline_rwlock_string`: `parking_lot::RwLock<HashMap<String, Arc<Connector>>>`:
+//!   read lock, get, clone the `Arc` out.
+//! - `baseline_dashmap_string`: `DashMap<String, Arc<Connector>>`: get, clone the `Arc`.
+//! - `baseline_phonenumber`: `phonenumber::parse`, format as E.164, then a get in a
+//!   `HashMap<String, Arc<Connector>>` (what a naive integration does per call).
+
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use dashmap::DashMap;
+use parking_lot::RwLock;
+use patchbay_benches::Fixture;
+use patchbay_core::Connector;
+use phonenumber::Mode;
+use rustc_hash::FxHashMap;
+
+/// What a naive integration does per call: parse with libphonenumber's port, format the
+/// canonical key, look the string up.
+#[inline]
+fn phonenumber_lookup(
+    map: &HashMap<String, Arc<Connector>>,
+    input: &str,
+) -> Option<Arc<Connector>> {
+    let number = phonenumber::parse(None, input).ok()?;
+    let key = number.format().mode(Mode::E164).to_string();
+    map.get(&key).cloned()
+}
+
+fn lookup(c: &mut Criterion) {
+    let started = Instant::now();
+    let fixture = Fixture::standard();
+    let probes = &fixture.probes;
+    let router = fixture.router(1);
+
+    let fx_u64: FxHashMap<u64, u32> = fixture
+        .numbers
+        .iter()
+        .zip(&fixture.assignment)
+        .map(|(number, &slot)| (number.as_u64(), slot))
+        .collect();
+    let string_map: HashMap<String, Arc<Connector>> = fixture
+        .numbers
+        .iter()
+        .enumerate()
+        .map(|(i, number)| (number.to_string(), Arc::clone(fixture.connector_of(i))))
+        .collect();
+    let rwlock = RwLock::new(string_map.clone());
+    let dashmap: DashMap<String, Arc<Connector>> = string_map
+        .iter()
+        .map(|(k, v)| (k.clone(), Arc::clone(v)))
+        .collect();
+
+    // Every variant finds the right connector for every probe (the phonenumber baseline
+    // for a sample: it is slow).
+    {
+        let mut reader = router.reader();
+        for i in 0..probes.len() {
+            let expected = fixture.connector_of(probes.order()[i] as usize);
+            let s = probes.str(i);
+            let found = reader.lookup(s).expect("valid").expect("hit");
+            assert_eq!(found.connector, &**expected);
+            let guard = router.lookup(s).expect("valid").expect("hit");
+            assert_eq!(guard.connector(), &**expected);
+            let slot = fx_u64[&probes.key(i)];
+            assert!(Arc::ptr_eq(&fixture.connectors[slot as usize], expected));
+            assert!(Arc::ptr_eq(&rwlock.read()[s], expected));
+            assert!(Arc::ptr_eq(&dashmap.get(s).expect("hit"), expected));
+            if i % 64 == 0 {
+                let found = phonenumber_lookup(&string_map, s).expect("hit");
+                assert!(Arc::ptr_eq(&found, expected));
+            }
+        }
+    }
+    eprintln!(
+        "lookup: {} numbers, {} connectors, {} probes, set up and checked in {:.1?}",
+        fixture.numbers.len(),
+        fixture.connectors.len(),
+        probes.len(),
+        started.elapsed()
+    );
+
+    let mut group = c.benchmark_group("lookup");
+    group.throughput(Throughput::Elements(1));
+    group.warm_up_time(Duration::from_secs(1));
+    group.measurement_time(Duration::from_secs(4));
+
+    // Criterion calls each closure once per sample: the probe position (and the reader)
+    // live outside it, so every sample continues the sequence instead of replaying its
+    // start (which would keep the replayed entries cache-hot).
+    let mut reader = router.reader();
+    let mut i = 0usize;
+    group.bench_function("reader", |b| {
+        b.iter(|| {
+            let found = reader.lookup(probes.str(i));
+            i = i.wrapping_add(1);
+            black_box(&found);
+        });
+    });
+
+    group.bench_function("router", |b| {
+        b.iter(|| {
+            let found = router.lookup(probes.str(i));
+            i = i.wrapping_add(1);
+            black_box(&found);
+        });
+    });
+
+    group.bench_function("baseline_fxhashmap_u64", |b| {
+        b.iter(|| {
+            let found = fx_u64.get(&probes.key(i)).copied();
+            i = i.wrapping_add(1);
+            black_box(&found);
+        });
+    });
+
+    group.bench_function("baseline_rwlock_string", |b| {
+        b.iter(|| {
+            let found = rwlock.read().get(probes.str(i)).cloned();
+            i = i.wrapping_add(1);
+            black_box(&found);
+        });
+    });
+
+    group.bench_function("baseline_dashmap_string", |b| {
+        b.iter(|| {
+            let found = dashmap.get(probes.str(i)).map(|entry| Arc::clone(&entry));
+            i = i.wrapping_add(1);
+            black_box(&found);
+        });
+    });
+
+    // About a microsecond or more per call: fewer samples over a longer window.
+    group.sample_size(30);
+    group.measurement_time(Duration::from_secs(6));
+    group.bench_function("baseline_phonenumber", |b| {
+        b.iter(|| {
+            let found = phonenumber_lookup(&string_map, probes.str(i));
+            i = i.wrapping_add(1);
+            black_box(&found);
+        });
+    });
+
+    group.finish();
+}
+
+criterion_group!(benches, lookup);
+criterion_main!(benches);
