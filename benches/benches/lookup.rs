@@ -6,6 +6,8 @@
 //! baseline reads pre-parsed keys from a sequential `Vec<u64>` in the same order.
 //!
 //! - `reader`: a per-thread `patchbay_core::Reader`, `reader.lookup(&str)`.
+//! - `baseline_fxhashmap_parse`: the floor reading the same probe text with a bare digit
+//!   loop (no validation): what text input costs by itself.
 //! - `router`: the shared `Router::lookup(&str)`.
 //! - `baseline_fxhashmap_u64`: `FxHashMap<u64, u32>::get` on pre-parsed keys (the floor).
 //! - `baseline_rwlock_string`: `parking_lot::RwLock<HashMap<String, Arc<Connector>>>`:
@@ -121,6 +123,21 @@ fn lookup(c: &mut Criterion) {
     group.bench_function("baseline_fxhashmap_u64", |b| {
         b.iter(|| {
             let found = fx_u64.get(&probes.key(i)).copied();
+            i = i.wrapping_add(1);
+            black_box(&found);
+        });
+    });
+
+    // The floor again, reading the same probe text as the patchbay variants with the
+    // simplest digit loop (no validation at all): what text input costs by itself.
+    group.bench_function("baseline_fxhashmap_parse", |b| {
+        b.iter(|| {
+            let text = probes.str(i).as_bytes();
+            let key = text
+                .iter()
+                .skip(1)
+                .fold(0u64, |acc, &d| acc * 10 + u64::from(d.wrapping_sub(b'0')));
+            let found = fx_u64.get(&key).copied();
             i = i.wrapping_add(1);
             black_box(&found);
         });

@@ -16,7 +16,7 @@ use arc_swap::{ArcSwap, Cache, Guard};
 use parking_lot::Mutex;
 
 use crate::connector::Connector;
-use crate::number::{normalize, NormalizeError, E164};
+use crate::number::{NormalizeError, E164};
 use crate::snapshot::{Snapshot, SnapshotFileError};
 
 /// The answer to a lookup: the connector and the version of the snapshot it came from.
@@ -70,8 +70,11 @@ impl std::fmt::Debug for RouteGuard {
 
 struct Shared {
     current: ArcSwap<Snapshot>,
-    /// Serializes publishers (only): the version check and the store are one step.
-    publish: Mutex<()>,
+    /// Serializes publishers (only): the version check and the swap are one step. Holds
+    /// the snapshots replaced so far that readers may still hold: they are freed here, by a
+    /// publisher, once no reader does, so a call-handling thread never pays for freeing a
+    /// large snapshot.
+    publish: Mutex<Vec<Arc<Snapshot>>>,
 }
 
 /// `Cache` needs something that dereferences to the `ArcSwap`.
@@ -123,7 +126,7 @@ impl Router {
         Router {
             shared: SharedSwap(Arc::new(Shared {
                 current: ArcSwap::from_pointee(snapshot),
-                publish: Mutex::new(()),
+                publish: Mutex::new(Vec::new()),
             })),
         }
     }
@@ -136,7 +139,7 @@ impl Router {
 
     /// [`Router::publish`] for a snapshot that is already shared.
     pub fn publish_arc(&self, snapshot: Arc<Snapshot>) -> Result<(), PublishError> {
-        let _publisher = self.shared.0.publish.lock();
+        let mut retired = self.shared.0.publish.lock();
         let current = self.shared.load().version();
         if snapshot.version() <= current {
             return Err(PublishError::Stale {
@@ -144,8 +147,20 @@ impl Router {
                 offered: snapshot.version(),
             });
         }
-        self.shared.store(snapshot);
+        let old = self.shared.swap(snapshot);
+        retired.push(old);
+        // A retired snapshot is unreachable from the router, so its count only falls; at
+        // one, this list holds the last reference and dropping it here frees it here.
+        retired.retain(|snapshot| Arc::strong_count(snapshot) > 1);
         Ok(())
+    }
+
+    /// Frees replaced snapshots that no reader holds any more (publishing does this too).
+    /// Returns how many replaced snapshots are still held by readers.
+    pub fn reclaim(&self) -> usize {
+        let mut retired = self.shared.0.publish.lock();
+        retired.retain(|snapshot| Arc::strong_count(snapshot) > 1);
+        retired.len()
     }
 
     /// The current snapshot.
@@ -161,7 +176,12 @@ impl Router {
     /// Normalizes `input` (no default region) and looks it up in the current snapshot.
     #[inline]
     pub fn lookup(&self, input: &str) -> Result<Option<RouteGuard>, NormalizeError> {
-        normalize(input).map(|number| self.get(number))
+        let snapshot = self.shared.load();
+        Ok(snapshot.probe(input)?.map(|(number, slot)| RouteGuard {
+            snapshot,
+            number,
+            slot,
+        }))
     }
 
     /// Looks `number` up in the current snapshot.
@@ -306,8 +326,14 @@ impl Reader {
     /// Normalizes `input` (no default region) and looks it up.
     #[inline]
     pub fn lookup(&mut self, input: &str) -> Result<Option<Route<'_>>, NormalizeError> {
-        let number = normalize(input)?;
-        Ok(self.get(number))
+        let snapshot: &Snapshot = self.cache.load();
+        Ok(snapshot.probe(input)?.and_then(|(number, slot)| {
+            Some(Route {
+                number,
+                connector: snapshot.connectors().get(slot as usize)?,
+                version: snapshot.version(),
+            })
+        }))
     }
 
     /// Looks `number` up in the current snapshot.

@@ -194,3 +194,34 @@ fn a_router_follows_a_replaced_snapshot_file() {
     std::thread::sleep(Duration::from_millis(100));
     assert_eq!(router.version(), 8, "a dropped follower stops following");
 }
+
+#[test]
+fn readers_never_free_replaced_snapshots() {
+    let router = Router::new(snapshot(1));
+    let mut reader = router.reader();
+    let held = reader.snapshot().version();
+    assert_eq!(held, 1);
+    router.publish(snapshot(2)).expect("publish");
+    // The reader still holds version 1: it is retired, not freed.
+    assert_eq!(router.reclaim(), 1);
+    // The reader moves on; its reference to version 1 goes, but the router's stays.
+    assert_eq!(
+        reader
+            .lookup("+442079460000")
+            .ok()
+            .flatten()
+            .map(|r| r.version),
+        Some(2)
+    );
+    assert_eq!(
+        router.reclaim(),
+        0,
+        "freed by the router, not by the reader"
+    );
+    router.publish(snapshot(3)).expect("publish");
+    assert_eq!(
+        router.reclaim(),
+        1,
+        "version 2 is still in the reader's cache"
+    );
+}

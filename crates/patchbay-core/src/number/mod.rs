@@ -13,6 +13,7 @@
 //! mistake instead of lookups silently routing to a guessed number.
 
 mod country;
+mod swar;
 
 use std::fmt;
 use std::num::NonZeroU64;
@@ -128,24 +129,20 @@ impl E164 {
     }
 
     /// The canonical fast path: at most [`MAX_DIGITS`] bytes that should be ASCII digits.
-    /// `None` when one is not (the caller falls back to the slower tiers). One pass, no
-    /// division: the country code is read from the running value after one, two and three
-    /// digits.
+    /// `None` when one is not (the caller falls back to the slower tiers). No branch per
+    /// digit and no division: the digits are checked and converted eight at a time, and the
+    /// country code is read from the first three bytes.
     #[inline]
     fn from_short_ascii(digits: &[u8]) -> Option<Result<Self, NormalizeError>> {
-        let mut value = 0u64;
-        let mut prefixes = [0u64; 3];
-        for (at, &byte) in digits.iter().enumerate() {
-            let digit = byte.wrapping_sub(b'0');
-            if digit > 9 {
-                return None;
-            }
-            value = value * 10 + u64::from(digit);
-            if let Some(prefix) = prefixes.get_mut(at) {
-                *prefix = value;
-            }
-        }
+        let value = swar::parse_digits(digits)?;
         let len = digits.len();
+        let digit = |at: usize| {
+            digits
+                .get(at)
+                .map_or(0, |&b| u64::from(b.wrapping_sub(b'0')))
+        };
+        let (d0, d1, d2) = (digit(0), digit(1), digit(2));
+        let prefixes = [d0, d0 * 10 + d1, d0 * 100 + d1 * 10 + d2];
         Some(match (digits.first(), NonZeroU64::new(value)) {
             (None, _) => Err(NormalizeError::Empty),
             (Some(b'0'), _) | (_, None) => Err(NormalizeError::LeadingZero),
@@ -454,6 +451,21 @@ pub fn normalize_in(input: &str, region: Option<Region>) -> Result<E164, Normali
         }
     }
     slow::normalize(input, region)
+}
+
+/// The index key of `input` if it is spelled canonically (`+`, a digit 1-9, at most 14
+/// more digits), without checking the country code. Lookups probe with this first: the
+/// index holds only valid numbers, so a hit needs no further check, and only a miss pays
+/// for [`normalize`] to say precisely what is wrong, if anything.
+#[inline]
+pub(crate) fn canonical_key(input: &str) -> Option<u64> {
+    match input.as_bytes() {
+        [b'+', first @ b'1'..=b'9', ..] if input.len() <= MAX_DIGITS + 1 => {
+            let _ = first;
+            swar::parse_digits(input.as_bytes().get(1..)?)
+        }
+        _ => None,
+    }
 }
 
 /// Normalizes raw bytes (a SIP header value, say): UTF-8 is checked after the length.

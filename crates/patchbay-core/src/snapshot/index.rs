@@ -65,10 +65,15 @@ pub(crate) fn find(buckets: &[Bucket], placement: Placement, key: u64) -> Option
     let mut at = home(key, placement.seed, count);
     for _ in 0..=placement.max_probe {
         let bucket = buckets.get(at)?;
-        for slot in 0..SLOTS {
-            if bucket.keys[slot] == key {
-                return Some(bucket.values[slot]);
-            }
+        // Compare all five keys without branching on each (the compiler vectorizes this),
+        // then branch once on the result.
+        let hits = bucket
+            .keys
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (slot, &k)| acc | (u32::from(k == key) << slot));
+        if hits != 0 {
+            return bucket.values.get(hits.trailing_zeros() as usize).copied();
         }
         if bucket.keys[SLOTS - 1] == 0 {
             return None;
@@ -85,14 +90,18 @@ pub(crate) fn find(buckets: &[Bucket], placement: Placement, key: u64) -> Option
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct DuplicateKey(pub(crate) u64);
 
-/// Builds a table holding every `(key, slot)` of `entries`; keys must be non-zero.
-pub(crate) fn build(
+/// Builds a table holding every `(key, slot)` of `entries` (keys non-zero) in `buckets`,
+/// which must be zeroed and [`bucket_count`] long for `entries`.
+pub(crate) fn build_into(
+    buckets: &mut [Bucket],
     entries: &[(u64, u32)],
     seed: u64,
-) -> Result<(Box<[Bucket]>, Placement), DuplicateKey> {
-    let count = bucket_count(entries.len());
-    let mut buckets: Box<[Bucket]> = bytemuck::allocation::zeroed_slice_box(count);
+) -> Result<Placement, DuplicateKey> {
+    let count = buckets.len();
     let mut max_probe = 0u32;
+    if count == 0 {
+        return Ok(Placement { seed, max_probe });
+    }
     for &(key, value) in entries {
         let mut at = home(key, seed, count);
         let mut distance = 0u32;
@@ -113,7 +122,19 @@ pub(crate) fn build(
         }
         max_probe = max_probe.max(distance);
     }
-    Ok((buckets, Placement { seed, max_probe }))
+    Ok(Placement { seed, max_probe })
+}
+
+/// [`build_into`] a new heap table.
+#[cfg(test)]
+pub(crate) fn build(
+    entries: &[(u64, u32)],
+    seed: u64,
+) -> Result<(Box<[Bucket]>, Placement), DuplicateKey> {
+    let mut buckets: Box<[Bucket]> =
+        bytemuck::allocation::zeroed_slice_box(bucket_count(entries.len()));
+    let placement = build_into(&mut buckets, entries, seed)?;
+    Ok((buckets, placement))
 }
 
 /// Checks a table read from a file: every key is a valid E.164 number placed where a lookup

@@ -138,7 +138,30 @@ impl Snapshot {
     /// Normalizes `input` (no default region) and returns the connector that serves it.
     #[inline]
     pub fn lookup(&self, input: &str) -> Result<Option<&Connector>, NormalizeError> {
-        normalize(input).map(|number| self.get(number))
+        Ok(self
+            .probe(input)?
+            .and_then(|(_, slot)| self.connectors.get(slot as usize)))
+    }
+
+    /// The number `input` names and its connector slot, if routed. Canonical input is
+    /// probed before it is validated (see `number::canonical_key`); everything else, and
+    /// every miss, goes through [`normalize`], so errors are exactly those of `normalize`.
+    #[inline]
+    pub(crate) fn probe(&self, input: &str) -> Result<Option<(E164, u32)>, NormalizeError> {
+        let fast = crate::number::canonical_key(input);
+        if let Some(key) = fast {
+            if let Some(slot) = self.slot_of_key(key) {
+                // Keys in the index are valid numbers.
+                if let Some(number) = E164::from_index_key(key) {
+                    return Ok(Some((number, slot)));
+                }
+            }
+        }
+        let number = normalize(input)?;
+        if fast == Some(number.as_u64()) {
+            return Ok(None); // already probed: a miss
+        }
+        Ok(self.slot_of(number).map(|slot| (number, slot)))
     }
 
     /// Every routed number with its connector, in no particular order.
@@ -158,7 +181,12 @@ impl Snapshot {
     /// The connector slot of `number`; always below `connectors.len()`.
     #[inline]
     pub(crate) fn slot_of(&self, number: E164) -> Option<u32> {
-        index::find(self.buckets(), self.placement, number.as_u64())
+        self.slot_of_key(number.as_u64())
+    }
+
+    #[inline]
+    fn slot_of_key(&self, key: u64) -> Option<u32> {
+        index::find(self.buckets(), self.placement, key)
             .filter(|&slot| (slot as usize) < self.connectors.len())
     }
 
@@ -236,7 +264,7 @@ impl std::fmt::Debug for Snapshot {
             .field("version", &self.version)
             .field("numbers", &self.numbers)
             .field("connectors", &self.connectors.len())
-            .field("mapped", &matches!(self.table, Table::Stored { .. }))
+            .field("stored", &matches!(self.table, Table::Stored { .. }))
             .finish()
     }
 }
@@ -310,8 +338,12 @@ impl SnapshotBuilder {
     /// Builds the snapshot. Fails if a number was routed twice.
     pub fn build(self) -> Result<Snapshot, BuildError> {
         let seed = RandomState::new().hash_one(self.version);
-        let (buckets, placement) = index::build(&self.routes, seed)
-            .map_err(|dup| BuildError::DuplicateNumber(E164::from_index_key(dup.0)))?;
+        let duplicate =
+            |dup: index::DuplicateKey| BuildError::DuplicateNumber(E164::from_index_key(dup.0));
+        let mut buckets: Box<[Bucket]> =
+            bytemuck::allocation::zeroed_slice_box(index::bucket_count(self.routes.len()));
+        let placement = index::build_into(&mut buckets, &self.routes, seed).map_err(duplicate)?;
+        let table = Table::Heap(Arc::from(buckets));
         Ok(Snapshot {
             version: self.version,
             published_at_ns: now_ns(),
@@ -319,7 +351,7 @@ impl SnapshotBuilder {
             connectors: self.connectors.into_boxed_slice(),
             by_id: self.by_id,
             placement,
-            table: Table::Heap(Arc::from(buckets)),
+            table,
         })
     }
 

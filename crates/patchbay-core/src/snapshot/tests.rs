@@ -116,7 +116,7 @@ fn files_round_trip_mapped_and_read() {
     let size = snapshot.write_to(&path).expect("write");
     assert_eq!(size, std::fs::metadata(&path).expect("stat").len());
     let mapped = Snapshot::open(&path).expect("open");
-    assert!(format!("{mapped:?}").contains("mapped: true"));
+    assert!(format!("{mapped:?}").contains("stored: true"));
     assert_same(&snapshot, &mapped);
     assert_same(&snapshot, &Snapshot::read(&path).expect("read"));
     // No temporary files are left behind.
