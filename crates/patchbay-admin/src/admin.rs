@@ -1009,14 +1009,19 @@ impl Admin {
             .map(|(_, p)| p)
     }
 
-    /// The numbers of `project` among `phone_numbers`; the rest (and unreadable ones) are
-    /// `not_found`, as given.
+    /// The numbers of `project` among `phone_numbers` (at least one); the rest (and
+    /// unreadable ones) are `not_found`, as given.
     pub fn batch_get_numbers(
         &self,
         caller: &Caller,
         project: &str,
         phone_numbers: &[String],
     ) -> Result<NumbersFound, AdminError> {
+        if phone_numbers.is_empty() {
+            return Err(AdminError::invalid_request(
+                "phoneNumbers must list at least one number",
+            ));
+        }
         self.check_bulk(phone_numbers.len())?;
         let model = self.model.read();
         self.authorize(&model, caller, project)?;

@@ -43,6 +43,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Patch<T> {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewConnector {
     /// Display name.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 256))]
     pub name: String,
     /// Environment.
     pub client_env: ClientEnv,
@@ -137,7 +138,8 @@ pub struct DeletedConnector {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ImportRequest {
-    /// Numbers in any accepted form.
+    /// Numbers in any accepted form (at least one).
+    #[cfg_attr(feature = "openapi", schema(min_items = 1))]
     pub phone_numbers: Vec<String>,
     /// Environment; defaults to the connector's, or `live`.
     #[serde(default)]

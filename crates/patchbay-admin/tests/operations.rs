@@ -461,6 +461,10 @@ fn numbers_get_batch_assign_and_delete() {
         .expect("batch");
     assert_eq!(found.found.len(), 1);
     assert_eq!(found.not_found, ["+442079460999", "x"]);
+    assert_eq!(
+        code(w.admin.batch_get_numbers(&w.key, "default", &[])),
+        ErrorCode::InvalidRequest
+    );
 
     let assigned = w
         .admin

@@ -109,6 +109,7 @@ pub struct ConnectorList {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BatchGetConnectors {
     /// The connectors to fetch (at least one).
+    #[schema(min_items = 1)]
     pub connector_ids: Vec<String>,
 }
 
@@ -148,6 +149,7 @@ pub struct BatchUpdateResponse {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LookupBody {
     /// The number to look up, in any accepted form.
+    #[schema(min_length = 1, max_length = 64, example = "+14155552671")]
     pub phone_number: String,
 }
 
@@ -191,7 +193,8 @@ pub struct ImportResponse {
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NumbersBody {
-    /// Numbers in any accepted form.
+    /// Numbers in any accepted form (at least one).
+    #[schema(min_items = 1)]
     pub phone_numbers: Vec<String>,
 }
 
@@ -597,7 +600,7 @@ impl utoipa::Modify for ApiKeySecurity {
         get_number, assign_number, delete_number,
         healthz, readyz, metrics_text, openapi_json,
     ),
-    components(schemas(ClientEnv)),
+    components(schemas(ClientEnv, ErrorBody, error::ErrorDetail, ErrorObject)),
     modifiers(&ApiKeySecurity),
 )]
 pub struct ApiDoc;
