@@ -1,0 +1,207 @@
+//! Criterion group `admin`: durable changes against a store of a million numbers.
+//!
+//! - `import_100k`: one bulk import of 100,000 new numbers into the store of 1,000,000 (one
+//!   change: validation, journal append with fsync, apply, snapshot build, publish); each
+//!   is undone, untimed, so the store stays at a million.
+//! - `update_one_1m`: one connector update, durable, until a reader on this thread sees it.
+//! - `baseline_append_100k`: the journal append (with fsync) of a record the size of the
+//!   import's, alone: the floor of durability for that change.
+//! - `baseline_build_1m`: building the routing snapshot of the store alone.
+
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use patchbay_admin::{
+    Admin, AdminConfig, Caller, ConnectorPatch, DataDir, ImportRequest, NewConnector, Patch, Store,
+};
+use patchbay_core::{ClientEnv, Snapshot};
+
+const STORE: usize = 1_000_000;
+const CHUNK: usize = 100_000;
+
+/// The `i`-th of many valid North American numbers: area codes 212, 415, 646, 718, 917,
+/// exchanges 200 to 999 except N11, all line numbers.
+fn number(i: usize) -> String {
+    const AREAS: [u32; 5] = [212, 415, 646, 718, 917];
+    let line = i % 10_000;
+    let rest = i / 10_000;
+    let exchanges: Vec<u32> = (200..1000).filter(|e| e % 100 != 11).collect();
+    let exchange = exchanges[rest % exchanges.len()];
+    let area = AREAS[(rest / exchanges.len()) % AREAS.len()];
+    format!("+1{area}{exchange}{line:04}")
+}
+
+fn request(from: usize, connector: &str) -> ImportRequest {
+    ImportRequest {
+        phone_numbers: (from..from + CHUNK).map(number).collect(),
+        client_env: None,
+        connector_id: Some(connector.to_string()),
+    }
+}
+
+struct Fixture {
+    admin: Admin,
+    connectors: Vec<String>,
+    _dir: tempfile::TempDir,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = AdminConfig {
+        max_bulk: CHUNK,
+        ..AdminConfig::default()
+    };
+    let admin =
+        Admin::open(Box::new(DataDir::open(dir.path()).expect("dir")), config).expect("open");
+    let op = Caller::Operator;
+    admin.create_project(&op, "acme", "p").expect("project");
+    let connectors: Vec<String> = (0..10)
+        .map(|i| {
+            admin
+                .create_connector(
+                    &op,
+                    "p",
+                    NewConnector {
+                        name: format!("c{i}"),
+                        client_env: ClientEnv::Live,
+                        asr_lang_code: "en-US".into(),
+                        voice_name: "en-US-Neural2-A".into(),
+                        variant_id: None,
+                        disable_handoff: None,
+                    },
+                )
+                .expect("connector")
+                .connector_id
+        })
+        .collect();
+    let started = Instant::now();
+    for (chunk, from) in (0..STORE).step_by(CHUNK).enumerate() {
+        let result = admin
+            .import_numbers(
+                &op,
+                "p",
+                &request(from, &connectors[chunk % connectors.len()]),
+            )
+            .expect("import");
+        assert!(result.errors.is_empty(), "{:?}", result.errors.first());
+    }
+    eprintln!(
+        "admin fixture: imported {STORE} numbers in {:.1} s ({:.0} numbers/s), 10 changes of {CHUNK}",
+        started.elapsed().as_secs_f64(),
+        STORE as f64 / started.elapsed().as_secs_f64()
+    );
+    Fixture {
+        admin,
+        connectors,
+        _dir: dir,
+    }
+}
+
+fn admin(c: &mut Criterion) {
+    let f = fixture();
+    let op = Caller::Operator;
+    let mut group = c.benchmark_group("admin");
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_secs(1));
+    group.measurement_time(Duration::from_secs(20));
+
+    // Each timed import is undone (untimed) so that every one lands in a store of 1M.
+    let mut round = 0;
+    group.bench_function("import_100k", |b| {
+        b.iter_custom(|iterations| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iterations {
+                round += 1;
+                let r = request(STORE * 2 + (round % 5) * CHUNK, &f.connectors[0]);
+                let started = Instant::now();
+                let result = f.admin.import_numbers(&op, "p", &r).expect("import");
+                total += started.elapsed();
+                assert!(result.errors.is_empty(), "{:?}", result.errors.first());
+                let deleted = f
+                    .admin
+                    .delete_numbers(&op, "p", &r.phone_numbers)
+                    .expect("undo");
+                assert_eq!(deleted.deleted.len(), CHUNK);
+            }
+            total
+        })
+    });
+
+    let mut reader = f.admin.router().reader();
+    let target = f.connectors[1].clone();
+    let probe = number(CHUNK); // routed to connectors[1]
+    let mut flip = 0u64;
+    group.bench_function("update_one_1m", |b| {
+        b.iter(|| {
+            flip += 1;
+            let variant = format!("v{flip}");
+            let patch = ConnectorPatch {
+                variant_id: Patch::Value(variant.clone()),
+                ..ConnectorPatch::default()
+            };
+            f.admin
+                .update_connector(&op, "p", &target, &patch)
+                .expect("update");
+            let route = reader.lookup(&probe).expect("valid").expect("routed");
+            assert_eq!(
+                route.connector.variant_id, variant,
+                "the reader sees the change"
+            );
+        })
+    });
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = DataDir::open(dir.path()).expect("dir");
+    let payload = vec![b'x'; serde_json_len_of_import()];
+    let mut seq = 0;
+    group.bench_function("baseline_append_100k", |b| {
+        b.iter(|| {
+            seq += 1;
+            store.append(seq, &payload).expect("append");
+        })
+    });
+
+    // Building the routing snapshot of the store alone, the way the admin does: every
+    // connector once, then every number by connector slot.
+    let snapshot = f.admin.router().snapshot();
+    let connectors = snapshot.connectors().to_vec();
+    let routes: Vec<(patchbay_core::E164, usize)> = snapshot
+        .iter()
+        .map(|(n, c)| {
+            let slot = connectors
+                .iter()
+                .position(|k| k.connector_id == c.connector_id);
+            (n, slot.expect("known connector"))
+        })
+        .collect();
+    let mut version = 1_000_000;
+    group.bench_function("baseline_build_1m", |b| {
+        b.iter(|| {
+            version += 1;
+            let mut builder = Snapshot::builder(version);
+            let slots: Vec<_> = connectors
+                .iter()
+                .map(|c| builder.connector(c.clone()).expect("connector"))
+                .collect();
+            for &(number, slot) in &routes {
+                builder.route(number, slots[slot]).expect("route");
+            }
+            builder.build().expect("build")
+        })
+    });
+    group.finish();
+    assert_eq!(
+        f.admin.number_count(),
+        STORE,
+        "the store stayed at a million"
+    );
+}
+
+/// Bytes of the journal record of one 100k import (numbers as JSON strings).
+fn serde_json_len_of_import() -> usize {
+    // `{"op":"put_numbers",...,"numbers":["+12125550000",...]}`: 15 bytes a number.
+    CHUNK * 15 + 128
+}
+
+criterion_group!(benches, admin);
+criterion_main!(benches);
