@@ -357,6 +357,16 @@ impl Admin {
         Ok(())
     }
 
+    /// A bulk call's list: at least one item, at most the bulk limit.
+    fn check_list(&self, field: &str, items: &str, count: usize) -> Result<(), AdminError> {
+        if count == 0 {
+            return Err(AdminError::invalid_request(format!(
+                "{field} must list at least one {items}"
+            )));
+        }
+        self.check_bulk(count)
+    }
+
     fn normalize(&self, input: &str) -> Result<E164, AdminError> {
         Ok(normalize_in(input, self.config.default_region)?)
     }
@@ -603,12 +613,7 @@ impl Admin {
         project: &str,
         ids: &[String],
     ) -> Result<ConnectorsFound, AdminError> {
-        if ids.is_empty() {
-            return Err(AdminError::invalid_request(
-                "connectorIds must name at least one connector",
-            ));
-        }
-        self.check_bulk(ids.len())?;
+        self.check_list("connectorIds", "connector", ids.len())?;
         let model = self.model.read();
         self.authorize(&model, caller, project)?;
         let mut out = ConnectorsFound {
@@ -868,12 +873,7 @@ impl Admin {
         project: &str,
         request: &ImportRequest,
     ) -> Result<Imported, AdminError> {
-        self.check_bulk(request.phone_numbers.len())?;
-        if request.phone_numbers.is_empty() {
-            return Err(AdminError::invalid_request(
-                "phoneNumbers must list at least one number",
-            ));
-        }
+        self.check_list("phoneNumbers", "number", request.phone_numbers.len())?;
         // Parse and check validity before taking any lock: this is the slow part.
         let parsed: Vec<Result<E164, AdminError>> = request
             .phone_numbers
@@ -1017,12 +1017,7 @@ impl Admin {
         project: &str,
         phone_numbers: &[String],
     ) -> Result<NumbersFound, AdminError> {
-        if phone_numbers.is_empty() {
-            return Err(AdminError::invalid_request(
-                "phoneNumbers must list at least one number",
-            ));
-        }
-        self.check_bulk(phone_numbers.len())?;
+        self.check_list("phoneNumbers", "number", phone_numbers.len())?;
         let model = self.model.read();
         self.authorize(&model, caller, project)?;
         let mut out = NumbersFound {
@@ -1107,12 +1102,7 @@ impl Admin {
         project: &str,
         phone_numbers: &[String],
     ) -> Result<Deleted, AdminError> {
-        self.check_bulk(phone_numbers.len())?;
-        if phone_numbers.is_empty() {
-            return Err(AdminError::invalid_request(
-                "phoneNumbers must list at least one number",
-            ));
-        }
+        self.check_list("phoneNumbers", "number", phone_numbers.len())?;
         let mut writer = self.writer.lock();
         let mut out = Deleted::default();
         {
