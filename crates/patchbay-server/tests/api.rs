@@ -597,3 +597,32 @@ fn kill_9_mid_stream_keeps_every_acknowledged_change() {
         "at most the one in-flight import is extra"
     );
 }
+
+#[test]
+fn keys_never_appear_in_logs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log_path = dir.path().join("serve.log");
+    let log = std::fs::File::create(&log_path).expect("log file");
+    let server = Server::start_logging(&dir.path().join("data"), &[], "debug", log);
+    let key = server.key.clone().expect("key");
+    let c = server.client(Some(&key));
+    c.send(
+        "POST",
+        &format!("{}/connectors", api("default")),
+        Some(connector_body("live")),
+    );
+    c.get(&format!("{}/connectors/missing", api("default")));
+    let wrong = "pb_key_0123456789abcdef_00112233445566778899";
+    server
+        .client(Some(wrong))
+        .get(&format!("{}/connectors", api("default")));
+    assert_eq!(server.stop(), Some(0));
+    let text = std::fs::read_to_string(&log_path).expect("read log");
+    assert!(
+        text.contains("/v1/agents/default/telephony/connectors"),
+        "requests are logged: {text}"
+    );
+    assert!(!text.contains(&key), "the key leaked into the log");
+    assert!(!text.contains(wrong), "a presented key leaked into the log");
+    assert!(!text.contains("pb_key_"), "no key of any kind in the log");
+}

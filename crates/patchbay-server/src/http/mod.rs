@@ -660,6 +660,8 @@ pub fn app(state: Arc<AppState>, limits: Limits) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             limits.timeout,
         ))
+        // Request spans carry method, path and status, never headers (so never a key).
+        .layer(tower_http::trace::TraceLayer::new_for_http())
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
             ApiError::new(ErrorCode::Internal, "the server failed on this request").into_response()
         }))

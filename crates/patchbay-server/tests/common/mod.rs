@@ -25,13 +25,23 @@ pub struct Server {
 impl Server {
     /// Starts `patchbay serve` on `data` and waits until it listens.
     pub fn start(data: &Path, extra: &[&str]) -> Server {
+        Server::start_logging(data, extra, "warn", Stdio::null())
+    }
+
+    /// [`Server::start`] with a log level and where its log (stderr) goes.
+    pub fn start_logging(
+        data: &Path,
+        extra: &[&str],
+        level: &str,
+        log: impl Into<Stdio>,
+    ) -> Server {
         let mut child = Command::new(BIN)
             .args(["serve", "--listen", "127.0.0.1:0", "--data"])
             .arg(data)
             .args(extra)
-            .env("PATCHBAY_LOG", "warn")
+            .env("PATCHBAY_LOG", level)
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stderr(log)
             .spawn()
             .expect("spawn patchbay");
         let stdout = child.stdout.take().expect("stdout");
