@@ -932,7 +932,8 @@ impl Admin {
                     )));
                     continue;
                 }
-                match model.numbers.get(&number) {
+                let existing = model.numbers.get(&number);
+                match existing {
                     None => fresh.push(number),
                     Some(existing) if *existing.project != *project => {
                         out.errors
@@ -958,10 +959,8 @@ impl Admin {
                     number,
                     project_id: project.into(),
                     account_id: account.clone(),
-                    client_env: model.numbers.get(&number).map_or(env, |e| e.env),
-                    connector_id: model
-                        .numbers
-                        .get(&number)
+                    client_env: existing.map_or(env, |e| e.env),
+                    connector_id: existing
                         .and_then(|e| e.connector.as_ref().map(|c| c.to_string()))
                         .or_else(|| request.connector_id.clone()),
                 });

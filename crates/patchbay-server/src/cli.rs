@@ -536,22 +536,22 @@ pub fn snapshot(command: SnapshotCommand) -> CliResult {
         SnapshotCommand::Inspect { file } => {
             let snapshot = Snapshot::open(&file).map_err(|e| e.to_string())?;
             let bytes = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-            let word = |at: usize| {
-                bytes
-                    .get(at..at + 4)
-                    .map(|b| b.iter().rev().fold(0u32, |a, &x| a << 8 | u32::from(x)))
-            };
+            // `open` validated the header, so the stored checksum is the file's.
+            let checksum = bytes
+                .get(patchbay_core::CHECKSUM_AT..patchbay_core::CHECKSUM_AT + 4)
+                .and_then(|b| b.try_into().ok())
+                .map_or(0, u32::from_le_bytes);
             let published = snapshot
                 .published_at()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs());
             println!("file: {}", file.display());
-            println!("format: {}", word(8).unwrap_or_default());
+            println!("format: {}", patchbay_core::FORMAT_VERSION);
             println!("version: {}", snapshot.version());
             println!("published_at_unix: {published}");
             println!("numbers: {}", snapshot.len());
             println!("connectors: {}", snapshot.connectors().len());
-            println!("checksum: crc32:{:08x}", word(56).unwrap_or_default());
+            println!("checksum: crc32:{checksum:08x}");
             println!("size_bytes: {}", bytes.len());
             println!("index_bytes: {}", snapshot.index_bytes());
             if !snapshot.is_empty() {

@@ -460,8 +460,7 @@ pub fn normalize_in(input: &str, region: Option<Region>) -> Result<E164, Normali
 #[inline]
 pub(crate) fn canonical_key(input: &str) -> Option<u64> {
     match input.as_bytes() {
-        [b'+', first @ b'1'..=b'9', ..] if input.len() <= MAX_DIGITS + 1 => {
-            let _ = first;
+        [b'+', b'1'..=b'9', ..] if input.len() <= MAX_DIGITS + 1 => {
             swar::parse_digits(input.as_bytes().get(1..)?)
         }
         _ => None,

@@ -42,7 +42,8 @@ pub const FORMAT_VERSION: u32 = 1;
 /// Length of the header; the payload starts here.
 pub const HEADER_LEN: usize = 64;
 
-const CHECKSUM_AT: usize = 56;
+/// Offset of the header's CRC-32 (little-endian `u32`).
+pub const CHECKSUM_AT: usize = 56;
 
 /// The archived body. `buckets` comes first so that rkyv writes the bucket array at offset 0
 /// of the payload: with the payload at file offset 64 and 64-byte buckets, every bucket of a

@@ -22,7 +22,8 @@ use crate::number::{normalize, NormalizeError, E164};
 use index::{Bucket, Placement};
 
 pub use file::{
-    write_atomically, FileErrorKind, SnapshotFileError, FORMAT_VERSION, HEADER_LEN, MAGIC,
+    write_atomically, FileErrorKind, SnapshotFileError, CHECKSUM_AT, FORMAT_VERSION, HEADER_LEN,
+    MAGIC,
 };
 
 /// An immutable routing table: number → connector, connector id → connector, a version and
@@ -144,23 +145,22 @@ impl Snapshot {
     }
 
     /// The number `input` names and its connector slot, if routed. Canonical input is
-    /// probed before it is validated (see `number::canonical_key`); everything else, and
-    /// every miss, goes through [`normalize`], so errors are exactly those of `normalize`.
+    /// probed before it is validated (see `number::canonical_key`) and validated only on a
+    /// miss; everything else goes through [`normalize`]. Answers and errors are exactly
+    /// those of `normalize` followed by [`Snapshot::get`].
     #[inline]
     pub(crate) fn probe(&self, input: &str) -> Result<Option<(E164, u32)>, NormalizeError> {
-        let fast = crate::number::canonical_key(input);
-        if let Some(key) = fast {
+        if let Some(key) = crate::number::canonical_key(input) {
             if let Some(slot) = self.slot_of_key(key) {
                 // Keys in the index are valid numbers.
                 if let Some(number) = E164::from_index_key(key) {
                     return Ok(Some((number, slot)));
                 }
             }
+            // A miss: the key is parsed already, so only its validity is left to report.
+            return E164::from_u64(key).map(|_| None);
         }
         let number = normalize(input)?;
-        if fast == Some(number.as_u64()) {
-            return Ok(None); // already probed: a miss
-        }
         Ok(self.slot_of(number).map(|slot| (number, slot)))
     }
 

@@ -81,80 +81,72 @@ pub fn render(state: &AppState) -> String {
             route.replace('\\', "\\\\").replace('"', "\\\"")
         );
     }
-    let counter = |out: &mut String, name: &str, help: &str, value: u64| {
-        let _ = writeln!(out, "# HELP {name} {help}");
-        let _ = writeln!(out, "# TYPE {name} counter");
-        let _ = writeln!(out, "{name} {value}");
-    };
-    let gauge = |out: &mut String, name: &str, help: &str, value: f64| {
-        let _ = writeln!(out, "# HELP {name} {help}");
-        let _ = writeln!(out, "# TYPE {name} gauge");
-        let _ = writeln!(out, "{name} {value}");
-    };
-    counter(
-        &mut out,
-        "patchbay_lookups_total",
-        "Lookups answered.",
-        metrics.lookups.load(Ordering::Relaxed),
-    );
-    counter(
-        &mut out,
-        "patchbay_lookup_hits_total",
-        "Lookups that found a connector.",
-        metrics.hits.load(Ordering::Relaxed),
-    );
-    counter(
-        &mut out,
-        "patchbay_lookup_misses_total",
-        "Lookups that found none.",
-        metrics.misses.load(Ordering::Relaxed),
-    );
     let snapshot = state.admin.router().snapshot();
-    gauge(
-        &mut out,
-        "patchbay_snapshot_version",
-        "Version of the published snapshot.",
-        snapshot.version() as f64,
-    );
     let age = SystemTime::now()
         .duration_since(snapshot.published_at())
         .map_or(0.0, |d| d.as_secs_f64());
-    gauge(
-        &mut out,
-        "patchbay_snapshot_age_seconds",
-        "Time since the published snapshot was built.",
-        age,
-    );
-    gauge(
-        &mut out,
-        "patchbay_snapshot_numbers",
-        "Numbers the published snapshot routes.",
-        snapshot.len() as f64,
-    );
     let stats = state.admin.publish_stats();
-    counter(
-        &mut out,
-        "patchbay_publishes_total",
-        "Changes published.",
-        stats.publishes,
-    );
-    gauge(
-        &mut out,
-        "patchbay_publish_last_seconds",
-        "Durable append to publish, for the last change.",
-        stats.last.as_secs_f64(),
-    );
-    counter_f(
-        &mut out,
-        "patchbay_publish_seconds_total",
-        "Durable append to publish, summed.",
-        stats.total.as_secs_f64(),
-    );
+    let rows: [(&str, &str, &str, String); 9] = [
+        (
+            "patchbay_lookups_total",
+            "counter",
+            "Lookups answered.",
+            metrics.lookups.load(Ordering::Relaxed).to_string(),
+        ),
+        (
+            "patchbay_lookup_hits_total",
+            "counter",
+            "Lookups that found a connector.",
+            metrics.hits.load(Ordering::Relaxed).to_string(),
+        ),
+        (
+            "patchbay_lookup_misses_total",
+            "counter",
+            "Lookups that found none.",
+            metrics.misses.load(Ordering::Relaxed).to_string(),
+        ),
+        (
+            "patchbay_snapshot_version",
+            "gauge",
+            "Version of the published snapshot.",
+            snapshot.version().to_string(),
+        ),
+        (
+            "patchbay_snapshot_age_seconds",
+            "gauge",
+            "Time since the published snapshot was built.",
+            age.to_string(),
+        ),
+        (
+            "patchbay_snapshot_numbers",
+            "gauge",
+            "Numbers the published snapshot routes.",
+            snapshot.len().to_string(),
+        ),
+        (
+            "patchbay_publishes_total",
+            "counter",
+            "Changes published.",
+            stats.publishes.to_string(),
+        ),
+        (
+            "patchbay_publish_last_seconds",
+            "gauge",
+            "Durable append to publish, for the last change.",
+            stats.last.as_secs_f64().to_string(),
+        ),
+        (
+            "patchbay_publish_seconds_total",
+            "counter",
+            "Durable append to publish, summed.",
+            stats.total.as_secs_f64().to_string(),
+        ),
+    ];
+    for (name, kind, help, value) in rows {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+        );
+    }
     out
-}
-
-fn counter_f(out: &mut String, name: &str, help: &str, value: f64) {
-    let _ = writeln!(out, "# HELP {name} {help}");
-    let _ = writeln!(out, "# TYPE {name} counter");
-    let _ = writeln!(out, "{name} {value}");
 }
