@@ -6,6 +6,8 @@
 //! baseline reads pre-parsed keys from a sequential `Vec<u64>` in the same order.
 //!
 //! - `reader`: a per-thread `patchbay_core::Reader`, `reader.lookup(&str)`.
+//! - `reader_get_e164`: the same reader on pre-parsed `E164` numbers (a sequential
+//!   `Vec<E164>` in the same order): the index and the snapshot handle without the text.
 //! - `baseline_fxhashmap_parse`: the floor reading the same probe text with a bare digit
 //!   loop (no validation): what text input costs by itself.
 //! - `router`: the shared `Router::lookup(&str)`.
@@ -94,6 +96,12 @@ fn lookup(c: &mut Criterion) {
         started.elapsed()
     );
 
+    let parsed: Vec<_> = probes
+        .order()
+        .iter()
+        .map(|&at| fixture.numbers[at as usize])
+        .collect();
+
     let mut group = c.benchmark_group("lookup");
     group.throughput(Throughput::Elements(1));
     group.warm_up_time(Duration::from_secs(1));
@@ -107,6 +115,14 @@ fn lookup(c: &mut Criterion) {
     group.bench_function("reader", |b| {
         b.iter(|| {
             let found = reader.lookup(probes.str(i));
+            i = i.wrapping_add(1);
+            black_box(&found);
+        });
+    });
+
+    group.bench_function("reader_get_e164", |b| {
+        b.iter(|| {
+            let found = reader.get(parsed[i & probes.mask()]);
             i = i.wrapping_add(1);
             black_box(&found);
         });

@@ -51,8 +51,8 @@ impl RouteGuard {
 
     /// The connector that serves the number.
     pub fn connector(&self) -> &Connector {
-        // In bounds: `slot` came from `Snapshot::slot_of` on this very snapshot, which only
-        // returns slots below its connector count.
+        // In bounds: `slot` came from `Snapshot::slot_of` or `Snapshot::probe` on this very
+        // snapshot, which only return slots below its connector count.
         &self.snapshot.connectors()[self.slot as usize]
     }
 
@@ -324,15 +324,13 @@ pub struct Reader {
 
 impl Reader {
     /// Normalizes `input` (no default region) and looks it up.
-    #[inline]
+    #[inline(always)]
     pub fn lookup(&mut self, input: &str) -> Result<Option<Route<'_>>, NormalizeError> {
         let snapshot: &Snapshot = self.cache.load();
-        Ok(snapshot.probe(input)?.and_then(|(number, slot)| {
-            Some(Route {
-                number,
-                connector: snapshot.connectors().get(slot as usize)?,
-                version: snapshot.version(),
-            })
+        Ok(snapshot.route(input)?.map(|(number, connector)| Route {
+            number,
+            connector,
+            version: snapshot.version(),
         }))
     }
 

@@ -215,13 +215,14 @@ fn operator_commands_on_a_data_directory() {
         None,
     );
     assert_eq!(code, 0);
+    let format = format!("format: {}", patchbay_core::FORMAT_VERSION);
     for field in [
         "version:",
         "numbers: 1",
         "connectors: 1",
         "checksum: crc32:",
         "size_bytes:",
-        "format: 1",
+        format.as_str(),
     ] {
         assert!(out.contains(field), "{field} in {out}");
     }

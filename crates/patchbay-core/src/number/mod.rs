@@ -457,14 +457,9 @@ pub fn normalize_in(input: &str, region: Option<Region>) -> Result<E164, Normali
 /// more digits), without checking the country code. Lookups probe with this first: the
 /// index holds only valid numbers, so a hit needs no further check, and only a miss pays
 /// for [`normalize`] to say precisely what is wrong, if anything.
-#[inline]
+#[inline(always)]
 pub(crate) fn canonical_key(input: &str) -> Option<u64> {
-    match input.as_bytes() {
-        [b'+', b'1'..=b'9', ..] if input.len() <= MAX_DIGITS + 1 => {
-            swar::parse_digits(input.as_bytes().get(1..)?)
-        }
-        _ => None,
-    }
+    swar::parse_plus_digits(input.as_bytes())
 }
 
 /// Normalizes raw bytes (a SIP header value, say): UTF-8 is checked after the length.

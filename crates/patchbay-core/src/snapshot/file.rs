@@ -38,7 +38,7 @@ use crate::connector::Connector;
 /// The first eight bytes of every snapshot file.
 pub const MAGIC: [u8; 8] = *b"PBAYSNAP";
 /// The format version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// Length of the header; the payload starts here.
 pub const HEADER_LEN: usize = 64;
 
@@ -402,7 +402,7 @@ pub enum FileErrorKind {
     #[error("not a patchbay snapshot (bad magic): check the path")]
     NotASnapshot,
     /// Written by a format this build does not read.
-    #[error("snapshot format {found} is not supported (this build reads format 1): re-export it with a matching patchbay")]
+    #[error("snapshot format {found} is not supported (this build reads format {supported}): re-export it with a matching patchbay", supported = FORMAT_VERSION)]
     UnsupportedFormat {
         /// The format version in the file.
         found: u32,

@@ -6,7 +6,7 @@
 //! slot: no E.164 number is `0`. Slots of a bucket fill in order and nothing is ever removed
 //! (snapshots are immutable), so a lookup stops at the first bucket that is not full.
 //!
-//! The home bucket comes from a seeded multiply-fold hash mapped onto the bucket count with
+//! The home bucket comes from a seeded multiplicative hash mapped onto the bucket count with
 //! a multiply-shift (no power-of-two rounding, so memory tracks the number count). The seed
 //! is random per build: numbers chosen to collide in one snapshot do not collide in the next.
 //!
@@ -37,16 +37,14 @@ pub(crate) struct Placement {
     pub(crate) max_probe: u32,
 }
 
-#[inline]
-fn fold_mul(a: u64, b: u64) -> u64 {
-    let product = u128::from(a) * u128::from(b);
-    (product as u64) ^ ((product >> 64) as u64)
-}
-
-/// The home bucket of `key` in a table of `buckets` buckets (`buckets > 0`).
-#[inline]
+/// The home bucket of `key` in a table of `buckets` buckets (`0` when there are none).
+///
+/// One multiply by a 64-bit odd constant (Fibonacci hashing) spreads neighbouring keys, such
+/// as a block of DIDs, across the whole word; the top bits of the product then pick the
+/// bucket by a multiply-shift. The seed is mixed in before the multiply.
+#[inline(always)]
 fn home(key: u64, seed: u64, buckets: usize) -> usize {
-    let hash = fold_mul(key ^ seed, 0x9E37_79B9_7F4A_7C15);
+    let hash = (key ^ seed).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     ((u128::from(hash) * buckets as u128) >> 64) as usize
 }
 
@@ -56,31 +54,50 @@ pub(crate) fn bucket_count(numbers: usize) -> usize {
 }
 
 /// The connector slot of `key`, if the table has it.
-#[inline]
+///
+/// The common case (the key in its home bucket, or a home bucket with a free slot) is a
+/// handful of instructions with no loop: on a large table a lookup waits on one cache miss,
+/// and the fewer instructions each lookup adds, the more lookups the processor keeps in
+/// flight at once. Walking on to the following buckets is out of line.
+#[inline(always)]
 pub(crate) fn find(buckets: &[Bucket], placement: Placement, key: u64) -> Option<u32> {
-    let count = buckets.len();
-    if count == 0 {
-        return None;
+    let at = home(key, placement.seed, buckets.len());
+    let bucket = buckets.get(at)?;
+    match matches(bucket, key) {
+        0 if bucket.keys[SLOTS - 1] == 0 => None,
+        0 => find_beyond(buckets, placement, key, at),
+        hits => bucket.values.get(hits.trailing_zeros() as usize).copied(),
     }
-    let mut at = home(key, placement.seed, count);
-    for _ in 0..=placement.max_probe {
-        let bucket = buckets.get(at)?;
-        // Compare all five keys without branching on each (the compiler vectorizes this),
-        // then branch once on the result.
-        let hits = bucket
-            .keys
-            .iter()
-            .enumerate()
-            .fold(0u32, |acc, (slot, &k)| acc | (u32::from(k == key) << slot));
-        if hits != 0 {
-            return bucket.values.get(hits.trailing_zeros() as usize).copied();
-        }
-        if bucket.keys[SLOTS - 1] == 0 {
-            return None;
-        }
+}
+
+/// A bit per slot of `bucket` that holds `key`. The five compares do not branch (the
+/// compiler makes them flag-setting instructions folded into one mask).
+#[inline(always)]
+fn matches(bucket: &Bucket, key: u64) -> u32 {
+    bucket
+        .keys
+        .iter()
+        .enumerate()
+        .fold(0u32, |acc, (slot, &k)| acc | (u32::from(k == key) << slot))
+}
+
+/// [`find`] past a full home bucket at `home`: the following buckets, wrapping around, up to
+/// the table's longest probe distance.
+#[cold]
+#[inline(never)]
+fn find_beyond(buckets: &[Bucket], placement: Placement, key: u64, home: usize) -> Option<u32> {
+    let count = buckets.len();
+    let mut at = home;
+    for _ in 0..placement.max_probe {
         at += 1;
         if at == count {
             at = 0;
+        }
+        let bucket = buckets.get(at)?;
+        match matches(bucket, key) {
+            0 if bucket.keys[SLOTS - 1] == 0 => return None,
+            0 => {}
+            hits => return bucket.values.get(hits.trailing_zeros() as usize).copied(),
         }
     }
     None

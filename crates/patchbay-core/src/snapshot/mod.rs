@@ -54,6 +54,15 @@ pub struct Snapshot {
     table: Table,
 }
 
+/// A canonical spelling that is not routed: the key is parsed already, so only its validity
+/// is left to report. Out of line: the lookup path is inlined into callers, and misses are
+/// the rare case.
+#[cold]
+#[inline(never)]
+fn canonical_miss<T>(key: u64) -> Result<Option<T>, NormalizeError> {
+    E164::from_u64(key).map(|_| None)
+}
+
 /// Where the buckets live. Shared: a snapshot that changes only connectors reuses the
 /// index of the one before it.
 #[derive(Clone)]
@@ -132,36 +141,55 @@ impl Snapshot {
     /// The connector that serves `number`.
     #[inline]
     pub fn get(&self, number: E164) -> Option<&Connector> {
-        self.slot_of(number)
+        self.find(number.as_u64())
             .and_then(|slot| self.connectors.get(slot as usize))
     }
 
     /// Normalizes `input` (no default region) and returns the connector that serves it.
     #[inline]
     pub fn lookup(&self, input: &str) -> Result<Option<&Connector>, NormalizeError> {
-        Ok(self
-            .probe(input)?
-            .and_then(|(_, slot)| self.connectors.get(slot as usize)))
+        Ok(self.route(input)?.map(|(_, connector)| connector))
     }
 
-    /// The number `input` names and its connector slot, if routed. Canonical input is
-    /// probed before it is validated (see `number::canonical_key`) and validated only on a
-    /// miss; everything else goes through [`normalize`]. Answers and errors are exactly
-    /// those of `normalize` followed by [`Snapshot::get`].
+    /// The number `input` names and its connector, if routed.
+    #[inline(always)]
+    pub(crate) fn route(&self, input: &str) -> Result<Option<(E164, &Connector)>, NormalizeError> {
+        self.probe_with(input, |slot| self.connectors.get(slot as usize))
+    }
+
+    /// The number `input` names and its connector slot (below the connector count), if
+    /// routed.
     #[inline]
     pub(crate) fn probe(&self, input: &str) -> Result<Option<(E164, u32)>, NormalizeError> {
+        self.probe_with(input, |slot| {
+            ((slot as usize) < self.connectors.len()).then_some(slot)
+        })
+    }
+
+    /// The number `input` names and what `resolve` makes of its connector slot. Canonical
+    /// input is probed before it is validated (see `number::canonical_key`) and validated
+    /// only on a miss; everything else goes through [`normalize`]. Answers and errors are
+    /// exactly those of `normalize` followed by [`Snapshot::get`].
+    #[inline(always)]
+    fn probe_with<T>(
+        &self,
+        input: &str,
+        resolve: impl FnOnce(u32) -> Option<T>,
+    ) -> Result<Option<(E164, T)>, NormalizeError> {
         if let Some(key) = crate::number::canonical_key(input) {
-            if let Some(slot) = self.slot_of_key(key) {
-                // Keys in the index are valid numbers.
+            // Keys in the index are valid numbers, so a hit needs no further check.
+            if let Some(found) = self.find(key).and_then(resolve) {
                 if let Some(number) = E164::from_index_key(key) {
-                    return Ok(Some((number, slot)));
+                    return Ok(Some((number, found)));
                 }
             }
-            // A miss: the key is parsed already, so only its validity is left to report.
-            return E164::from_u64(key).map(|_| None);
+            return canonical_miss(key);
         }
         let number = normalize(input)?;
-        Ok(self.slot_of(number).map(|slot| (number, slot)))
+        Ok(self
+            .find(number.as_u64())
+            .and_then(resolve)
+            .map(|found| (number, found)))
     }
 
     /// Every routed number with its connector, in no particular order.
@@ -181,16 +209,17 @@ impl Snapshot {
     /// The connector slot of `number`; always below `connectors.len()`.
     #[inline]
     pub(crate) fn slot_of(&self, number: E164) -> Option<u32> {
-        self.slot_of_key(number.as_u64())
-    }
-
-    #[inline]
-    fn slot_of_key(&self, key: u64) -> Option<u32> {
-        index::find(self.buckets(), self.placement, key)
+        self.find(number.as_u64())
             .filter(|&slot| (slot as usize) < self.connectors.len())
     }
 
-    #[inline]
+    /// The connector slot the index holds for `key`.
+    #[inline(always)]
+    fn find(&self, key: u64) -> Option<u32> {
+        index::find(self.buckets(), self.placement, key)
+    }
+
+    #[inline(always)]
     fn buckets(&self) -> &[Bucket] {
         match &self.table {
             Table::Heap(buckets) => buckets,
