@@ -10,6 +10,9 @@
 //!   `Vec<E164>` in the same order): the index and the snapshot handle without the text.
 //! - `baseline_fxhashmap_parse`: the floor reading the same probe text with a bare digit
 //!   loop (no validation): what text input costs by itself.
+//! - `latency_reader_get_e164`, `latency_fxhashmap_u64`: the same two lookups made to wait
+//!   for each other (the next key depends on the previous answer through a zero the
+//!   compiler cannot see), so none overlap: what one lookup waits for on its own.
 //! - `router`: the shared `Router::lookup(&str)`.
 //! - `baseline_fxhashmap_u64`: `FxHashMap<u64, u32>::get` on pre-parsed keys (the floor).
 //! - `baseline_rwlock_string`: `parking_lot::RwLock<HashMap<String, Arc<Connector>>>`:
@@ -154,6 +157,28 @@ fn lookup(c: &mut Criterion) {
                 .skip(1)
                 .fold(0u64, |acc, &d| acc * 10 + u64::from(d.wrapping_sub(b'0')));
             let found = fx_u64.get(&key).copied();
+            i = i.wrapping_add(1);
+            black_box(&found);
+        });
+    });
+
+    // The next probe's position depends on the previous answer (ANDed with a zero the
+    // compiler cannot see), so the processor cannot overlap lookups: the time of one lookup
+    // on its own.
+    let zero = black_box(0usize);
+    let mut previous = 0usize;
+    group.bench_function("latency_reader_get_e164", |b| {
+        b.iter(|| {
+            let found = reader.get(parsed[(i | (previous & zero)) & probes.mask()]);
+            previous = found.map_or(1, |route| std::ptr::from_ref(route.connector) as usize);
+            i = i.wrapping_add(1);
+            black_box(&found);
+        });
+    });
+    group.bench_function("latency_fxhashmap_u64", |b| {
+        b.iter(|| {
+            let found = fx_u64.get(&probes.key(i | (previous & zero))).copied();
+            previous = found.map_or(1, |slot| slot as usize);
             i = i.wrapping_add(1);
             black_box(&found);
         });
