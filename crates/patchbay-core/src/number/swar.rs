@@ -1,9 +1,10 @@
 //! Parsing up to sixteen ASCII digits eight at a time in a `u64` ("SIMD within a register").
 //!
 //! The per-call lookup path parses one canonical number per call; a byte loop costs a
-//! dependent multiply and a branch per digit. Here the digits are right-aligned in a
-//! 16-byte buffer of `'0'`s, validated with two word-wide tests, and converted with three
-//! multiplications per eight digits (the method of Lemire's `parse_eight_digits_unrolled`).
+//! dependent multiply and a branch per digit. Here the digits are read as two (possibly
+//! overlapping) words straight from the input, the leading ones shifted to the top of their
+//! word over '0's, validated with word-wide tests, and converted with three multiplications
+//! per eight digits (the method of Lemire's `parse_eight_digits_unrolled`).
 
 /// The value of `digits` (at most 16 bytes), or `None` if one is not an ASCII digit or
 /// there are more than 16.
