@@ -33,7 +33,7 @@ pub const CONNECTORS: usize = 1_000;
 /// `index & mask`.
 pub const PROBES: usize = 1 << 20;
 
-/// Bytes per probe slot in [`Probes`]: up to 15 bytes of text, then the text's length.
+/// Bytes per probe slot in [`Probes`]: the text (up to 16 bytes) and NUL padding.
 pub const SLOT: usize = 16;
 
 /// The seed of [`Fixture::standard`].
@@ -223,17 +223,21 @@ pub fn route_pairs<'a>(
 
 /// A probe sequence: which routed numbers to look up, in which order, laid out twice.
 ///
-/// - [`Probes::str`]: the `+digits` text in one contiguous buffer of [`SLOT`]-byte slots.
-///   Slot `i` holds the text, NUL padding, and in its last byte the text's length; the
-///   whole buffer is ASCII, so slicing it to a `&str` checks two char boundaries and
-///   validates nothing else.
+/// - [`Probes::str`]: the `+digits` text, in one contiguous buffer of [`SLOT`]-byte slots
+///   (slot `i` holds the text and NUL padding), handed out from a sequential
+///   `Vec<&str>` of the slots' texts: one array read, like the keys.
 /// - [`Probes::key`]: the same numbers, pre-parsed to `u64`, in a `Vec<u64>`.
+///
+/// The text buffer lives to the end of the process (it is leaked, so that the `&str`s need
+/// no re-slicing per call: slicing a `String` checks two char boundaries each time, work
+/// that is the harness's, not the variant's). A benchmark process builds a few probe sets.
 ///
 /// The length is a power of two; both accessors take any index and wrap it with
 /// [`Probes::mask`].
 #[derive(Debug, Clone)]
 pub struct Probes {
-    text: String,
+    text: &'static str,
+    strs: Vec<&'static str>,
     keys: Vec<u64>,
     order: Vec<u32>,
     mask: usize,
@@ -242,7 +246,7 @@ pub struct Probes {
 impl Probes {
     /// `len` probes (a power of two) over `numbers` (non-empty) in a shuffled order: each
     /// number once in a random order, then again in another random order, and so on until
-    /// `len` probes. Panics if a number does not fit a slot (more than 14 digits).
+    /// `len` probes.
     pub fn shuffled(numbers: &[E164], len: usize, seed: u64) -> Probes {
         assert!(
             len.is_power_of_two(),
@@ -273,14 +277,20 @@ impl Probes {
             let mut buf = [0u8; 16];
             let digits = number.write_to(&mut buf);
             let len = digits.len();
-            assert!(len < SLOT, "{number} does not fit a {SLOT}-byte probe slot");
             text.push_str(digits);
-            text.extend(std::iter::repeat_n('\0', SLOT - 1 - len));
-            text.push(char::from(len as u8));
+            text.extend(std::iter::repeat_n('\0', SLOT - len));
             keys.push(number.as_u64());
         }
+        let text: &'static str = text.leak();
+        let strs = (0..order.len())
+            .map(|i| {
+                let slot = &text[i * SLOT..(i + 1) * SLOT];
+                slot.trim_end_matches('\0')
+            })
+            .collect();
         Probes {
             text,
+            strs,
             keys,
             mask: order.len() - 1,
             order,
@@ -302,13 +312,10 @@ impl Probes {
         self.mask
     }
 
-    /// The text (`+digits`) of probe `i & mask`, read from its slot in the contiguous
-    /// buffer.
+    /// The text (`+digits`) of probe `i & mask`, in its slot of the contiguous buffer.
     #[inline]
     pub fn str(&self, i: usize) -> &str {
-        let start = (i & self.mask) * SLOT;
-        let len = usize::from(self.text.as_bytes()[start + SLOT - 1]);
-        &self.text[start..start + len]
+        self.strs[i & self.mask]
     }
 
     /// The number of probe `i & mask` as a `u64` (its digits read as an integer), read from
@@ -325,7 +332,7 @@ impl Probes {
 
     /// The slotted text buffer: `len() * SLOT` bytes.
     pub fn slots(&self) -> &str {
-        &self.text
+        self.text
     }
 
     /// Which number (an index into the numbers the probes were made from) each probe is.

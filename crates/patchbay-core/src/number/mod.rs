@@ -1,7 +1,6 @@
 //! Canonical E.164 numbers and the normalization of everything people and peers send.
 //!
-//! [`E164`] is a number as an integer (its digits, which never start with `0`, read as a
-//! `u64`). [`normalize`] turns an input into one, in tiers: canonical `+digits` (the per-call
+//! [`E164`] is a number as one `u64` (its digits packed four bits each, see `key`). [`normalize`] turns an input into one, in tiers: canonical `+digits` (the per-call
 //! fast path: no allocation, no metadata beyond the country-code table), visual separators,
 //! `tel:`/`sip:` URIs, and only with a default [`Region`], national formats and international
 //! call prefixes through the `phonenumber` crate's metadata. Every rejection is a
@@ -13,6 +12,7 @@
 //! mistake instead of lookups silently routing to a guessed number.
 
 mod country;
+mod key;
 mod swar;
 
 use std::fmt;
@@ -29,8 +29,11 @@ pub const MAX_DIGITS: usize = 15;
 
 /// A canonical E.164 number: `+` and 2 to 15 digits, starting with an assigned country code.
 ///
-/// Stored as its digits read as an integer, so it hashes and compares as one `u64` and
-/// `Option<E164>` is eight bytes. Displays and serializes as `+digits`.
+/// Stored as one `u64`, its digits packed four bits each (the index key, laid out so that
+/// canonical text is turned into it with a few word operations), so it hashes and
+/// compares for equality as one integer and `Option<E164>` is eight bytes. Orders by
+/// value; [`E164::as_u64`] gives the digits read as an integer. Displays and serializes
+/// as `+digits`.
 ///
 /// ```
 /// use patchbay_core::E164;
@@ -40,8 +43,23 @@ pub const MAX_DIGITS: usize = 15;
 /// assert_eq!(n.as_u64(), 14155552671);
 /// # Ok::<(), patchbay_core::NormalizeError>(())
 /// ```
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct E164(NonZeroU64);
+
+impl Ord for E164 {
+    /// By value: more digits is larger, and numbers of one length compare digit by digit.
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.len()
+            .cmp(&other.len())
+            .then_with(|| self.as_u64().cmp(&other.as_u64()))
+    }
+}
+
+impl PartialOrd for E164 {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
 
 impl E164 {
     /// The number from its digits read as an integer (`14155552671` for `+14155552671`),
@@ -60,12 +78,13 @@ impl E164 {
     /// digit is never `0`, so [`E164::from_u64`] gives the same number back.
     #[inline]
     pub fn as_u64(self) -> u64 {
-        self.0.get()
+        key::decode(self.0.get())
     }
 
     /// How many digits the number has, country code included (2 to 15).
+    #[inline]
     pub fn len(self) -> usize {
-        decimal_len(self.as_u64()) as usize
+        key::digit_count(self.0.get()) as usize
     }
 
     /// Never true: a number has at least two digits. Present because `len` is.
@@ -75,17 +94,16 @@ impl E164 {
 
     /// The country calling code: `1` for `+14155552671`, `44` for `+442079460958`.
     pub fn country_code(self) -> u16 {
-        let len = decimal_len(self.as_u64());
-        country::split(self.as_u64(), len).map_or(0, |(code, _)| code)
+        country::split(self.as_u64(), self.len() as u32).map_or(0, |(code, _)| code)
     }
 
     /// The digits after the country code, read as an integer (leading zeros, as in Italian
     /// numbers, are not kept: use [`E164::len`] and the country code to recover them).
     pub fn national_number(self) -> u64 {
-        let len = decimal_len(self.as_u64());
-        match country::split(self.as_u64(), len) {
-            Some((_, cc_len)) => self.as_u64() % POW10[(len - cc_len) as usize],
-            None => self.as_u64(),
+        let (value, len) = (self.as_u64(), self.len() as u32);
+        match country::split(value, len) {
+            Some((_, cc_len)) => value % POW10[(len - cc_len) as usize],
+            None => value,
         }
     }
 
@@ -102,7 +120,7 @@ impl E164 {
     /// Writes `+digits` into `buf` and returns it as a string, without allocating.
     pub fn write_to(self, buf: &mut [u8; 16]) -> &str {
         let mut n = self.as_u64();
-        let len = decimal_len(n) as usize;
+        let len = self.len();
         buf[0] = b'+';
         for slot in buf[1..=len].iter_mut().rev() {
             *slot = b'0' + (n % 10) as u8;
@@ -113,8 +131,36 @@ impl E164 {
     }
 
     /// The number behind an index key (keys are only ever made from numbers).
+    #[inline(always)]
     pub(crate) fn from_index_key(key: u64) -> Option<E164> {
         NonZeroU64::new(key).map(E164)
+    }
+
+    /// The number behind `key` if it is the index key of a valid number; what is wrong
+    /// with it otherwise. For keys read from outside (a snapshot file).
+    pub(crate) fn from_untrusted_key(key: u64) -> Result<E164, String> {
+        let number = E164::from_u64(key::decode(key)).map_err(|e| e.to_string())?;
+        if number.index_key() != key {
+            return Err(format!(
+                "{key:#x} is not the key of a number (did it mean {number}?)"
+            ));
+        }
+        Ok(number)
+    }
+
+    /// The index key: the packed digits this number is stored as.
+    #[inline(always)]
+    pub(crate) fn index_key(self) -> u64 {
+        self.0.get()
+    }
+
+    /// The number with `len` digits whose value is `value`, checked already. (`encode`
+    /// never gives 0, having the digit count in its low bits: the error is not reached.)
+    #[inline]
+    fn from_checked(value: NonZeroU64, len: u32) -> Result<E164, NormalizeError> {
+        NonZeroU64::new(key::encode(value.get(), len))
+            .map(E164)
+            .ok_or(NormalizeError::LeadingZero)
     }
 
     /// A number from ASCII digits (no `+`).
@@ -147,7 +193,7 @@ impl E164 {
             (None, _) => Err(NormalizeError::Empty),
             (Some(b'0'), _) | (_, None) => Err(NormalizeError::LeadingZero),
             (Some(_), Some(nonzero)) => match country::code_len(prefixes, len) {
-                Some(cc_len) if len > cc_len => Ok(E164(nonzero)),
+                Some(cc_len) if len > cc_len => E164::from_checked(nonzero, len as u32),
                 Some(_) => Err(NormalizeError::TooShort),
                 None if len < 2 => Err(NormalizeError::TooShort),
                 None => Err(NormalizeError::UnknownCountryCode),
@@ -162,7 +208,7 @@ impl E164 {
             return Err(NormalizeError::LeadingZero);
         };
         match country::split(value, len) {
-            Some((_, cc_len)) if len > cc_len => Ok(E164(nonzero)),
+            Some((_, cc_len)) if len > cc_len => E164::from_checked(nonzero, len),
             Some(_) => Err(NormalizeError::TooShort),
             None if len < 2 => Err(NormalizeError::TooShort),
             None => Err(NormalizeError::UnknownCountryCode),
@@ -453,13 +499,13 @@ pub fn normalize_in(input: &str, region: Option<Region>) -> Result<E164, Normali
     slow::normalize(input, region)
 }
 
-/// The index key of `input` if it is spelled canonically (`+`, a digit 1-9, at most 14
-/// more digits), without checking the country code. Lookups probe with this first: the
-/// index holds only valid numbers, so a hit needs no further check, and only a miss pays
-/// for [`normalize`] to say precisely what is wrong, if anything.
+/// The index key `input` would have if it were canonical `+digits` (8 to 15 digits), or
+/// `None` when it is not shaped like that; see `key::probe`. Lookups probe with this
+/// first: the index holds only valid numbers' keys, so a hit proves the input canonical
+/// and valid, and only a miss pays for [`normalize`] to say what is wrong, if anything.
 #[inline(always)]
-pub(crate) fn canonical_key(input: &str) -> Option<u64> {
-    swar::parse_plus_digits(input.as_bytes())
+pub(crate) fn probe_key(input: &str) -> Option<u64> {
+    key::probe(input.as_bytes())
 }
 
 /// Normalizes raw bytes (a SIP header value, say): UTF-8 is checked after the length.

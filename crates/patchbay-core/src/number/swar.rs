@@ -1,10 +1,10 @@
 //! Parsing up to sixteen ASCII digits eight at a time in a `u64` ("SIMD within a register").
 //!
-//! The per-call lookup path parses one canonical number per call; a byte loop costs a
-//! dependent multiply and a branch per digit. Here the digits are read as two (possibly
-//! overlapping) words straight from the input, the leading ones shifted to the top of their
-//! word over '0's, validated with word-wide tests, and converted with three multiplications
-//! per eight digits (the method of Lemire's `parse_eight_digits_unrolled`).
+//! Normalization parses the digits of every canonical input; a byte loop costs a dependent
+//! multiply and a branch per digit. Here the digits are read as two (possibly overlapping)
+//! words straight from the input, the leading ones shifted to the top of their word over
+//! '0's, validated with word-wide tests, and converted with three multiplications per eight
+//! digits (the method of Lemire's `parse_eight_digits_unrolled`).
 
 /// The value of `digits` (at most 16 bytes), or `None` if one is not an ASCII digit or
 /// there are more than 16.
@@ -38,53 +38,6 @@ pub(super) fn parse_digits(digits: &[u8]) -> Option<u64> {
     Some(eight(high) * 100_000_000 + eight(low))
 }
 
-/// The digits of canonical `+digits` read as an integer: `input` is a `+`, a first digit
-/// 1-9 and at most 14 more digits; `None` for anything else.
-///
-/// This is the per-call lookup path, so it is written for few instructions: from nine bytes
-/// on, the first and the last eight bytes are read as two words (they overlap when there are
-/// fewer than sixteen bytes), the word holding the leading digits is shifted so that they
-/// end it and '0's fill the rest, and both words are checked in one test.
-#[inline(always)]
-pub(super) fn parse_plus_digits(input: &[u8]) -> Option<u64> {
-    let len = input.len();
-    if !(9..=16).contains(&len) {
-        return short_plus_digits(input);
-    }
-    let word = |from: usize| -> Option<u64> {
-        Some(u64::from_le_bytes(
-            input.get(from..from + 8)?.try_into().ok()?,
-        ))
-    };
-    let (first, last) = (word(0)?, word(len - 8)?);
-    // The '+' and a first digit that is not '0' (that it is a digit is checked below).
-    if first as u8 != b'+' || (first >> 8) as u8 == b'0' {
-        return None;
-    }
-    // The `len - 9` digits before the last eight, moved to the top of the word (the '+'
-    // shifted below them) and the bytes below replaced with '0's.
-    let leading = 8 * (len as u32 - 9);
-    let pad = u64::MAX >> leading;
-    let high = ((first << (56 - leading)) & !pad) | (ZEROS & pad);
-    let (high, low) = (high.wrapping_sub(ZEROS), last.wrapping_sub(ZEROS));
-    if (high | high.wrapping_add(ONES * 0x76) | low | low.wrapping_add(ONES * 0x76)) & HIGH_BITS
-        != 0
-    {
-        return None;
-    }
-    Some(eight_values(high) * 100_000_000 + eight_values(low))
-}
-
-/// [`parse_plus_digits`] for fewer than eight digits (rare: a few small countries), out of
-/// line so that the common path stays short where it is inlined.
-#[inline(never)]
-fn short_plus_digits(input: &[u8]) -> Option<u64> {
-    match input {
-        [b'+', b'1'..=b'9', ..] if input.len() < 9 => loop_digits(input.get(1..)?),
-        _ => None,
-    }
-}
-
 /// The byte loop, for fewer than eight digits.
 #[inline]
 fn loop_digits(digits: &[u8]) -> Option<u64> {
@@ -100,8 +53,6 @@ fn loop_digits(digits: &[u8]) -> Option<u64> {
 const ONES: u64 = 0x0101_0101_0101_0101;
 /// Eight ASCII '0's.
 const ZEROS: u64 = ONES * b'0' as u64;
-/// The top bit of every byte.
-const HIGH_BITS: u64 = ONES * 0x80;
 
 /// Whether all eight bytes of `word` are ASCII digits.
 #[inline]
@@ -120,7 +71,7 @@ fn eight(word: u64) -> u64 {
 
 /// The value of eight digit values (0-9, one per byte), first digit in the lowest byte.
 #[inline(always)]
-fn eight_values(mut x: u64) -> u64 {
+pub(super) fn eight_values(mut x: u64) -> u64 {
     // Pairs: each 16-bit lane holds a two-digit value.
     x = x.wrapping_mul(10).wrapping_add(x >> 8);
     // Quads, then the eight-digit value in the upper half.
@@ -167,32 +118,7 @@ mod tests {
     }
 
     #[test]
-    fn plus_digits_agree_with_a_byte_loop_on_every_length_and_every_byte() {
-        let plus_reference = |input: &[u8]| match input {
-            [b'+', b'1'..=b'9', ..] => reference(input.get(1..)?).filter(|_| input.len() <= 16),
-            _ => None,
-        };
-        let base = b"+987654321012345678";
-        for len in 0..=base.len() {
-            let input = &base[..len];
-            assert_eq!(parse_plus_digits(input), plus_reference(input), "{len}");
-            for at in 0..len {
-                for byte in 0..=255u8 {
-                    let mut changed = input.to_vec();
-                    changed[at] = byte;
-                    assert_eq!(
-                        parse_plus_digits(&changed),
-                        plus_reference(&changed),
-                        "{changed:?}"
-                    );
-                }
-            }
-        }
-        assert_eq!(
-            parse_plus_digits(b"+999999999999999"),
-            Some(999_999_999_999_999)
-        );
-        assert_eq!(parse_plus_digits(b"+14155552671"), Some(14_155_552_671));
+    fn sixteen_nines() {
         assert_eq!(
             parse_digits(b"9999999999999999"),
             Some(9_999_999_999_999_999)

@@ -38,7 +38,7 @@ use crate::connector::Connector;
 /// The first eight bytes of every snapshot file.
 pub const MAGIC: [u8; 8] = *b"PBAYSNAP";
 /// The format version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 /// Length of the header; the payload starts here.
 pub const HEADER_LEN: usize = 64;
 

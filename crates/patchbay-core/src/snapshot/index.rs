@@ -1,9 +1,10 @@
-//! The number index: a bucketized linear-probing hash table of `u64` keys.
+//! The number index: a bucketized linear-probing hash table of `u64` keys, the numbers'
+//! packed digits (`E164`'s own representation).
 //!
 //! A bucket is one 64-byte cache line holding five keys and their five connector slots, so a
 //! lookup touches one cache line in the common case (the table is built at most 80% full,
 //! and a key lives in its home bucket or, rarely, a following one). Key `0` marks an empty
-//! slot: no E.164 number is `0`. Slots of a bucket fill in order and nothing is ever removed
+//! slot: no number's key is `0`. Slots of a bucket fill in order and nothing is ever removed
 //! (snapshots are immutable), so a lookup stops at the first bucket that is not full.
 //!
 //! The home bucket comes from a seeded multiplicative hash mapped onto the bucket count with
@@ -63,16 +64,34 @@ pub(crate) fn bucket_count(numbers: usize) -> usize {
 pub(crate) fn find(buckets: &[Bucket], placement: Placement, key: u64) -> Option<u32> {
     let at = home(key, placement.seed, buckets.len());
     let bucket = buckets.get(at)?;
-    match matches(bucket, key) {
-        0 if bucket.keys[SLOTS - 1] == 0 => None,
-        0 => find_beyond(buckets, placement, key, at),
-        hits => bucket.values.get(hits.trailing_zeros() as usize).copied(),
+    match select(bucket, key) {
+        NO_SLOT if bucket.keys[SLOTS - 1] == 0 => None,
+        NO_SLOT => find_beyond(buckets, placement, key, at),
+        slot => Some(slot),
     }
 }
 
-/// A bit per slot of `bucket` that holds `key`. The five compares do not branch (the
-/// compiler makes them flag-setting instructions folded into one mask).
+/// What [`select`] gives when the bucket does not hold the key. Never a connector slot:
+/// there are at most `u32::MAX` connectors, so slots stop one below.
+const NO_SLOT: u32 = u32::MAX;
+
+/// The slot stored beside `key` in `bucket`, or [`NO_SLOT`]. A key is in a bucket at most
+/// once, so each of the five compares picks its value or keeps what it had: a compare and
+/// a conditional move each. Branches would mispredict: where in its bucket a key sits is
+/// random.
 #[inline(always)]
+fn select(bucket: &Bucket, key: u64) -> u32 {
+    bucket
+        .keys
+        .iter()
+        .zip(bucket.values)
+        .fold(NO_SLOT, |found, (&k, value)| {
+            std::hint::select_unpredictable(k == key, value, found)
+        })
+}
+
+/// A bit per slot of `bucket` that holds `key`.
+#[inline]
 fn matches(bucket: &Bucket, key: u64) -> u32 {
     bucket
         .keys
@@ -190,7 +209,7 @@ pub(crate) fn validate(
             if empty {
                 return Err(format!("bucket {at}: a key follows an empty slot"));
             }
-            E164::from_u64(key).map_err(|e| format!("bucket {at}: key {key}: {e}"))?;
+            E164::from_untrusted_key(key).map_err(|e| format!("bucket {at}: key {key:#x}: {e}"))?;
             if value as usize >= connectors {
                 return Err(format!("bucket {at}: connector slot {value} out of range"));
             }
@@ -220,17 +239,25 @@ pub(crate) fn validate(
 mod tests {
     use super::*;
 
+    /// The index key of the number whose digits are `value`.
+    fn key(value: u64) -> u64 {
+        E164::from_u64(value).expect("valid").index_key()
+    }
+
     #[test]
     fn finds_every_key_and_no_other() {
         let entries: Vec<(u64, u32)> = (0..10_000u64)
-            .map(|i| (14_155_550_000 + i * 7, (i % 13) as u32))
+            .map(|i| (key(14_155_550_000 + i * 7), (i % 13) as u32))
             .collect();
         for seed in [0, 1, u64::MAX, 0x1234_5678] {
             let (buckets, placement) = build(&entries, seed).expect("no duplicates");
             assert_eq!(buckets.len(), 2500);
-            for &(key, value) in &entries {
-                assert_eq!(find(&buckets, placement, key), Some(value));
-                assert_eq!(find(&buckets, placement, key + 1), None);
+            for (i, &(k, value)) in entries.iter().enumerate() {
+                assert_eq!(find(&buckets, placement, k), Some(value));
+                assert_eq!(
+                    find(&buckets, placement, key(14_155_550_001 + i as u64 * 7)),
+                    None
+                );
             }
             assert_eq!(validate(&buckets, placement, 13), Ok(entries.len()));
             assert_eq!(
@@ -242,14 +269,40 @@ mod tests {
 
     #[test]
     fn rejects_duplicates() {
-        let entries = [(14155552671, 0), (442079460958, 1), (14155552671, 2)];
-        assert_eq!(build(&entries, 7).err(), Some(DuplicateKey(14155552671)));
+        let entries = [
+            (key(14155552671), 0),
+            (key(442079460958), 1),
+            (key(14155552671), 2),
+        ];
+        assert_eq!(
+            build(&entries, 7).err(),
+            Some(DuplicateKey(key(14155552671)))
+        );
+    }
+
+    #[test]
+    fn validate_rejects_what_is_not_a_numbers_key() {
+        let good = key(14155552671);
+        // The digits as a plain integer; a key with a digit half above 9; a key whose
+        // overlapping digits disagree; a key with a leading zero; a digit count of 1.
+        for bad in [
+            14155552671,
+            good | 0xA00,
+            good ^ 0x10,
+            good & !0xF00,
+            (good & !0xF) | 1,
+        ] {
+            let (buckets, placement) = build(&[(bad, 0)], 5).expect("build");
+            assert!(validate(&buckets, placement, 1).is_err(), "{bad:#x}");
+        }
+        let (buckets, placement) = build(&[(good, 0)], 5).expect("build");
+        assert_eq!(validate(&buckets, placement, 1), Ok(1));
     }
 
     #[test]
     fn a_full_probe_chain_still_terminates() {
         // Every key in one table of one bucket: chains wrap around.
-        let entries: Vec<(u64, u32)> = (0..4).map(|i| (14155552671 + i, 0)).collect();
+        let entries: Vec<(u64, u32)> = (0..4).map(|i| (key(14155552671 + i), 0)).collect();
         let (buckets, placement) = build(&entries, 3).expect("build");
         assert_eq!(buckets.len(), 1);
         assert_eq!(find(&buckets, placement, 12), None);
@@ -258,7 +311,7 @@ mod tests {
 
     #[test]
     fn validate_catches_misplaced_keys() {
-        let entries: Vec<(u64, u32)> = (0..100).map(|i| (14155552000 + i, 0)).collect();
+        let entries: Vec<(u64, u32)> = (0..100).map(|i| (key(14155552000 + i), 0)).collect();
         let (mut buckets, placement) = build(&entries, 11).expect("build");
         // Move a key from its bucket to another bucket's free slot.
         let (from, slot) = (0..buckets.len())

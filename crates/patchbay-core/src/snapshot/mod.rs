@@ -54,13 +54,14 @@ pub struct Snapshot {
     table: Table,
 }
 
-/// A canonical spelling that is not routed: the key is parsed already, so only its validity
-/// is left to report. Out of line: the lookup path is inlined into callers, and misses are
-/// the rare case.
+/// Input shaped like canonical text whose key is not in the index: either a valid number
+/// that is not routed, or not a valid number at all (a `:` among the digits, a leading
+/// zero, an unknown country code), which [`normalize`] names. Out of line: the lookup path
+/// is inlined into callers, and misses are the rare case.
 #[cold]
 #[inline(never)]
-fn canonical_miss<T>(key: u64) -> Result<Option<T>, NormalizeError> {
-    E164::from_u64(key).map(|_| None)
+fn canonical_miss<T>(input: &str) -> Result<Option<T>, NormalizeError> {
+    normalize(input).map(|_| None)
 }
 
 /// Where the buckets live. Shared: a snapshot that changes only connectors reuses the
@@ -141,7 +142,7 @@ impl Snapshot {
     /// The connector that serves `number`.
     #[inline]
     pub fn get(&self, number: E164) -> Option<&Connector> {
-        self.find(number.as_u64())
+        self.find(number.index_key())
             .and_then(|slot| self.connectors.get(slot as usize))
     }
 
@@ -167,8 +168,8 @@ impl Snapshot {
     }
 
     /// The number `input` names and what `resolve` makes of its connector slot. Canonical
-    /// input is probed before it is validated (see `number::canonical_key`) and validated
-    /// only on a miss; everything else goes through [`normalize`]. Answers and errors are
+    /// input is probed before it is validated (see `number::probe_key`) and validated only
+    /// on a miss; everything else goes through [`normalize`]. Answers and errors are
     /// exactly those of `normalize` followed by [`Snapshot::get`].
     #[inline(always)]
     fn probe_with<T>(
@@ -176,18 +177,19 @@ impl Snapshot {
         input: &str,
         resolve: impl FnOnce(u32) -> Option<T>,
     ) -> Result<Option<(E164, T)>, NormalizeError> {
-        if let Some(key) = crate::number::canonical_key(input) {
-            // Keys in the index are valid numbers, so a hit needs no further check.
+        if let Some(key) = crate::number::probe_key(input) {
+            // Keys in the index are valid numbers' keys, so a hit proves the input was the
+            // canonical text of a valid number.
             if let Some(found) = self.find(key).and_then(resolve) {
                 if let Some(number) = E164::from_index_key(key) {
                     return Ok(Some((number, found)));
                 }
             }
-            return canonical_miss(key);
+            return canonical_miss(input);
         }
         let number = normalize(input)?;
         Ok(self
-            .find(number.as_u64())
+            .find(number.index_key())
             .and_then(resolve)
             .map(|found| (number, found)))
     }
@@ -200,7 +202,7 @@ impl Snapshot {
                 .iter()
                 .zip(bucket.values)
                 .filter_map(move |(&key, slot)| {
-                    let number = E164::from_u64(key).ok()?;
+                    let number = E164::from_index_key(key)?;
                     Some((number, self.connectors.get(slot as usize)?))
                 })
         })
@@ -209,7 +211,7 @@ impl Snapshot {
     /// The connector slot of `number`; always below `connectors.len()`.
     #[inline]
     pub(crate) fn slot_of(&self, number: E164) -> Option<u32> {
-        self.find(number.as_u64())
+        self.find(number.index_key())
             .filter(|&slot| (slot as usize) < self.connectors.len())
     }
 
@@ -360,7 +362,7 @@ impl SnapshotBuilder {
         if slot.0 as usize >= self.connectors.len() {
             return Err(BuildError::UnknownSlot);
         }
-        self.routes.push((number.as_u64(), slot.0));
+        self.routes.push((number.index_key(), slot.0));
         Ok(())
     }
 
