@@ -107,6 +107,12 @@ proptest! {
     }
 
     #[test]
+    fn numbers_order_by_value(a in canonical(), b in canonical()) {
+        prop_assert_eq!(a.cmp(&b), a.as_u64().cmp(&b.as_u64()));
+        prop_assert_eq!(a == b, a.as_u64() == b.as_u64());
+    }
+
+    #[test]
     fn every_spelling_gives_the_same_number(
         (number, text) in canonical().prop_flat_map(|n| (Just(n), spelled(n))),
         wrap in 0usize..5,

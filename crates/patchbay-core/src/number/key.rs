@@ -89,6 +89,42 @@ pub(super) fn decode(key: u64) -> u64 {
     (1..=n).fold(0, |value, at| value * 10 + ((key >> (4 * at)) & 0xF))
 }
 
+/// Whether `key` is the key of some string of 2 to 15 digits with a first digit other than
+/// `0` (that is, whether [`encode`] makes it): every digit place holds 0-9, the digits stored
+/// twice agree, and unused places are zero. Word-wide tests, no loop over the digits: files
+/// are checked key by key when they are opened.
+pub(super) fn is_encoded(key: u64) -> bool {
+    let n = digit_count(key);
+    if n >= 8 {
+        let low = key & LOW & !0xFF;
+        let high = (key >> 4) & LOW;
+        // Digit `p` (from `n - 7` to 7) is in the low half of byte `p` and in the high half
+        // of byte `p - (n - 7)`.
+        let shift = 8 * (n - 7);
+        let shared = LOW.checked_shl(shift).unwrap_or(0);
+        let agree = (low ^ high.checked_shl(shift).unwrap_or(0)) & shared == 0;
+        return at_most_nine(low) && at_most_nine(high) && agree && key & 0xF00 != 0;
+    }
+    n >= 2
+        && key >> (4 * (n + 1)) == 0
+        && (1..=n).all(|at| (key >> (4 * at)) & 0xF <= 9)
+        && key & 0xF0 != 0
+}
+
+/// Whether every byte of `x` (each at most 15) is at most 9: adding 6 carries into bit 4
+/// of exactly the bytes above 9.
+fn at_most_nine(x: u64) -> bool {
+    (x + ONES * 6) & (ONES * 0x10) == 0
+}
+
+/// The first one, two and three digits of an encoded key read as integers (digits past
+/// its length read as 0), as `country::code_len` takes them.
+pub(super) fn leading_prefixes(key: u64) -> [u64; 3] {
+    let step = if digit_count(key) >= 8 { 8 } else { 4 };
+    let [a, b, c] = [1, 2, 3].map(|at| (key >> (step * at)) & 0xF);
+    [a, a * 10 + b, a * 100 + b * 10 + c]
+}
+
 /// The digit count a key records (not checked against its digits).
 #[inline]
 pub(super) fn digit_count(key: u64) -> u32 {
@@ -205,6 +241,36 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn is_encoded_accepts_keys_and_rejects_every_single_change_that_breaks_one() {
+        for value in samples().into_iter().take(2_000) {
+            let len = value.to_string().len() as u32;
+            let key = encode(value, len);
+            assert!(is_encoded(key), "{value}");
+            let text = value.to_string();
+            let prefix = |digits: usize| text.get(..digits).map_or(0, |p| p.parse().unwrap_or(0));
+            let expected = [1, 2, 3].map(|d| {
+                if d <= len as usize {
+                    prefix(d)
+                } else {
+                    prefix(len as usize) * 10u64.pow(d as u32 - len)
+                }
+            });
+            assert_eq!(leading_prefixes(key), expected, "{value}");
+            for bit in 0..64 {
+                let changed = key ^ (1 << bit);
+                let value = decode(changed);
+                let digits = digit_count(changed);
+                let expected = (2..=15).contains(&digits)
+                    && value.to_string().len() as u32 == digits
+                    && encode(value, digits) == changed;
+                assert_eq!(is_encoded(changed), expected, "{changed:#x}");
+            }
+        }
+        assert!(!is_encoded(0));
+        assert!(!is_encoded(1 | (5 << 4)));
     }
 
     #[test]

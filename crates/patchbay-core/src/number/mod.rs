@@ -139,13 +139,15 @@ impl E164 {
     /// The number behind `key` if it is the index key of a valid number; what is wrong
     /// with it otherwise. For keys read from outside (a snapshot file).
     pub(crate) fn from_untrusted_key(key: u64) -> Result<E164, String> {
-        let number = E164::from_u64(key::decode(key)).map_err(|e| e.to_string())?;
-        if number.index_key() != key {
-            return Err(format!(
-                "{key:#x} is not the key of a number (did it mean {number}?)"
-            ));
+        if !key::is_encoded(key) {
+            return Err("not the packed digits of a number".into());
         }
-        Ok(number)
+        let len = key::digit_count(key) as usize;
+        match country::code_len(key::leading_prefixes(key), len) {
+            Some(cc_len) if len > cc_len => E164::from_index_key(key).ok_or_else(String::new),
+            Some(_) => Err(NormalizeError::TooShort.to_string()),
+            None => Err(NormalizeError::UnknownCountryCode.to_string()),
+        }
     }
 
     /// The index key: the packed digits this number is stored as.

@@ -166,3 +166,27 @@ fn serde_uses_the_canonical_string() {
     assert!(bad.to_string().contains("letters"), "{bad}");
     assert!(serde_json::from_str::<E164>("14155552671").is_err());
 }
+
+#[test]
+fn untrusted_keys_are_numbers_only_when_normalize_would_make_them() {
+    for text in [
+        "+14155552671",
+        "+442079460958",
+        "+4930123456",
+        "+6831234",
+        "+972501234567",
+        "+861012345678901",
+        "+12",
+    ] {
+        let number = normalize(text).expect(text);
+        assert_eq!(E164::from_untrusted_key(number.index_key()), Ok(number));
+    }
+    // Well-formed keys of digit strings that are not numbers: unknown country codes, and a
+    // country code with nothing after it.
+    for (value, len) in [(2_801_234_567, 10), (6_951_234, 7), (44, 2), (800, 3)] {
+        let key = key::encode(value, len);
+        assert!(key::is_encoded(key));
+        assert!(E164::from_untrusted_key(key).is_err(), "{value}");
+        assert!(E164::from_u64(value).is_err(), "{value}");
+    }
+}
