@@ -2,8 +2,9 @@
 //!
 //! Every variant serves the same 1,000,000-number table and answers the same shuffled probe
 //! sequence (2^20 probes, all hits). One iteration is one lookup of the next probe; string
-//! variants read the probe text from one contiguous buffer of 16-byte slots, the `u64`
-//! baseline reads pre-parsed keys from a sequential `Vec<u64>` in the same order.
+//! variants read the probe's `&str` from a sequential array (the texts themselves sit in one
+//! contiguous buffer of 16-byte slots), the `u64` baseline reads pre-parsed keys from a
+//! sequential `Vec<u64>` in the same order.
 //!
 //! - `reader`: a per-thread `patchbay_core::Reader`, `reader.lookup(&str)`.
 //! - `reader_get_e164`: the same reader on pre-parsed `E164` numbers (a sequential
