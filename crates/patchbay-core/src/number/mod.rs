@@ -1,7 +1,8 @@
 //! Canonical E.164 numbers and the normalization of everything people and peers send.
 //!
-//! [`E164`] is a number as one `u64` (its digits packed four bits each, see `key`). [`normalize`] turns an input into one, in tiers: canonical `+digits` (the per-call
-//! fast path: no allocation, no metadata beyond the country-code table), visual separators,
+//! [`E164`] is a number as one `u64` (its digits packed four bits each, see `key`).
+//! [`normalize`] turns an input into one, in tiers: canonical `+digits` (the per-call fast
+//! path: no allocation, no metadata beyond the country-code table), visual separators,
 //! `tel:`/`sip:` URIs, and only with a default [`Region`], national formats and international
 //! call prefixes through the `phonenumber` crate's metadata. Every rejection is a
 //! [`NormalizeError`] that names its reason. See `spec/numbers.md` for the rules.
@@ -144,7 +145,9 @@ impl E164 {
         }
         let len = key::digit_count(key) as usize;
         match country::code_len(key::leading_prefixes(key), len) {
-            Some(cc_len) if len > cc_len => E164::from_index_key(key).ok_or_else(String::new),
+            Some(cc_len) if len > cc_len => {
+                E164::from_index_key(key).ok_or_else(|| "the key is zero".into())
+            }
             Some(_) => Err(NormalizeError::TooShort.to_string()),
             None => Err(NormalizeError::UnknownCountryCode.to_string()),
         }
