@@ -15,16 +15,12 @@
 //! bytes in exactly these places. ASCII digits are `0x30` to `0x39`, so a key is the
 //! low halves of the two words merged, with no multiplication and no per-digit work.
 
-use super::swar::eight_values;
+use super::swar::{eight_values, ONES, ZEROS};
 
-/// One in every byte.
-const ONES: u64 = 0x0101_0101_0101_0101;
 /// The low half of every byte.
 const LOW: u64 = ONES * 0x0F;
 /// The high half of every byte.
 const HIGH: u64 = ONES * 0xF0;
-/// Eight ASCII '0's.
-const ZEROS: u64 = ONES * b'0' as u64;
 
 /// The key of canonical `+digits` text with 8 to 15 digits, or `None` if `input` is not
 /// 9 to 16 bytes, does not start with `+`, or has a byte outside `0x30..=0x3F` after it.

@@ -50,9 +50,10 @@ fn loop_digits(digits: &[u8]) -> Option<u64> {
     })
 }
 
-const ONES: u64 = 0x0101_0101_0101_0101;
+/// One in every byte.
+pub(super) const ONES: u64 = 0x0101_0101_0101_0101;
 /// Eight ASCII '0's.
-const ZEROS: u64 = ONES * b'0' as u64;
+pub(super) const ZEROS: u64 = ONES * b'0' as u64;
 
 /// Whether all eight bytes of `word` are ASCII digits.
 #[inline]
