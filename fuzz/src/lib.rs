@@ -1,7 +1,7 @@
 //! Helpers shared by the fuzz targets in `fuzz_targets/`.
 //!
 //! - [`split_region`]: the first input byte picks a default region, the rest is the input.
-//! - [`catching`]: runs code that may panic *and catch it* (the `phonenumber` crate, and
+//! - [`catching`]: runs code that may panic *and catch it* (the metadata library, and
 //!   patchbay-core's own `catch_unwind` around it) without tripping libFuzzer's panic hook,
 //!   which otherwise aborts on every panic, caught or not.
 //! - [`with_fixed_checksum`] and [`check_snapshot`]: for the snapshot target.
@@ -91,7 +91,7 @@ fn install_hook() {
 }
 
 /// Runs `f`, returning `Err(message)` if it panics. Panics inside `f` that `f` itself
-/// catches (patchbay-core's `catch_unwind` around `phonenumber`) are allowed and silent.
+/// catches (patchbay-core's `catch_unwind` around the metadata library) are allowed and silent.
 /// A caller that must not panic turns `Err` into its own panic, which then aborts as usual.
 pub fn catching<R>(f: impl FnOnce() -> R) -> Result<R, String> {
     install_hook();

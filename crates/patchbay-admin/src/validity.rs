@@ -5,7 +5,7 @@
 //! system. Lookups never re-validate.
 
 use patchbay_core::E164;
-use phonenumber::Mode;
+use rlibphonenumber::{NumberLengthType, PhoneNumber, PHONE_NUMBER_UTIL};
 
 use crate::error::{AdminError, ErrorCode};
 
@@ -19,53 +19,46 @@ pub enum NumberCheck {
     Possible,
 }
 
-/// The metadata's reading of `number`, if it reads the same digits (`phonenumber` rewrites
-/// some inputs, such as a trunk `0` after the country code, and would validate the rewrite).
-fn parse(number: E164) -> Option<phonenumber::PhoneNumber> {
-    let text = number.to_string();
-    std::panic::catch_unwind(move || {
-        let parsed = phonenumber::parse(None, &text).ok()?;
-        (parsed.format().mode(Mode::E164).to_string() == text).then_some(parsed)
-    })
-    .ok()
-    .flatten()
+fn decimal_len(value: u64) -> usize {
+    value.checked_ilog10().map_or(1, |log| log as usize + 1)
 }
 
+/// `number` as libphonenumber represents it: the country code and the national significant
+/// number as an integer, with the leading zeros it would drop recorded beside it (as its
+/// parser does for Italian numbers). Built from the digits, not parsed from text, so the
+/// check is of exactly these digits: the parser would strip a trunk `0` after the country
+/// code and validate the rewrite.
+fn metadata_number(number: E164) -> PhoneNumber {
+    let country_code = number.country_code();
+    let national_len = number
+        .len()
+        .saturating_sub(decimal_len(u64::from(country_code)));
+    let national_number = number.national_number();
+    let zeros = national_len.saturating_sub(decimal_len(national_number));
+    PhoneNumber {
+        country_code: i32::from(country_code),
+        national_number,
+        italian_leading_zero: (zeros > 0).then_some(true),
+        number_of_leading_zeros: (zeros > 1).then(|| i32::try_from(zeros).unwrap_or(1)),
+        ..PhoneNumber::default()
+    }
+}
+
+/// Valid per the metadata. A panic inside the metadata library counts as "not valid".
 fn is_valid(number: E164) -> bool {
-    parse(number)
-        .is_some_and(|parsed| std::panic::catch_unwind(move || parsed.is_valid()).unwrap_or(false))
+    let parsed = metadata_number(number);
+    std::panic::catch_unwind(|| PHONE_NUMBER_UTIL.is_valid_number(&parsed)).unwrap_or(false)
 }
 
-/// Whether the national number's length is one that some kind of number (fixed line,
-/// mobile, toll free, ...) has in a region of the country code. The general descriptor's
-/// lengths are not filled in by the metadata loader, so the union is taken here.
+/// Of a length that some kind of number (fixed line, mobile, toll free, ...) has in the
+/// country code's main region (lengths that only dial locally do not count), or valid: the
+/// relaxed check never refuses what the strict one accepts (`+1 310 1200` is valid in a
+/// region that shares `+1`, and too short for the US).
 fn is_possible(number: E164) -> bool {
-    let national_len = number.len() - number.country_code().to_string().len();
-    let Ok(national_len) = u16::try_from(national_len) else {
-        return false;
-    };
-    let metas = phonenumber::metadata::DATABASE
-        .by_code(&number.country_code())
-        .unwrap_or_default();
-    metas.iter().any(|meta| {
-        let d = meta.descriptors();
-        [
-            Some(d.general()),
-            d.fixed_line(),
-            d.mobile(),
-            d.toll_free(),
-            d.premium_rate(),
-            d.shared_cost(),
-            d.personal_number(),
-            d.voip(),
-            d.pager(),
-            d.uan(),
-            d.voicemail(),
-        ]
-        .into_iter()
-        .flatten()
-        .any(|desc| desc.possible_length().contains(&national_len))
-    })
+    let parsed = metadata_number(number);
+    std::panic::catch_unwind(|| PHONE_NUMBER_UTIL.is_possible_number_with_reason(&parsed))
+        .is_ok_and(|reason| reason == Ok(NumberLengthType::IsPossible))
+        || is_valid(number)
 }
 
 /// Checks `number` at `level`; the error says what to do.
@@ -95,19 +88,13 @@ pub(crate) fn check(number: E164, level: NumberCheck) -> Result<(), AdminError> 
 }
 
 /// `+44 0 20 ...` written as `+44020...`: the number without the `0`, when that is valid.
-fn trunk_prefix_hint(number: E164) -> Option<String> {
+fn trunk_prefix_hint(number: E164) -> Option<E164> {
     let text = number.to_string();
     let cc = number.country_code().to_string();
     let national = text.get(1 + cc.len()..)?;
     let stripped = national.strip_prefix('0')?;
     let candidate = E164::parse_canonical(&format!("+{cc}{stripped}")).ok()?;
-    is_valid(candidate).then(|| {
-        let parsed = parse(candidate);
-        parsed.map_or_else(
-            || candidate.to_string(),
-            |p| p.format().mode(Mode::E164).to_string(),
-        )
-    })
+    is_valid(candidate).then_some(candidate)
 }
 
 #[cfg(test)]

@@ -123,9 +123,9 @@ fn replay_fuzz_corpus() {
     assert!(rejected > 0, "every seed snapshot opened");
 }
 
-/// Not a crash: found by the `normalize_diff` target, where phonenumber's reading of a `+`
+/// Not a crash: found by the `normalize_diff` target, where libphonenumber's reading of a `+`
 /// number depends on the default region. `+44 020 7-46 0958` in GB is `+44207460958` to
-/// phonenumber (trunk `0` stripped) but `+440207460958` with no region; patchbay takes
+/// libphonenumber (trunk `0` stripped) but `+440207460958` with no region; patchbay takes
 /// international input literally in every region. This pins that choice.
 #[test]
 fn international_input_is_literal_in_every_region() {

@@ -4,7 +4,7 @@
 //! [`normalize`] turns an input into one, in tiers: canonical `+digits` (the per-call fast
 //! path: no allocation, no metadata beyond the country-code table), visual separators,
 //! `tel:`/`sip:` URIs, and only with a default [`Region`], national formats and international
-//! call prefixes through the `phonenumber` crate's metadata. Every rejection is a
+//! call prefixes through libphonenumber's metadata (`rlibphonenumber`). Every rejection is a
 //! [`NormalizeError`] that names its reason. See `spec/numbers.md` for the rules.
 //!
 //! International input is taken literally: `+44 020 7946 0958` is `+4402079460958`, not
@@ -302,7 +302,7 @@ impl utoipa::ToSchema for E164 {}
 /// A default region for national formats: an ISO 3166-1 alpha-2 code such as `GB` or `US`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub struct Region {
-    id: phonenumber::country::Id,
+    id: rlibphonenumber::Region,
     code: [u8; 2],
 }
 
@@ -333,9 +333,12 @@ impl FromStr for Region {
         };
         let code = std::str::from_utf8(&upper).map_err(|_| NormalizeError::UnknownRegion)?;
         let id =
-            phonenumber::country::Id::from_str(code).map_err(|_| NormalizeError::UnknownRegion)?;
+            rlibphonenumber::Region::from_code(code).map_err(|_| NormalizeError::UnknownRegion)?;
         // Only regions with numbering metadata can interpret national formats.
-        if phonenumber::metadata::DATABASE.by_id(code).is_none() {
+        if rlibphonenumber::PHONE_NUMBER_UTIL
+            .get_country_code_for_region(id)
+            .is_none()
+        {
             return Err(NormalizeError::UnknownRegion);
         }
         Ok(Region { id, code: upper })

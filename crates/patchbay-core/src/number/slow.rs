@@ -1,7 +1,7 @@
 //! Tiers 2 to 4 of normalization: separators, URIs, and national formats in a region.
 //!
 //! Tiers 2 and 3 scan the input once into a stack buffer of digits; nothing allocates.
-//! Tier 4 hands the digits to the `phonenumber` crate, inside `catch_unwind` so that a panic
+//! Tier 4 hands the digits to `rlibphonenumber` (libphonenumber's metadata), inside `catch_unwind` so that a panic
 //! in its parser becomes [`NormalizeError::ParserFailure`] rather than a crash.
 
 use super::{NormalizeError, Region, E164, MAX_INPUT_LEN};
@@ -230,33 +230,34 @@ fn percent_decode<'b>(
 
 /// Tier 4: national digits (with a national or international prefix) read in `region`.
 fn national(digits: &[u8], region: Region) -> Result<E164, NormalizeError> {
+    use rlibphonenumber::{PhoneNumberFormat, PHONE_NUMBER_UTIL};
     let text = std::str::from_utf8(digits).map_err(|_| NormalizeError::InvalidUtf8)?;
-    let parsed = std::panic::catch_unwind(|| phonenumber::parse(Some(region.id), text))
-        .map_err(|_| NormalizeError::ParserFailure)?;
-    let number = parsed.map_err(|err| NormalizeError::NotANumber {
+    let read = std::panic::catch_unwind(|| {
+        let number = PHONE_NUMBER_UTIL.parse(text, Some(region.id))?;
+        let e164 = PHONE_NUMBER_UTIL.format(&number, PhoneNumberFormat::E164);
+        Ok((number.extension.is_some(), e164.into_owned()))
+    })
+    .map_err(|_| NormalizeError::ParserFailure)?;
+    let (extension, formatted) = read.map_err(|err| NormalizeError::NotANumber {
         region,
         reason: parse_reason(&err),
     })?;
-    if number.extension().is_some() {
+    if extension {
         return Err(NormalizeError::Extension);
     }
-    let formatted =
-        std::panic::catch_unwind(|| number.format().mode(phonenumber::Mode::E164).to_string())
-            .map_err(|_| NormalizeError::ParserFailure)?;
     match formatted.as_bytes() {
         [b'+', rest @ ..] if rest.iter().all(u8::is_ascii_digit) => E164::from_ascii(rest),
         _ => Err(NormalizeError::ParserFailure),
     }
 }
 
-fn parse_reason(err: &phonenumber::ParseError) -> &'static str {
-    use phonenumber::ParseError as P;
+fn parse_reason(err: &rlibphonenumber::ParseError) -> &'static str {
+    use rlibphonenumber::ParseError as P;
     match err {
-        P::NoNumber => "no number found",
+        P::NotANumber(_) => "no number found",
         P::InvalidCountryCode => "invalid country code",
         P::TooShortAfterIdd => "too short after the international prefix",
         P::TooShortNsn => "national number too short",
-        P::TooLong => "too long",
-        _ => "not a number",
+        P::TooLongNsn => "too long",
     }
 }
