@@ -90,8 +90,13 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
 pub trait Store: Send {
     /// Everything stored: the checkpoint and the journal records after it.
     fn load(&mut self) -> Result<Loaded, StoreError>;
-    /// Appends a record; returns once it is durable.
-    fn append(&mut self, seq: u64, payload: &[u8]) -> Result<(), StoreError>;
+    /// Appends records `(seq, payload)`, in order, and returns once all of them are durable:
+    /// one write and one sync for the group. On an error none of them is kept.
+    fn append_group(&mut self, records: &[(u64, Vec<u8>)]) -> Result<(), StoreError>;
+    /// Appends one record; returns once it is durable.
+    fn append(&mut self, seq: u64, payload: &[u8]) -> Result<(), StoreError> {
+        self.append_group(&[(seq, payload.to_vec())])
+    }
     /// Replaces the checkpoint with `model` at `seq` (and `snapshot`, where the store keeps
     /// one), then drops the journal records up to `seq`.
     fn checkpoint(&mut self, seq: u64, model: &[u8], snapshot: &Snapshot)
@@ -118,9 +123,11 @@ impl Store for MemoryStore {
         })
     }
 
-    fn append(&mut self, seq: u64, payload: &[u8]) -> Result<(), StoreError> {
-        self.journal_len += (RECORD_HEADER + payload.len()) as u64;
-        self.records.push((seq, payload.to_vec()));
+    fn append_group(&mut self, records: &[(u64, Vec<u8>)]) -> Result<(), StoreError> {
+        for (seq, payload) in records {
+            self.journal_len += (RECORD_HEADER + payload.len()) as u64;
+            self.records.push((*seq, payload.clone()));
+        }
         Ok(())
     }
 
@@ -325,17 +332,16 @@ fn next_valid_record(bytes: &[u8], from: usize) -> Option<usize> {
         .find(|&at| parse_record(bytes, at).is_ok())
 }
 
-fn encode_record(seq: u64, payload: &[u8]) -> Vec<u8> {
+/// Appends the record `(seq, payload)` to `out`.
+fn encode_record(seq: u64, payload: &[u8], out: &mut Vec<u8>) {
     let mut crc = crc32fast::Hasher::new();
     crc.update(&seq.to_le_bytes());
     crc.update(payload);
-    let mut out = Vec::with_capacity(RECORD_HEADER + payload.len());
     out.extend_from_slice(RECORD_MAGIC);
     out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
     out.extend_from_slice(&seq.to_le_bytes());
     out.extend_from_slice(&crc.finalize().to_le_bytes());
     out.extend_from_slice(payload);
-    out
 }
 
 impl Store for DataDir {
@@ -358,28 +364,39 @@ impl Store for DataDir {
         })
     }
 
-    fn append(&mut self, seq: u64, payload: &[u8]) -> Result<(), StoreError> {
+    fn append_group(&mut self, records: &[(u64, Vec<u8>)]) -> Result<(), StoreError> {
         if self.lock.is_none() {
             return Err(self.read_only_error());
         }
-        if payload.len() > MAX_RECORD {
+        let path = self.dir.join(Self::JOURNAL);
+        if records
+            .iter()
+            .any(|(_, payload)| payload.len() > MAX_RECORD)
+        {
             return Err(StoreError::Io {
-                path: self.dir.join(Self::JOURNAL),
+                path,
                 source: io::Error::new(io::ErrorKind::InvalidInput, "change too large"),
             });
         }
-        let path = self.dir.join(Self::JOURNAL);
-        let record = encode_record(seq, payload);
+        let mut bytes = Vec::with_capacity(
+            records
+                .iter()
+                .map(|(_, payload)| RECORD_HEADER + payload.len())
+                .sum(),
+        );
+        for (seq, payload) in records {
+            encode_record(*seq, payload, &mut bytes);
+        }
         let written = self
             .journal
-            .write_all(&record)
+            .write_all(&bytes)
             .and_then(|()| self.journal.sync_data());
         if let Err(source) = written {
             // Leave no partial record behind for the next append to follow.
             let _ = self.journal.set_len(self.journal_len);
             return Err(StoreError::Io { path, source });
         }
-        self.journal_len += record.len() as u64;
+        self.journal_len += bytes.len() as u64;
         Ok(())
     }
 

@@ -1,10 +1,12 @@
 //! Crash safety: a child process applies a stream of changes to a data directory and
 //! reports each acknowledged one; the parent kills it with SIGKILL at a random moment,
 //! reopens the directory, and checks that every acknowledged change is there and the
-//! invariants hold. Repeated many times (`PATCHBAY_CRASH_ROUNDS`, default 12).
+//! invariants hold. Repeated many times (`PATCHBAY_CRASH_ROUNDS`, default 12), then again
+//! with concurrent clients in the child (`THREADS` threads importing one number at a time,
+//! so changes share group commits when it dies).
 //!
 //! This file has its own `main` (harness = false): run with no arguments it is the test;
-//! with `worker DIR SEED` it is the child.
+//! with `worker DIR START` or `concurrent DIR START` it is the child.
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
@@ -29,6 +31,31 @@ fn number(i: u64) -> String {
 /// The child: imports numbers one change at a time and deletes some, printing
 /// `import N` / `delete N` after each acknowledged change, until killed.
 fn worker(dir: &str, start: u64) -> Result<(), Box<dyn std::error::Error>> {
+    let (admin, connector) = open_worker(dir)?;
+    let op = Caller::Operator;
+    println!("ready");
+    for i in start.. {
+        let request = ImportRequest {
+            phone_numbers: vec![number(i)],
+            client_env: None,
+            connector_id: Some(connector.clone()),
+        };
+        let result = admin.import_numbers(&op, "p", &request)?;
+        if result.errors.is_empty() {
+            println!("import {i}");
+        }
+        if i % 7 == 0 && i >= start + 3 {
+            admin.delete_number(&op, "p", &number(i - 3))?;
+            println!("delete {}", i - 3);
+        }
+    }
+    Ok(())
+}
+
+const THREADS: u64 = 8;
+
+/// Opens the directory with a project and a connector, as every child needs.
+fn open_worker(dir: &str) -> Result<(Admin, String), Box<dyn std::error::Error>> {
     let admin = Admin::open(Box::new(DataDir::open(dir)?), config())?;
     let op = Caller::Operator;
     if admin.list_projects(&op)?.is_empty() {
@@ -49,22 +76,119 @@ fn worker(dir: &str, start: u64) -> Result<(), Box<dyn std::error::Error>> {
             },
         )?,
     };
+    Ok((admin, connector.connector_id))
+}
+
+/// The concurrent child: `THREADS` threads, thread `t` importing `start + t`,
+/// `start + t + THREADS`, ... one change at a time, printing `import N` after each
+/// acknowledged one, until killed.
+fn concurrent_worker(dir: &str, start: u64) -> Result<(), Box<dyn std::error::Error>> {
+    let (admin, connector) = open_worker(dir)?;
     println!("ready");
-    for i in start.. {
-        let request = ImportRequest {
-            phone_numbers: vec![number(i)],
-            client_env: None,
-            connector_id: Some(connector.connector_id.clone()),
-        };
-        let result = admin.import_numbers(&op, "p", &request)?;
-        if result.errors.is_empty() {
-            println!("import {i}");
+    std::thread::scope(|scope| {
+        for t in 0..THREADS {
+            let (admin, connector) = (&admin, &connector);
+            scope.spawn(move || {
+                for i in (start + t..).step_by(THREADS as usize) {
+                    let request = ImportRequest {
+                        phone_numbers: vec![number(i)],
+                        client_env: None,
+                        connector_id: Some(connector.clone()),
+                    };
+                    match admin.import_numbers(&Caller::Operator, "p", &request) {
+                        Ok(result) if result.errors.is_empty() => println!("import {i}"),
+                        Ok(result) => eprintln!("worker: {:?}", result.errors),
+                        Err(e) => eprintln!("worker: {e}"),
+                    }
+                }
+            });
         }
-        if i % 7 == 0 && i >= start + 3 {
-            admin.delete_number(&op, "p", &number(i - 3))?;
-            println!("delete {}", i - 3);
+    });
+    Ok(())
+}
+
+/// One round with the concurrent child: every acknowledged import is there after the
+/// kill, and nothing is there that was neither acknowledged nor in flight (at most one
+/// number per thread: the one after its last acknowledged).
+fn concurrent_round(
+    dir: &std::path::Path,
+    round: u64,
+    acked: &mut BTreeSet<u64>,
+) -> Result<(), String> {
+    let start = round * 1000 + 10;
+    let mut child = Command::new(std::env::current_exe().map_err(|e| e.to_string())?)
+        .args(["concurrent", &dir.display().to_string(), &start.to_string()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let kill_after = (round * 7919 + 13) % 200;
+    let mut imported = BTreeSet::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while imported.len() as u64 <= kill_after {
+        let line = lines
+            .next()
+            .ok_or("the worker stopped early")?
+            .map_err(|e| e.to_string())?;
+        match parse_step(&line) {
+            Some(Step::Import(n)) => {
+                imported.insert(n);
+            }
+            _ if line == "ready" => {}
+            _ => return Err(format!("unexpected worker output {line:?}")),
+        }
+        if Instant::now() > deadline {
+            return Err("the worker is too slow".into());
         }
     }
+    child.kill().map_err(|e| e.to_string())?; // SIGKILL
+    child.wait().map_err(|e| e.to_string())?;
+    imported.extend(
+        lines
+            .map_while(Result::ok)
+            .filter_map(|l| match parse_step(&l) {
+                Some(Step::Import(n)) => Some(n),
+                _ => None,
+            }),
+    );
+    let in_flight: BTreeSet<u64> = (0..THREADS)
+        .map(|t| {
+            let mine = imported
+                .iter()
+                .filter(|n| (*n - start) % THREADS == t)
+                .max();
+            mine.map_or(start + t, |n| n + THREADS)
+        })
+        .collect();
+    acked.extend(&imported);
+
+    let admin = Admin::open(
+        Box::new(DataDir::open(dir).map_err(|e| e.to_string())?),
+        config(),
+    )
+    .map_err(|e| e.to_string())?;
+    admin.check_invariants()?;
+    let present: BTreeSet<u64> = admin
+        .list_numbers(&Caller::Operator, "p", None)
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .filter_map(|p| {
+            p.number
+                .to_string()
+                .strip_prefix("+4420794")
+                .and_then(|d| d.parse().ok())
+        })
+        .collect();
+    if let Some(n) = acked.difference(&present).next() {
+        return Err(format!("round {round}: acknowledged import {n} is missing"));
+    }
+    if let Some(n) = present.difference(acked).find(|n| !in_flight.contains(n)) {
+        return Err(format!(
+            "round {round}: {n} is there but was neither acknowledged nor in flight"
+        ));
+    }
+    *acked = present;
     Ok(())
 }
 
@@ -190,13 +314,18 @@ fn crash_round(
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    if args.get(1).map(String::as_str) == Some("worker") {
+    let child = match args.get(1).map(String::as_str) {
+        Some("worker") => Some(worker as fn(&str, u64) -> Result<(), Box<dyn std::error::Error>>),
+        Some("concurrent") => Some(concurrent_worker as _),
+        _ => None,
+    };
+    if let Some(child) = child {
         let (Some(dir), Some(start)) = (args.get(2), args.get(3).and_then(|s| s.parse().ok()))
         else {
-            eprintln!("usage: crash worker DIR START");
+            eprintln!("usage: crash worker|concurrent DIR START");
             std::process::exit(2);
         };
-        if let Err(e) = worker(dir, start) {
+        if let Err(e) = child(dir, start) {
             eprintln!("worker: {e}");
             std::process::exit(1);
         }
@@ -221,7 +350,20 @@ fn main() {
         "crash: {rounds} kill -9 rounds, {} acknowledged numbers verified",
         acked.len()
     );
-    println!("{} passed, {failed} failed", rounds - failed);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut acked = BTreeSet::new();
+    for round in 0..rounds {
+        if let Err(e) = concurrent_round(dir.path(), round, &mut acked) {
+            eprintln!("concurrent crash round {round} FAILED: {e}");
+            failed += 1;
+        }
+    }
+    println!(
+        "crash: {rounds} kill -9 rounds with {THREADS} concurrent clients, {} acknowledged \
+         numbers verified",
+        acked.len()
+    );
+    println!("{} passed, {failed} failed", 2 * rounds - failed);
     if failed > 0 {
         std::process::exit(1);
     }

@@ -1,0 +1,337 @@
+//! [`Admin`]: every operation of the contract, with access control, validation, durable
+//! journaling and publishing; the operations live one module per resource (`projects`,
+//! `connectors`, `numbers`), the path every change takes in `commit`.
+//!
+//! A change is a plan: validate against the model, then name the mutations. Plans run in
+//! group commits (`commit`): concurrent changes share one journal write, one fsync and one
+//! published snapshot, and each caller is answered only once its change is durable and
+//! published. So a caller that got a success sees its change in the very next lookup, and a
+//! bulk call or a batch is one snapshot: readers see all of it or none. Lookup readers never
+//! take a lock; a slow build delays only other admin calls.
+
+mod commit;
+mod connectors;
+mod numbers;
+mod projects;
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use parking_lot::{Mutex, RwLock};
+use patchbay_core::{normalize_in, Region, Router, E164};
+
+use crate::error::{AdminError, ErrorCode};
+use crate::keys;
+use crate::model::{Grant, KeyInfo, Model, Mutation};
+use crate::store::{Store, StoreError};
+use crate::validity::NumberCheck;
+use crate::voices::{VoiceCatalog, VoiceValidator};
+
+/// Who is calling: an API key as presented, or the operator (the command line, with access
+/// to the data directory and so to everything).
+#[derive(Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// A presented API key (checked on every call).
+    Key(String),
+    /// The operator.
+    Operator,
+}
+
+impl std::fmt::Debug for Caller {
+    /// Never prints the key.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Caller::Key(key) => write!(f, "Key({})", keys::key_id_of(key).unwrap_or("?")),
+            Caller::Operator => f.write_str("Operator"),
+        }
+    }
+}
+
+/// Settings of an [`Admin`].
+pub struct AdminConfig {
+    /// How imports check numbers (default: valid per the metadata).
+    pub number_check: NumberCheck,
+    /// The region national-format numbers are read in, if any.
+    pub default_region: Option<Region>,
+    /// The most numbers or ids one bulk call may carry (default 10,000).
+    pub max_bulk: usize,
+    /// Write a checkpoint once the journal exceeds this many bytes (default 64 MiB).
+    pub checkpoint_after: u64,
+    /// Checks `voiceName` (default: the built-in offline catalog).
+    pub voices: Arc<dyn VoiceValidator>,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        AdminConfig {
+            number_check: NumberCheck::Valid,
+            default_region: None,
+            max_bulk: 10_000,
+            checkpoint_after: 64 << 20,
+            voices: Arc::new(VoiceCatalog::builtin().clone()),
+        }
+    }
+}
+
+/// Publishing figures since start, for monitoring.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PublishStats {
+    /// Changes published.
+    pub publishes: u64,
+    /// Time from the start of the store append to the publish of the last change.
+    pub last: std::time::Duration,
+    /// The same, summed over every change.
+    pub total: std::time::Duration,
+}
+
+struct Writer {
+    store: Box<dyn Store>,
+    seq: u64,
+    /// Why reloading failed, when a failed append left the model ahead of the store and
+    /// the store could not be read back: every later change is refused.
+    poisoned: Option<String>,
+}
+
+/// The change side of patchbay. Cheap to share behind an `Arc`; every method is safe to
+/// call from many threads.
+pub struct Admin {
+    model: RwLock<Model>,
+    writer: Mutex<Writer>,
+    /// Changes waiting for the next group commit.
+    queue: Mutex<Vec<Arc<dyn commit::Job>>>,
+    router: Router,
+    config: AdminConfig,
+    warnings: Vec<String>,
+    stats: Mutex<PublishStats>,
+}
+
+const MAX_TEXT: usize = 256;
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn encode(change: &[Mutation]) -> Result<Vec<u8>, AdminError> {
+    serde_json::to_vec(change).map_err(|e| AdminError::internal(format!("encoding a change: {e}")))
+}
+
+fn store_error(err: StoreError) -> AdminError {
+    AdminError::internal(format!("the change was not stored: {err}"))
+}
+
+/// Checks an id chosen by a person (accounts, projects): 1 to 64 of `A-Z a-z 0-9 _ - .`.
+fn check_name(kind: &str, id: &str) -> Result<(), AdminError> {
+    let ok = !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(AdminError::invalid_request(format!(
+            "{kind} id {id:?} must be 1 to 64 characters of letters, digits, '_', '-' or '.'"
+        )))
+    }
+}
+
+fn check_text(field: &str, value: &str, allow_empty: bool) -> Result<(), AdminError> {
+    if (!allow_empty && value.trim().is_empty())
+        || value.len() > MAX_TEXT
+        || value.chars().any(char::is_control)
+    {
+        return Err(AdminError::validation(format!(
+            "{field} must be {}at most {MAX_TEXT} bytes without control characters",
+            if allow_empty { "" } else { "non-empty, " }
+        )));
+    }
+    Ok(())
+}
+
+impl Admin {
+    /// Opens an admin over `store`: loads the checkpoint, replays the journal, and publishes
+    /// the resulting snapshot. A torn journal tail is dropped (see [`Admin::warnings`]).
+    pub fn open(mut store: Box<dyn Store>, config: AdminConfig) -> Result<Admin, AdminError> {
+        let (model, seq, warnings) = commit::load(&mut *store)?;
+        let snapshot = model
+            .snapshot(seq + 1)
+            .map_err(|e| AdminError::internal(e.to_string()))?;
+        Ok(Admin {
+            model: RwLock::new(model),
+            writer: Mutex::new(Writer {
+                store,
+                seq,
+                poisoned: None,
+            }),
+            queue: Mutex::new(Vec::new()),
+            router: Router::new(snapshot),
+            config,
+            warnings,
+            stats: Mutex::new(PublishStats::default()),
+        })
+    }
+
+    /// What start-up dropped or noticed (a torn journal tail, say).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// Publishing figures since start.
+    pub fn publish_stats(&self) -> PublishStats {
+        *self.stats.lock()
+    }
+
+    /// The router this admin publishes into: hand readers out of it.
+    pub fn router(&self) -> &Router {
+        &self.router
+    }
+
+    fn checkpoint_locked(
+        writer: &mut Writer,
+        model: &Model,
+        router: &Router,
+    ) -> Result<(), AdminError> {
+        let bytes = encode(&model.to_mutations())?;
+        writer
+            .store
+            .checkpoint(writer.seq, &bytes, &router.snapshot())
+            .map_err(store_error)
+    }
+
+    /// Writes a checkpoint now (the whole model and its snapshot) and empties the journal.
+    pub fn checkpoint(&self) -> Result<(), AdminError> {
+        let mut writer = self.writer.lock();
+        let model = self.model.read();
+        Self::checkpoint_locked(&mut writer, &model, &self.router)
+    }
+
+    /// The account of `project` if `caller` may use it: 401 for a bad key, 403 for a key
+    /// that does not grant the project (existing or not), 404 for the operator.
+    fn authorize(&self, model: &Model, caller: &Caller, project: &str) -> Result<(), AdminError> {
+        match caller {
+            Caller::Operator => match model.account_of(project) {
+                Some(_) => Ok(()),
+                None => Err(AdminError::not_found("project", project)),
+            },
+            Caller::Key(key) => {
+                let info = self.authenticate(model, key)?;
+                let granted = model.account_of(project).is_some_and(|account| {
+                    **account == *info.account_id
+                        && match &info.grant {
+                            Grant::AllProjects => true,
+                            Grant::Projects(set) => set.contains(project),
+                        }
+                });
+                if granted {
+                    Ok(())
+                } else {
+                    Err(AdminError::new(
+                        ErrorCode::Forbidden,
+                        format!("this API key does not grant project {project:?}"),
+                    ))
+                }
+            }
+        }
+    }
+
+    fn authenticate<'m>(&self, model: &'m Model, key: &str) -> Result<&'m KeyInfo, AdminError> {
+        let unauthorized = || {
+            AdminError::new(
+                ErrorCode::Unauthorized,
+                "missing, unknown or revoked API key: send a valid key in x-api-key",
+            )
+        };
+        let id = keys::key_id_of(key).ok_or_else(unauthorized)?;
+        let record = model.keys.get(id).ok_or_else(unauthorized)?;
+        if record.info.revoked || !keys::matches(key, record) {
+            return Err(unauthorized());
+        }
+        Ok(&record.info)
+    }
+
+    /// Checks that `caller` is a valid key (or the operator) without naming a project.
+    pub fn authenticate_caller(&self, caller: &Caller) -> Result<(), AdminError> {
+        match caller {
+            Caller::Operator => Ok(()),
+            Caller::Key(key) => self.authenticate(&self.model.read(), key).map(|_| ()),
+        }
+    }
+
+    fn operator_only(caller: &Caller) -> Result<(), AdminError> {
+        match caller {
+            Caller::Operator => Ok(()),
+            Caller::Key(_) => Err(AdminError::new(
+                ErrorCode::Forbidden,
+                "only the operator (the command line) manages projects and keys",
+            )),
+        }
+    }
+
+    fn check_bulk(&self, count: usize) -> Result<(), AdminError> {
+        if count > self.config.max_bulk {
+            return Err(AdminError::new(
+                ErrorCode::PayloadTooLarge,
+                format!(
+                    "{count} items in one call; the limit is {}: split the call",
+                    self.config.max_bulk
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A bulk call's list: at least one item, at most the bulk limit.
+    fn check_list(&self, field: &str, items: &str, count: usize) -> Result<(), AdminError> {
+        if count == 0 {
+            return Err(AdminError::invalid_request(format!(
+                "{field} must list at least one {items}"
+            )));
+        }
+        self.check_bulk(count)
+    }
+
+    fn normalize(&self, input: &str) -> Result<E164, AdminError> {
+        Ok(normalize_in(input, self.config.default_region)?)
+    }
+
+    /// Checks the model's invariants (for tests and diagnostics).
+    pub fn check_invariants(&self) -> Result<(), String> {
+        let model = self.model.read();
+        model.check_invariants()?;
+        // The published snapshot is exactly what the model routes.
+        let snapshot = self.router.snapshot();
+        let assigned = model
+            .numbers
+            .values()
+            .filter(|e| e.connector.is_some())
+            .count();
+        if snapshot.len() != assigned {
+            return Err(format!(
+                "the snapshot routes {} numbers, the model {assigned}",
+                snapshot.len()
+            ));
+        }
+        for (number, entry) in &model.numbers {
+            let routed = snapshot.get(*number).map(|c| c.connector_id.as_str());
+            if routed != entry.connector.as_deref() {
+                return Err(format!(
+                    "{number} routes to {routed:?}, the model says {:?}",
+                    entry.connector
+                ));
+            }
+        }
+        for (id, connector) in &model.connectors {
+            if snapshot.connector(id) != Some(connector) {
+                return Err(format!("connector {id} differs in the snapshot"));
+            }
+        }
+        Ok(())
+    }
+
+    /// How many numbers the store holds.
+    pub fn number_count(&self) -> usize {
+        self.model.read().numbers.len()
+    }
+}

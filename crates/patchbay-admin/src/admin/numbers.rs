@@ -1,0 +1,327 @@
+//! Phone numbers: list, import, read, assign, delete.
+
+use std::collections::{BTreeSet, HashSet};
+
+use patchbay_core::{ClientEnv, E164};
+use rayon::prelude::*;
+
+use super::{Admin, Caller};
+use crate::api::{Deleted, ImportRequest, Imported, NumberError, NumbersFound};
+use crate::error::AdminError;
+use crate::model::{Model, Mutation, PhoneNumber};
+use crate::validity;
+
+/// Imports of at least this many numbers are checked on every core.
+const PARALLEL_FROM: usize = 512;
+
+/// The change that imports `request` (whose numbers are already parsed and checked, in
+/// `parsed`) into `project`, and the per-number answers.
+fn plan_import(
+    model: &Model,
+    project: &str,
+    request: ImportRequest,
+    parsed: Vec<Result<E164, AdminError>>,
+) -> Result<(Vec<Mutation>, Imported), AdminError> {
+    let connector = match &request.connector_id {
+        Some(id) => Some(Admin::connector_in(model, project, id)?),
+        None => None,
+    };
+    let env = match (request.client_env, connector) {
+        (Some(env), Some(c)) if env != c.client_env => {
+            return Err(AdminError::conflict(format!(
+                "clientEnv {env} does not match connector {}'s environment {}",
+                c.connector_id, c.client_env
+            )))
+        }
+        (Some(env), _) => env,
+        (None, Some(c)) => c.client_env,
+        (None, None) => ClientEnv::Live,
+    };
+    let account = model
+        .account_of(project)
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let mut out = Imported::default();
+    let mut fresh = Vec::new();
+    let mut seen = HashSet::with_capacity(parsed.len());
+    for (input, result) in request.phone_numbers.into_iter().zip(parsed) {
+        let number = match result {
+            Ok(number) => number,
+            Err(error) => {
+                out.errors.push(NumberError {
+                    phone_number: input,
+                    error,
+                });
+                continue;
+            }
+        };
+        let refuse = |message: String| NumberError {
+            phone_number: input.clone(),
+            error: AdminError::conflict(message),
+        };
+        if !seen.insert(number) {
+            out.errors.push(refuse(format!(
+                "{number} is listed more than once in this request"
+            )));
+            continue;
+        }
+        let existing = model.numbers.get(&number);
+        match existing {
+            None => fresh.push(number),
+            Some(existing) if *existing.project != *project => {
+                out.errors
+                    .push(refuse(format!("{number} belongs to another project")));
+                continue;
+            }
+            Some(existing)
+                if existing.env == env
+                    && (request.connector_id.is_none()
+                        || existing.connector.as_deref() == request.connector_id.as_deref()) => {}
+            Some(existing) => {
+                out.errors.push(refuse(format!(
+                    "{number} is already in this project (environment {}, connector {}): \
+                     reassign it with PATCH /phone-numbers/{number}",
+                    existing.env,
+                    existing.connector.as_deref().unwrap_or("none")
+                )));
+                continue;
+            }
+        }
+        out.imported.push(PhoneNumber {
+            number,
+            project_id: project.into(),
+            account_id: account.clone(),
+            client_env: existing.map_or(env, |e| e.env),
+            connector_id: existing
+                .and_then(|e| e.connector.as_ref().map(|c| c.to_string()))
+                .or_else(|| request.connector_id.clone()),
+        });
+    }
+    let mut change = Vec::new();
+    if !fresh.is_empty() {
+        change.push(Mutation::PutNumbers {
+            project_id: project.into(),
+            client_env: env,
+            connector_id: request.connector_id,
+            numbers: fresh,
+        });
+    }
+    Ok((change, out))
+}
+
+impl Admin {
+    /// Every number of `project`, optionally only those of one connector, sorted.
+    pub fn list_numbers(
+        &self,
+        caller: &Caller,
+        project: &str,
+        connector: Option<&str>,
+    ) -> Result<Vec<PhoneNumber>, AdminError> {
+        let model = self.model.read();
+        self.authorize(&model, caller, project)?;
+        let mut out: Vec<PhoneNumber> = match connector {
+            Some(id) => {
+                Self::connector_in(&model, project, id)?;
+                model
+                    .by_connector
+                    .get(id)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|n| model.numbers.get(n).map(|e| model.phone_number(*n, e)))
+                    .collect()
+            }
+            None => model
+                .numbers
+                .iter()
+                .filter(|(_, e)| *e.project == *project)
+                .map(|(n, e)| model.phone_number(*n, e))
+                .collect(),
+        };
+        out.sort_by_key(|p| p.number);
+        Ok(out)
+    }
+
+    /// Imports numbers into `project` in one change; per-number failures are reported, the
+    /// rest applied. Re-importing a number the project already has, unchanged, succeeds.
+    pub fn import_numbers(
+        &self,
+        caller: &Caller,
+        project: &str,
+        request: &ImportRequest,
+    ) -> Result<Imported, AdminError> {
+        self.check_list("phoneNumbers", "number", request.phone_numbers.len())?;
+        // Parse and check validity before the change is queued: this is the slow part
+        // (microseconds a number for the metadata), spread over every core.
+        let check = |input: &String| -> Result<E164, AdminError> {
+            let number = self.normalize(input)?;
+            validity::check(number, self.config.number_check)?;
+            Ok(number)
+        };
+        let parsed: Vec<Result<E164, AdminError>> = if request.phone_numbers.len() >= PARALLEL_FROM
+        {
+            request
+                .phone_numbers
+                .par_iter()
+                .with_min_len(PARALLEL_FROM / 2)
+                .map(check)
+                .collect()
+        } else {
+            request.phone_numbers.iter().map(check).collect()
+        };
+        let (caller, project, request) = (caller.clone(), project.to_string(), request.clone());
+        self.change(move |admin, model| {
+            admin.authorize(model, &caller, &project)?;
+            plan_import(model, &project, request, parsed)
+        })
+    }
+
+    pub(super) fn number_in(
+        &self,
+        model: &Model,
+        project: &str,
+        input: &str,
+    ) -> Result<(E164, PhoneNumber), AdminError> {
+        let number = self.normalize(input)?;
+        match model.numbers.get(&number) {
+            Some(entry) if *entry.project == *project => {
+                Ok((number, model.phone_number(number, entry)))
+            }
+            _ => Err(AdminError::not_found("phone number", &number.to_string())),
+        }
+    }
+
+    /// One number of `project`.
+    pub fn get_number(
+        &self,
+        caller: &Caller,
+        project: &str,
+        phone_number: &str,
+    ) -> Result<PhoneNumber, AdminError> {
+        let model = self.model.read();
+        self.authorize(&model, caller, project)?;
+        self.number_in(&model, project, phone_number)
+            .map(|(_, p)| p)
+    }
+
+    /// The numbers of `project` among `phone_numbers` (at least one); the rest (and
+    /// unreadable ones) are `not_found`, as given.
+    pub fn batch_get_numbers(
+        &self,
+        caller: &Caller,
+        project: &str,
+        phone_numbers: &[String],
+    ) -> Result<NumbersFound, AdminError> {
+        self.check_list("phoneNumbers", "number", phone_numbers.len())?;
+        let model = self.model.read();
+        self.authorize(&model, caller, project)?;
+        let mut out = NumbersFound {
+            found: Vec::new(),
+            not_found: Vec::new(),
+        };
+        for input in phone_numbers {
+            match self.number_in(&model, project, input) {
+                Ok((_, p)) => out.found.push(p),
+                Err(_) => out.not_found.push(input.clone()),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Assigns a number of `project` to a connector of the same project and environment,
+    /// or unassigns it (`None`).
+    pub fn assign_number(
+        &self,
+        caller: &Caller,
+        project: &str,
+        phone_number: &str,
+        connector: Option<&str>,
+    ) -> Result<PhoneNumber, AdminError> {
+        let (caller, project) = (caller.clone(), project.to_string());
+        let (phone_number, connector) = (phone_number.to_string(), connector.map(str::to_string));
+        self.change(move |admin, model| {
+            admin.authorize(model, &caller, &project)?;
+            let (number, mut current) = admin.number_in(model, &project, &phone_number)?;
+            if let Some(id) = &connector {
+                let c = Self::connector_in(model, &project, id)?;
+                if c.client_env != current.client_env {
+                    return Err(AdminError::conflict(format!(
+                        "{number} is a {} number and connector {id} is {}: environments must match",
+                        current.client_env, c.client_env
+                    )));
+                }
+            }
+            let mut change = Vec::new();
+            if current.connector_id != connector {
+                change.push(Mutation::PutNumbers {
+                    project_id: project.clone(),
+                    client_env: current.client_env,
+                    connector_id: connector.clone(),
+                    numbers: vec![number],
+                });
+                current.connector_id = connector;
+            }
+            Ok((change, current))
+        })
+    }
+
+    /// Deletes one number of `project`.
+    pub fn delete_number(
+        &self,
+        caller: &Caller,
+        project: &str,
+        phone_number: &str,
+    ) -> Result<E164, AdminError> {
+        let (caller, project, phone_number) = (
+            caller.clone(),
+            project.to_string(),
+            phone_number.to_string(),
+        );
+        self.change(move |admin, model| {
+            admin.authorize(model, &caller, &project)?;
+            let number = admin.number_in(model, &project, &phone_number)?.0;
+            let change = vec![Mutation::RemoveNumbers {
+                numbers: vec![number],
+            }];
+            Ok((change, number))
+        })
+    }
+
+    /// Deletes numbers of `project` in one change; per-number failures are reported.
+    pub fn delete_numbers(
+        &self,
+        caller: &Caller,
+        project: &str,
+        phone_numbers: &[String],
+    ) -> Result<Deleted, AdminError> {
+        self.check_list("phoneNumbers", "number", phone_numbers.len())?;
+        let (caller, project, phone_numbers) =
+            (caller.clone(), project.to_string(), phone_numbers.to_vec());
+        self.change(move |admin, model| {
+            admin.authorize(model, &caller, &project)?;
+            let mut out = Deleted::default();
+            let mut seen = BTreeSet::new();
+            for input in phone_numbers {
+                match admin.number_in(model, &project, &input) {
+                    Ok((number, _)) if seen.insert(number) => out.deleted.push(number),
+                    Ok((number, _)) => out.errors.push(NumberError {
+                        phone_number: input,
+                        error: AdminError::conflict(format!(
+                            "{number} is listed more than once in this request"
+                        )),
+                    }),
+                    Err(error) => out.errors.push(NumberError {
+                        phone_number: input,
+                        error,
+                    }),
+                }
+            }
+            let mut change = Vec::new();
+            if !out.deleted.is_empty() {
+                change.push(Mutation::RemoveNumbers {
+                    numbers: out.deleted.clone(),
+                });
+            }
+            Ok((change, out))
+        })
+    }
+}
