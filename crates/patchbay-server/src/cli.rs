@@ -293,39 +293,155 @@ pub struct ImportArgs {
     file: PathBuf,
 }
 
-/// The numbers of `reader`: the first CSV column of each non-empty, non-comment line, with
-/// `(line number, text)`. A first line without digits is a header and is skipped.
-fn read_numbers(reader: impl BufRead) -> Result<Vec<(usize, String)>, String> {
-    let mut out = Vec::new();
-    for (at, line) in reader.lines().enumerate() {
-        let line = line.map_err(|e| format!("line {}: {e}", at + 1))?;
-        let first = line
-            .split(',')
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .trim_matches('"')
-            .trim();
-        if first.is_empty() || first.starts_with('#') {
-            continue;
+/// The numbers of a file, `batch` at a time: the first CSV column of each non-empty,
+/// non-comment line, with its line number. A first line without digits is a header and is
+/// skipped. Only one batch is held at a time, so memory stays bounded however long the file.
+struct Batches<R> {
+    lines: std::io::Lines<R>,
+    at: usize,
+    batch: usize,
+}
+
+impl<R: BufRead> Iterator for Batches<R> {
+    type Item = Result<Vec<(usize, String)>, String>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let mut out = Vec::new();
+        while out.len() < self.batch {
+            let line = match self.lines.next() {
+                None => break,
+                Some(Ok(line)) => line,
+                Some(Err(e)) => return Some(Err(format!("line {}: {e}", self.at + 1))),
+            };
+            self.at += 1;
+            let first = line
+                .split(',')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .trim_matches('"')
+                .trim();
+            if first.is_empty() || first.starts_with('#') {
+                continue;
+            }
+            if self.at == 1 && !first.chars().any(|c| c.is_ascii_digit()) {
+                continue;
+            }
+            out.push((self.at, first.to_string()));
         }
-        if out.is_empty() && at == 0 && !first.chars().any(|c| c.is_ascii_digit()) {
-            continue;
-        }
-        out.push((at + 1, first.to_string()));
+        (!out.is_empty()).then_some(Ok(out))
     }
-    Ok(out)
+}
+
+/// What the import threads share.
+#[derive(Default)]
+struct ImportTally {
+    read: std::sync::atomic::AtomicUsize,
+    imported: std::sync::atomic::AtomicUsize,
+    errors: std::sync::Mutex<Vec<(usize, patchbay_admin::NumberError)>>,
+    fatal: std::sync::Mutex<Option<String>>,
+}
+
+impl ImportTally {
+    fn failed(&self) -> bool {
+        self.fatal.lock().map_or(true, |fatal| fatal.is_some())
+    }
+}
+
+/// Imports one batch; per-number errors are kept with their line numbers.
+fn import_batch(
+    admin: &Admin,
+    args: &ImportArgs,
+    chunk: Vec<(usize, String)>,
+    tally: &ImportTally,
+) -> Result<(), String> {
+    use std::sync::atomic::Ordering::Relaxed;
+    let request = ImportRequest {
+        phone_numbers: chunk.iter().map(|(_, n)| n.clone()).collect(),
+        client_env: args.env,
+        connector_id: args.connector.clone(),
+    };
+    let result = admin
+        .import_numbers(&Caller::Operator, &args.project, &request)
+        .map_err(|e| {
+            format!(
+                "import into {}: {e} ({} numbers were imported before this)",
+                args.project,
+                tally.imported.load(Relaxed)
+            )
+        })?;
+    tally.imported.fetch_add(result.imported.len(), Relaxed);
+    if !result.errors.is_empty() {
+        // Errors come in input order: match each to the next line with its text, so that a
+        // number listed twice is reported at the line of its second listing.
+        let mut lines = chunk.iter();
+        let mut errors = tally.errors.lock().map_err(|_| "an import thread failed")?;
+        errors.extend(result.errors.into_iter().map(|failure| {
+            let line = lines
+                .find(|(_, text)| *text == failure.phone_number)
+                .map_or(0, |(line, _)| *line);
+            (line, failure)
+        }));
+    }
+    Ok(())
+}
+
+/// Reads the file in batches and imports them on two threads, so that one batch is checked
+/// (on every core) while the other is being stored; concurrent batches share group commits.
+fn import_stream(
+    admin: &Admin,
+    args: &ImportArgs,
+    input: impl BufRead,
+    progress: &indicatif::ProgressBar,
+) -> Result<ImportTally, String> {
+    use std::sync::atomic::Ordering::Relaxed;
+    let tally = ImportTally::default();
+    let batches = Batches {
+        lines: input.lines(),
+        at: 0,
+        batch: args.batch.max(1),
+    };
+    let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<(usize, String)>>(1);
+    let receiver = std::sync::Mutex::new(receiver);
+    std::thread::scope(|scope| {
+        for _ in 0..2 {
+            scope.spawn(|| loop {
+                let next = receiver.lock().ok().and_then(|r| r.recv().ok());
+                let Some(chunk) = next else { return };
+                if tally.failed() {
+                    continue; // drain: the import has stopped
+                }
+                if let Err(e) = import_batch(admin, args, chunk, &tally) {
+                    if let Ok(mut fatal) = tally.fatal.lock() {
+                        fatal.get_or_insert(e);
+                    }
+                }
+                progress.set_message(format!("{} numbers", tally.imported.load(Relaxed)));
+            });
+        }
+        for batch in batches {
+            let stop = match batch {
+                Ok(chunk) => {
+                    tally.read.fetch_add(chunk.len(), Relaxed);
+                    sender.send(chunk).is_err() || tally.failed()
+                }
+                Err(e) => {
+                    if let Ok(mut fatal) = tally.fatal.lock() {
+                        fatal.get_or_insert(e);
+                    }
+                    true
+                }
+            };
+            if stop {
+                break;
+            }
+        }
+        drop(sender);
+    });
+    Ok(tally)
 }
 
 pub fn import(args: ImportArgs) -> CliResult {
-    let numbers = if args.file.as_os_str() == "-" {
-        read_numbers(std::io::stdin().lock())?
-    } else {
-        let file =
-            std::fs::File::open(&args.file).map_err(|e| format!("{}: {e}", args.file.display()))?;
-        read_numbers(std::io::BufReader::new(file))?
-    };
-    let batch = args.batch.max(1);
     let config = AdminConfig {
         number_check: if args.accept_possible {
             NumberCheck::Possible
@@ -333,50 +449,53 @@ pub fn import(args: ImportArgs) -> CliResult {
             NumberCheck::Valid
         },
         default_region: parse_region(args.region.as_deref())?,
-        max_bulk: batch,
+        max_bulk: args.batch.max(1),
         ..AdminConfig::default()
     };
-    let admin = open_admin(&args.data.data, config)?;
-    let progress = indicatif::ProgressBar::new(numbers.len() as u64);
-    progress.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{spinner} importing [{bar:40}] {pos}/{len} numbers ({per_sec}, {eta} left)",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-        .progress_chars("=> "),
-    );
-    let mut imported = 0usize;
-    let mut errors = Vec::new();
-    for chunk in numbers.chunks(batch) {
-        let request = ImportRequest {
-            phone_numbers: chunk.iter().map(|(_, n)| n.clone()).collect(),
-            client_env: args.env,
-            connector_id: args.connector.clone(),
+    let (input, size): (Box<dyn std::io::Read + Send>, Option<u64>) =
+        if args.file.as_os_str() == "-" {
+            (Box::new(std::io::stdin()), None)
+        } else {
+            let file = std::fs::File::open(&args.file)
+                .map_err(|e| format!("{}: {e}", args.file.display()))?;
+            let size = file.metadata().ok().map(|m| m.len());
+            (Box::new(file), size)
         };
-        let result = admin
-            .import_numbers(&Caller::Operator, &args.project, &request)
-            .map_err(|e| {
-                progress.abandon();
-                format!(
-                    "import into {}: {e} ({imported} numbers were imported before this)",
-                    args.project
-                )
-            })?;
-        imported += result.imported.len();
-        for failure in result.errors {
-            let line = chunk
-                .iter()
-                .find(|(_, n)| *n == failure.phone_number)
-                .map_or(0, |(line, _)| *line);
-            errors.push((line, failure));
-        }
-        progress.inc(chunk.len() as u64);
+    let admin = open_admin(&args.data.data, config)?;
+    let progress = match size {
+        Some(size) => indicatif::ProgressBar::new(size).with_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} importing [{bar:40}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta} left) {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        ),
+        None => indicatif::ProgressBar::new_spinner().with_style(
+            indicatif::ProgressStyle::with_template("{spinner} importing {bytes} read {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        ),
+    };
+    let reader = std::io::BufReader::with_capacity(1 << 20, progress.wrap_read(input));
+    let tally = import_stream(&admin, &args, reader, &progress)?;
+    let fatal = tally
+        .fatal
+        .into_inner()
+        .map_err(|_| "an import thread failed".to_string())?;
+    if let Some(fatal) = fatal {
+        progress.abandon();
+        return Err(fatal);
     }
     progress.finish_and_clear();
     admin.checkpoint().map_err(|e| e.to_string())?;
+    let mut errors = tally
+        .errors
+        .into_inner()
+        .map_err(|_| "an import thread failed".to_string())?;
+    errors.sort_by_key(|(line, _)| *line);
     println!(
-        "imported {imported} of {} numbers into project {} ({} errors)",
-        numbers.len(),
+        "imported {} of {} numbers into project {} ({} errors)",
+        tally.imported.into_inner(),
+        tally.read.into_inner(),
         args.project,
         errors.len()
     );

@@ -291,3 +291,65 @@ fn help_teaches_the_commands() {
         "{err}"
     );
 }
+
+/// A file read a few lines at a time, imported by two threads: every number lands once,
+/// errors name their lines in order, and the national forms of several regions work.
+#[test]
+fn import_streams_in_batches_and_reports_lines_in_order() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let data_arg = data.to_str().expect("utf-8");
+    let (code, _, err) = run(
+        &[
+            "project",
+            "create",
+            "--data",
+            data_arg,
+            "--account",
+            "a",
+            "p",
+        ],
+        None,
+    );
+    assert_eq!(code, 0, "{err}");
+    let mut text = String::from("number\n");
+    for i in 0..40 {
+        text.push_str(&format!("+4420794600{i:02}\n"));
+        if i % 9 == 4 {
+            text.push_str("+1 800 FLOWERS\n");
+        }
+    }
+    // Valid in their countries although the previous metadata refused or misread them.
+    text.push_str("+24761907\n+7 800 123 45 67\n");
+    let file = dir.path().join("numbers.txt");
+    std::fs::write(&file, &text).expect("write");
+    let (code, out, err) = run(
+        &[
+            "import",
+            "--data",
+            data_arg,
+            "--project",
+            "p",
+            "--batch",
+            "3",
+            file.to_str().expect("utf-8"),
+        ],
+        None,
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("imported 42 of 46 numbers into project p (4 errors)"),
+        "{out}"
+    );
+    let lines: Vec<usize> = out
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("line "))
+        .filter_map(|l| l.split(':').next()?.parse().ok())
+        .collect();
+    assert_eq!(lines, [7, 17, 27, 37], "{out}");
+    assert!(out.contains("letters"), "{out}");
+    assert!(
+        !out.contains("+24761907") && !out.contains("+7 800"),
+        "{out}"
+    );
+}
