@@ -205,3 +205,40 @@ fn a_failed_append_fails_every_change_of_its_group_and_changes_nothing() {
     assert!(result.errors.is_empty());
     assert_eq!(admin.number_count(), 2);
 }
+
+#[test]
+fn import_batches_reports_every_request_and_stops_at_a_failed_one() {
+    let store = SlowStore::default();
+    let admin = open(&store);
+    let requests = (0..10).map(|b| {
+        let numbers = (0..50).map(|i| format!("+44207946{:04}", b * 50 + i));
+        let mut request = one("+442079469999");
+        request.phone_numbers.extend(numbers);
+        (request, b)
+    });
+    let reported = Mutex::new(Vec::new());
+    admin
+        .import_batches(&Caller::Operator, "p", requests, |b, request, result| {
+            assert_eq!(result.imported.len(), request.phone_numbers.len());
+            reported.lock().expect("reported").push(b);
+        })
+        .expect("import");
+    let mut reported = reported.into_inner().expect("reported");
+    reported.sort_unstable();
+    assert_eq!(reported, (0..10).collect::<Vec<_>>());
+    assert_eq!(admin.number_count(), 501);
+
+    // An unknown connector fails the whole request: the error comes back, nothing changes.
+    let requests = (0..3).map(|b| {
+        let mut request = one(&format!("+44207947{b:04}"));
+        request.connector_id = Some("conn_missing".into());
+        (request, b)
+    });
+    let err = admin
+        .import_batches(&Caller::Operator, "p", requests, |_, _, _| {
+            panic!("no request succeeds")
+        })
+        .expect_err("unknown connector");
+    assert_eq!(err.code(), ErrorCode::NotFound);
+    assert_eq!(admin.number_count(), 501);
+}

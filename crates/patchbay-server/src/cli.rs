@@ -4,7 +4,8 @@ use std::io::{BufRead, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::Arc;
 
 use clap::{Args, Subcommand};
@@ -333,112 +334,21 @@ impl<R: BufRead> Iterator for Batches<R> {
     }
 }
 
-/// What the import threads share.
-#[derive(Default)]
-struct ImportTally {
-    read: std::sync::atomic::AtomicUsize,
-    imported: std::sync::atomic::AtomicUsize,
-    errors: std::sync::Mutex<Vec<(usize, patchbay_admin::NumberError)>>,
-    fatal: std::sync::Mutex<Option<String>>,
-}
-
-impl ImportTally {
-    fn failed(&self) -> bool {
-        self.fatal.lock().map_or(true, |fatal| fatal.is_some())
-    }
-}
-
-/// Imports one batch; per-number errors are kept with their line numbers.
-fn import_batch(
-    admin: &Admin,
-    args: &ImportArgs,
-    chunk: Vec<(usize, String)>,
-    tally: &ImportTally,
-) -> Result<(), String> {
-    use std::sync::atomic::Ordering::Relaxed;
-    let request = ImportRequest {
-        phone_numbers: chunk.iter().map(|(_, n)| n.clone()).collect(),
-        client_env: args.env,
-        connector_id: args.connector.clone(),
-    };
-    let result = admin
-        .import_numbers(&Caller::Operator, &args.project, &request)
-        .map_err(|e| {
-            format!(
-                "import into {}: {e} ({} numbers were imported before this)",
-                args.project,
-                tally.imported.load(Relaxed)
+/// A bar over the file's bytes, or a spinner when the size is unknown (standard input).
+fn import_progress(size: Option<u64>) -> indicatif::ProgressBar {
+    match size {
+        Some(size) => indicatif::ProgressBar::new(size).with_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} importing [{bar:40}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta} left) {msg}",
             )
-        })?;
-    tally.imported.fetch_add(result.imported.len(), Relaxed);
-    if !result.errors.is_empty() {
-        // Errors come in input order: match each to the next line with its text, so that a
-        // number listed twice is reported at the line of its second listing.
-        let mut lines = chunk.iter();
-        let mut errors = tally.errors.lock().map_err(|_| "an import thread failed")?;
-        errors.extend(result.errors.into_iter().map(|failure| {
-            let line = lines
-                .find(|(_, text)| *text == failure.phone_number)
-                .map_or(0, |(line, _)| *line);
-            (line, failure)
-        }));
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        ),
+        None => indicatif::ProgressBar::new_spinner().with_style(
+            indicatif::ProgressStyle::with_template("{spinner} importing {bytes} read {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        ),
     }
-    Ok(())
-}
-
-/// Reads the file in batches and imports them on two threads, so that one batch is checked
-/// (on every core) while the other is being stored; concurrent batches share group commits.
-fn import_stream(
-    admin: &Admin,
-    args: &ImportArgs,
-    input: impl BufRead,
-    progress: &indicatif::ProgressBar,
-) -> Result<ImportTally, String> {
-    use std::sync::atomic::Ordering::Relaxed;
-    let tally = ImportTally::default();
-    let batches = Batches {
-        lines: input.lines(),
-        at: 0,
-        batch: args.batch.max(1),
-    };
-    let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<(usize, String)>>(1);
-    let receiver = std::sync::Mutex::new(receiver);
-    std::thread::scope(|scope| {
-        for _ in 0..2 {
-            scope.spawn(|| loop {
-                let next = receiver.lock().ok().and_then(|r| r.recv().ok());
-                let Some(chunk) = next else { return };
-                if tally.failed() {
-                    continue; // drain: the import has stopped
-                }
-                if let Err(e) = import_batch(admin, args, chunk, &tally) {
-                    if let Ok(mut fatal) = tally.fatal.lock() {
-                        fatal.get_or_insert(e);
-                    }
-                }
-                progress.set_message(format!("{} numbers", tally.imported.load(Relaxed)));
-            });
-        }
-        for batch in batches {
-            let stop = match batch {
-                Ok(chunk) => {
-                    tally.read.fetch_add(chunk.len(), Relaxed);
-                    sender.send(chunk).is_err() || tally.failed()
-                }
-                Err(e) => {
-                    if let Ok(mut fatal) = tally.fatal.lock() {
-                        fatal.get_or_insert(e);
-                    }
-                    true
-                }
-            };
-            if stop {
-                break;
-            }
-        }
-        drop(sender);
-    });
-    Ok(tally)
 }
 
 pub fn import(args: ImportArgs) -> CliResult {
@@ -462,40 +372,84 @@ pub fn import(args: ImportArgs) -> CliResult {
             (Box::new(file), size)
         };
     let admin = open_admin(&args.data.data, config)?;
-    let progress = match size {
-        Some(size) => indicatif::ProgressBar::new(size).with_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} importing [{bar:40}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta} left) {msg}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-            .progress_chars("=> "),
-        ),
-        None => indicatif::ProgressBar::new_spinner().with_style(
-            indicatif::ProgressStyle::with_template("{spinner} importing {bytes} read {msg}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-        ),
-    };
+    let progress = import_progress(size);
     let reader = std::io::BufReader::with_capacity(1 << 20, progress.wrap_read(input));
-    let tally = import_stream(&admin, &args, reader, &progress)?;
-    let fatal = tally
-        .fatal
-        .into_inner()
-        .map_err(|_| "an import thread failed".to_string())?;
-    if let Some(fatal) = fatal {
+    let read_error = std::sync::Mutex::new(None);
+    let read = AtomicUsize::new(0);
+    let requests = Batches {
+        lines: reader.lines(),
+        at: 0,
+        batch: args.batch.max(1),
+    }
+    .map_while(|batch| match batch {
+        Ok(chunk) => Some(chunk),
+        Err(e) => {
+            if let Ok(mut first) = read_error.lock() {
+                first.get_or_insert(e);
+            }
+            None
+        }
+    })
+    .map(|chunk| {
+        read.fetch_add(chunk.len(), Relaxed);
+        let (lines, numbers): (Vec<usize>, Vec<String>) = chunk.into_iter().unzip();
+        let request = ImportRequest {
+            phone_numbers: numbers,
+            client_env: args.env,
+            connector_id: args.connector.clone(),
+        };
+        (request, lines)
+    });
+    let imported = AtomicUsize::new(0);
+    let errors = std::sync::Mutex::new(Vec::new());
+    let stored = admin.import_batches(
+        &Caller::Operator,
+        &args.project,
+        requests,
+        |lines, request, result| {
+            let total = imported.fetch_add(result.imported.len(), Relaxed) + result.imported.len();
+            progress.set_message(format!("{total} numbers"));
+            // Errors come in input order: match each to the next line with its text, so
+            // that a number listed twice is reported at the line of its second listing.
+            let mut listed = lines.iter().zip(&request.phone_numbers);
+            let located = result.errors.into_iter().map(|failure| {
+                let line = listed
+                    .find(|(_, text)| **text == failure.phone_number)
+                    .map_or(0, |(line, _)| *line);
+                (line, failure)
+            });
+            if let Ok(mut errors) = errors.lock() {
+                errors.extend(located);
+            }
+        },
+    );
+    let read_error = read_error.into_inner().ok().flatten();
+    if let Err(e) = stored {
         progress.abandon();
-        return Err(fatal);
+        return Err(format!(
+            "import into {}: {e} ({} numbers were imported before this)",
+            args.project,
+            imported.load(Relaxed)
+        ));
+    }
+    if let Some(e) = read_error {
+        progress.abandon();
+        return Err(format!(
+            "{}: {e} ({} numbers were imported before this)",
+            args.file.display(),
+            imported.load(Relaxed)
+        ));
     }
     progress.finish_and_clear();
     admin.checkpoint().map_err(|e| e.to_string())?;
-    let mut errors = tally
-        .errors
+    let mut errors = errors
         .into_inner()
         .map_err(|_| "an import thread failed".to_string())?;
     errors.sort_by_key(|(line, _)| *line);
     println!(
         "imported {} of {} numbers into project {} ({} errors)",
-        tally.imported.into_inner(),
-        tally.read.into_inner(),
+        imported.into_inner(),
+        read.into_inner(),
         args.project,
         errors.len()
     );

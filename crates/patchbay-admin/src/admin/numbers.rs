@@ -175,6 +175,50 @@ impl Admin {
         })
     }
 
+    /// Imports a stream of requests into `project`, two at a time: while one request's
+    /// numbers are checked (on every core), the other is being stored, and concurrent
+    /// requests share group commits. Each request is one change, as with
+    /// [`Admin::import_numbers`]; `report` receives each request's answer with the context
+    /// it came with and the request itself, in the order they finish. Memory holds at most three requests. Stops at
+    /// the first error of a whole request (access, an unknown connector, the store) and
+    /// returns it; the requests stored before it stay stored.
+    pub fn import_batches<T: Send>(
+        &self,
+        caller: &Caller,
+        project: &str,
+        requests: impl Iterator<Item = (ImportRequest, T)> + Send,
+        report: impl Fn(T, &ImportRequest, Imported) + Sync,
+    ) -> Result<(), AdminError> {
+        let (sender, receiver) = std::sync::mpsc::sync_channel::<(ImportRequest, T)>(1);
+        let receiver = parking_lot::Mutex::new(receiver);
+        let failure = parking_lot::Mutex::new(None::<AdminError>);
+        std::thread::scope(|scope| {
+            for _ in 0..2 {
+                scope.spawn(|| loop {
+                    let Ok((request, context)) = receiver.lock().recv() else {
+                        return;
+                    };
+                    if failure.lock().is_some() {
+                        continue; // draining after a failure
+                    }
+                    match self.import_numbers(caller, project, &request) {
+                        Ok(imported) => report(context, &request, imported),
+                        Err(error) => {
+                            failure.lock().get_or_insert(error);
+                        }
+                    }
+                });
+            }
+            for item in requests {
+                if failure.lock().is_some() || sender.send(item).is_err() {
+                    break;
+                }
+            }
+            drop(sender);
+        });
+        failure.into_inner().map_or(Ok(()), Err)
+    }
+
     pub(super) fn number_in(
         &self,
         model: &Model,
