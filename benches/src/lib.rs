@@ -18,6 +18,10 @@
 
 #![warn(missing_docs)]
 
+mod mixed;
+
+pub use mixed::{example_numbers, mixed_numbers, us_number};
+
 use std::sync::Arc;
 
 use patchbay_core::{ClientEnv, Connector, Router, Snapshot, E164};

@@ -112,6 +112,21 @@ proptest! {
         prop_assert_eq!(a == b, a.as_u64() == b.as_u64());
     }
 
+    /// The order of numbers that share a length and a prefix: one digit changed anywhere,
+    /// including where the packed form stores a digit twice.
+    #[test]
+    fn numbers_of_one_length_order_by_value(a in canonical(), at in 1usize..15, digit in 0u64..10) {
+        let text = a.to_string();
+        let at = 1 + at % (text.len() - 1);
+        let mut changed = text.into_bytes();
+        changed[at] = b'0' + digit as u8;
+        let Ok(b) = E164::parse_canonical(std::str::from_utf8(&changed).expect("ascii")) else {
+            return Ok(());
+        };
+        prop_assert_eq!(a.cmp(&b), a.as_u64().cmp(&b.as_u64()), "{} {}", a, b);
+        prop_assert_eq!(b.cmp(&a), b.as_u64().cmp(&a.as_u64()));
+    }
+
     #[test]
     fn every_spelling_gives_the_same_number(
         (number, text) in canonical().prop_flat_map(|n| (Just(n), spelled(n))),

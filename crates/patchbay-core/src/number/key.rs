@@ -85,6 +85,21 @@ pub(super) fn decode(key: u64) -> u64 {
     (1..=n).fold(0, |value, at| value * 10 + ((key >> (4 * at)) & 0xF))
 }
 
+/// A value whose order among keys of one digit count is the numbers' order, without
+/// unpacking: for 8 or more digits, the first seven digits (low halves of bytes 1 to 7) then
+/// the last eight (high halves), each byte-swapped so that the first digit is the most
+/// significant. Where the two ranges overlap, the shared digits already compared equal.
+#[inline]
+pub(super) fn order(key: u64) -> u128 {
+    if digit_count(key) >= 8 {
+        let first = (key & LOW & !0xFF).swap_bytes();
+        let last = (key & HIGH).swap_bytes();
+        (u128::from(first) << 64) | u128::from(last)
+    } else {
+        u128::from(decode(key))
+    }
+}
+
 /// Whether `key` is the key of some string of 2 to 15 digits with a first digit other than
 /// `0` (that is, whether [`encode`] makes it): every digit place holds 0-9, the digits stored
 /// twice agree, and unused places are zero. Word-wide tests, no loop over the digits: files

@@ -48,11 +48,13 @@ pub const MAX_DIGITS: usize = 15;
 pub struct E164(NonZeroU64);
 
 impl Ord for E164 {
-    /// By value: more digits is larger, and numbers of one length compare digit by digit.
+    /// By value: more digits is larger, and numbers of one length compare digit by digit
+    /// (on the packed digits, without unpacking them: sorting and ordered sets of numbers
+    /// compare often).
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         self.len()
             .cmp(&other.len())
-            .then_with(|| self.as_u64().cmp(&other.as_u64()))
+            .then_with(|| key::order(self.0.get()).cmp(&key::order(other.0.get())))
     }
 }
 
