@@ -7,10 +7,24 @@
 //! - `baseline_append_100k`: the journal append (with fsync) of a record the size of the
 //!   import's, alone: the floor of durability for that change.
 //! - `baseline_build_1m`: building the routing snapshot of the store alone.
+//!
+//! Imports into an empty store, as `patchbay import` does them (requests of 100,000 numbers,
+//! two in flight through `Admin::import_batches`, durable, then a checkpoint), of
+//! `PATCHBAY_BENCH_IMPORT` numbers (default 1,000,000; the ids keep the name):
+//!
+//! - `import_1m_mixed`: valid numbers from every country, in about equal shares
+//!   (`patchbay_benches::mixed_numbers`);
+//! - `import_1m_us`: the same count of North American numbers.
+//!
+//! Group commit, into a data directory (one fsync a group) of a few thousand numbers:
+//!
+//! - `sequential_one_number`: one client importing 256 numbers, one change each;
+//! - `concurrent_one_number_32`: 32 clients importing 8 numbers each, one change each, at
+//!   once. Both report numbers per second; the ratio is what group commit buys.
 
 use std::time::{Duration, Instant};
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use patchbay_admin::{
     Admin, AdminConfig, Caller, ConnectorPatch, DataDir, ImportRequest, NewConnector, Patch, Store,
 };
@@ -19,16 +33,8 @@ use patchbay_core::{ClientEnv, Snapshot};
 const STORE: usize = 1_000_000;
 const CHUNK: usize = 100_000;
 
-/// The `i`-th of many valid North American numbers: area codes 212, 415, 646, 718, 917,
-/// exchanges 200 to 999 except N11, all line numbers.
 fn number(i: usize) -> String {
-    const AREAS: [u32; 5] = [212, 415, 646, 718, 917];
-    let line = i % 10_000;
-    let rest = i / 10_000;
-    let exchanges: Vec<u32> = (200..1000).filter(|e| e % 100 != 11).collect();
-    let exchange = exchanges[rest % exchanges.len()];
-    let area = AREAS[(rest / exchanges.len()) % AREAS.len()];
-    format!("+1{area}{exchange}{line:04}")
+    patchbay_benches::us_number(i)
 }
 
 fn request(from: usize, connector: &str) -> ImportRequest {
@@ -203,5 +209,110 @@ fn serde_json_len_of_import() -> usize {
     CHUNK * 15 + 128
 }
 
-criterion_group!(benches, admin);
+/// The size of the import benchmarks.
+fn import_size() -> usize {
+    std::env::var("PATCHBAY_BENCH_IMPORT")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000_000)
+}
+
+/// An admin on a fresh data directory with project `p`.
+fn empty_store() -> (Admin, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = AdminConfig {
+        max_bulk: CHUNK,
+        ..AdminConfig::default()
+    };
+    let admin =
+        Admin::open(Box::new(DataDir::open(dir.path()).expect("dir")), config).expect("open");
+    admin
+        .create_project(&Caller::Operator, "acme", "p")
+        .expect("project");
+    (admin, dir)
+}
+
+/// Imports `numbers` as `patchbay import` does, and returns the time it took.
+fn import_all(numbers: &[String]) -> Duration {
+    let (admin, _dir) = empty_store();
+    let requests = numbers.chunks(CHUNK).map(|chunk| {
+        let request = ImportRequest {
+            phone_numbers: chunk.to_vec(),
+            client_env: None,
+            connector_id: None,
+        };
+        (request, ())
+    });
+    let started = Instant::now();
+    admin
+        .import_batches(&Caller::Operator, "p", requests, |(), _, result| {
+            assert!(result.errors.is_empty(), "{:?}", result.errors.first());
+        })
+        .expect("import");
+    admin.checkpoint().expect("checkpoint");
+    let elapsed = started.elapsed();
+    assert_eq!(admin.number_count(), numbers.len());
+    elapsed
+}
+
+fn imports(c: &mut Criterion) {
+    let size = import_size();
+    let mixed = patchbay_benches::mixed_numbers(size, 1);
+    let us: Vec<String> = (0..size).map(number).collect();
+    let mut group = c.benchmark_group("admin");
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_secs(1));
+    group.measurement_time(Duration::from_secs(15));
+    group.throughput(Throughput::Elements(size as u64));
+    for (name, numbers) in [("import_1m_mixed", &mixed), ("import_1m_us", &us)] {
+        group.bench_function(name, |b| {
+            b.iter_custom(|iterations| (0..iterations).map(|_| import_all(numbers)).sum())
+        });
+    }
+
+    const CHANGES: usize = 256;
+    group.throughput(Throughput::Elements(CHANGES as u64));
+    group.measurement_time(Duration::from_secs(10));
+    let mut round = 0;
+    let mut one_number_changes = |clients: usize, iterations: u64| -> Duration {
+        let mut total = Duration::ZERO;
+        for _ in 0..iterations {
+            // A fresh store each time, so every measurement imports into the same size.
+            let (admin, _dir) = empty_store();
+            round += 1;
+            let base = round * CHANGES;
+            let started = Instant::now();
+            std::thread::scope(|scope| {
+                for client in 0..clients {
+                    let admin = &admin;
+                    scope.spawn(move || {
+                        for i in (client..CHANGES).step_by(clients) {
+                            let request = ImportRequest {
+                                phone_numbers: vec![number(base + i)],
+                                client_env: None,
+                                connector_id: None,
+                            };
+                            let result = admin
+                                .import_numbers(&Caller::Operator, "p", &request)
+                                .expect("import");
+                            assert!(result.errors.is_empty(), "{:?}", result.errors);
+                        }
+                    });
+                }
+            });
+            total += started.elapsed();
+            assert_eq!(admin.number_count(), CHANGES);
+        }
+        total
+    };
+    group.bench_function("sequential_one_number", |b| {
+        b.iter_custom(|iterations| one_number_changes(1, iterations))
+    });
+    group.bench_function("concurrent_one_number_32", |b| {
+        b.iter_custom(|iterations| one_number_changes(32, iterations))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, admin, imports);
 criterion_main!(benches);

@@ -20,7 +20,10 @@
 //!   read lock, get, clone the `Arc` out.
 //! - `baseline_dashmap_string`: `DashMap<String, Arc<Connector>>`: get, clone the `Arc`.
 //! - `baseline_phonenumber`: `phonenumber::parse`, format as E.164, then a get in a
-//!   `HashMap<String, Arc<Connector>>` (what a naive integration does per call).
+//!   `HashMap<String, Arc<Connector>>` (what a naive integration does per call). The
+//!   `phonenumber` crate is a dependency of the benchmarks only, for this baseline.
+//! - `baseline_rlibphonenumber`: the same with `rlibphonenumber` (the metadata library
+//!   patchbay uses for national formats and import validity), its global `PhoneNumberUtil`.
 
 use std::collections::HashMap;
 use std::hint::black_box;
@@ -45,6 +48,18 @@ fn phonenumber_lookup(
     let number = phonenumber::parse(None, input).ok()?;
     let key = number.format().mode(Mode::E164).to_string();
     map.get(&key).cloned()
+}
+
+/// The naive integration with `rlibphonenumber`.
+#[inline]
+fn rlibphonenumber_lookup(
+    map: &HashMap<String, Arc<Connector>>,
+    input: &str,
+) -> Option<Arc<Connector>> {
+    use rlibphonenumber::{PhoneNumberFormat, PHONE_NUMBER_UTIL};
+    let number = PHONE_NUMBER_UTIL.parse(input, None).ok()?;
+    let key = PHONE_NUMBER_UTIL.format(&number, PhoneNumberFormat::E164);
+    map.get(key.as_ref()).cloned()
 }
 
 fn lookup(c: &mut Criterion) {
@@ -88,6 +103,8 @@ fn lookup(c: &mut Criterion) {
             assert!(Arc::ptr_eq(&dashmap.get(s).expect("hit"), expected));
             if i % 64 == 0 {
                 let found = phonenumber_lookup(&string_map, s).expect("hit");
+                assert!(Arc::ptr_eq(&found, expected));
+                let found = rlibphonenumber_lookup(&string_map, s).expect("hit");
                 assert!(Arc::ptr_eq(&found, expected));
             }
         }
@@ -207,6 +224,13 @@ fn lookup(c: &mut Criterion) {
     group.bench_function("baseline_phonenumber", |b| {
         b.iter(|| {
             let found = phonenumber_lookup(&string_map, probes.str(i));
+            i = i.wrapping_add(1);
+            black_box(&found);
+        });
+    });
+    group.bench_function("baseline_rlibphonenumber", |b| {
+        b.iter(|| {
+            let found = rlibphonenumber_lookup(&string_map, probes.str(i));
             i = i.wrapping_add(1);
             black_box(&found);
         });

@@ -1,14 +1,15 @@
 //! Group commit: the one path every change takes from a plan to a durable, published change.
 //!
 //! A caller hands [`Admin::change`] a *plan*: a closure that validates against the model and
-//! returns the mutations and the caller's answer. The plan is queued; the caller then takes
-//! the writer lock. Whoever holds it is the leader: it runs every queued plan in order, each
+//! returns the mutations and the caller's answer. The plan is queued, and the caller tries
+//! the writer lock. Whoever gets it is the leader: it runs every queued plan in order, each
 //! against the model as the plans before it left it (so concurrent changes are validated
 //! exactly as if they had run one after another), appends one journal record per change in
 //! one write with one fsync, publishes one snapshot for the whole group, and only then answers
-//! each caller. A caller whose plan an earlier leader ran finds its answer when it gets the
-//! lock. The model stays write-locked from the first plan to the fsync, so no reader of the
-//! model sees a change before it is durable; lookups see it with the publish.
+//! each caller, waking them all at once. A caller that finds the lock held sleeps until its
+//! change is answered, or until the leader, done, nudges it to lead the changes queued in
+//! the meantime. The model stays write-locked from the first plan to the fsync, so no reader
+//! of the model sees a change before it is durable; lookups see it with the publish.
 //!
 //! A failed append leaves nothing in the journal (the store truncates what it wrote), and
 //! the model, already ahead of the store, is reloaded from it; every change of the group gets
@@ -17,7 +18,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use parking_lot::{Mutex, MutexGuard, RwLockWriteGuard};
+use parking_lot::{Condvar, Mutex, MutexGuard, RwLockWriteGuard};
 use patchbay_core::Connector;
 
 use super::{encode, store_error, Admin, Writer};
@@ -30,11 +31,14 @@ type Plan<R> = Box<dyn FnOnce(&Admin, &Model) -> Result<(Vec<Mutation>, R), Admi
 
 /// A queued change, as the leader sees it (without its answer's type).
 pub(super) trait Job: Send + Sync {
-    /// Runs the plan: the mutations, or `None` when the plan refused (the job then holds its
-    /// error).
+    /// Runs the plan: the mutations, or `None` when the plan refused (the job is then
+    /// settled with its error).
     fn plan(&self, admin: &Admin, model: &Model) -> Option<Vec<Mutation>>;
-    /// Settles the job with the group's outcome (a job not yet planned can only fail).
+    /// Settles the job with the group's outcome (a job not yet planned can only fail) and
+    /// wakes its caller. A settled job stays as it is.
     fn settle(&self, outcome: Result<(), AdminError>);
+    /// Wakes the job's caller to lead the next group.
+    fn nudge(&self);
 }
 
 enum State<R> {
@@ -44,38 +48,105 @@ enum State<R> {
     Taken,
 }
 
+struct Inner<R> {
+    state: State<R>,
+    /// Set when the caller should try to lead: the group before it has finished.
+    nudged: bool,
+}
+
+/// A queued change and its caller's wake-up: the caller sleeps on `ready` until its change
+/// is settled or it is nudged to lead, so a finished group wakes each of its callers at once
+/// instead of handing a lock from one to the next.
 struct Slot<R> {
-    state: Mutex<State<R>>,
+    inner: Mutex<Inner<R>>,
+    ready: Condvar,
+}
+
+impl<R> Slot<R> {
+    fn new(plan: Plan<R>) -> Slot<R> {
+        Slot {
+            inner: Mutex::new(Inner {
+                state: State::Queued(plan),
+                nudged: false,
+            }),
+            ready: Condvar::new(),
+        }
+    }
+
+    /// The outcome, if the change is settled (taken: a second call gets `None`).
+    fn take_settled(inner: &mut Inner<R>) -> Option<Result<R, AdminError>> {
+        match std::mem::replace(&mut inner.state, State::Taken) {
+            State::Settled(outcome) => Some(outcome),
+            other => {
+                inner.state = other;
+                None
+            }
+        }
+    }
+
+    /// Sleeps until the change is settled (its outcome) or the caller is nudged (`None`).
+    fn wait(&self) -> Option<Result<R, AdminError>> {
+        let mut inner = self.inner.lock();
+        loop {
+            if let Some(outcome) = Self::take_settled(&mut inner) {
+                return Some(outcome);
+            }
+            if std::mem::take(&mut inner.nudged) {
+                return None;
+            }
+            self.ready.wait(&mut inner);
+        }
+    }
 }
 
 impl<R: Send> Job for Slot<R> {
     fn plan(&self, admin: &Admin, model: &Model) -> Option<Vec<Mutation>> {
-        let mut state = self.state.lock();
-        let State::Queued(plan) = std::mem::replace(&mut *state, State::Taken) else {
-            *state = State::Settled(Err(AdminError::internal("a change was planned twice")));
-            return None;
+        let mut inner = self.inner.lock();
+        let State::Queued(plan) = std::mem::replace(&mut inner.state, State::Taken) else {
+            return None; // planned by an earlier group: nothing to do
         };
         match plan(admin, model) {
             Ok((mutations, answer)) => {
-                *state = State::Planned(answer);
+                inner.state = State::Planned(answer);
                 Some(mutations)
             }
             Err(error) => {
-                *state = State::Settled(Err(error));
+                inner.state = State::Settled(Err(error));
+                self.ready.notify_one();
                 None
             }
         }
     }
 
     fn settle(&self, outcome: Result<(), AdminError>) {
-        let mut state = self.state.lock();
-        *state = match std::mem::replace(&mut *state, State::Taken) {
+        let mut inner = self.inner.lock();
+        inner.state = match std::mem::replace(&mut inner.state, State::Taken) {
             State::Planned(answer) => State::Settled(outcome.map(|()| answer)),
             State::Queued(_) => State::Settled(Err(outcome
                 .err()
                 .unwrap_or_else(|| AdminError::internal("a change was settled unplanned")))),
             settled => settled,
         };
+        self.ready.notify_one();
+    }
+
+    fn nudge(&self) {
+        self.inner.lock().nudged = true;
+        self.ready.notify_one();
+    }
+}
+
+/// Settles every job of a group that is not settled yet when dropped: the group's callers
+/// are answered even if the leader unwinds.
+struct SettleAll<'a>(&'a [Arc<dyn Job>]);
+
+impl Drop for SettleAll<'_> {
+    fn drop(&mut self) {
+        for job in self.0 {
+            job.settle(Err(AdminError::internal(
+                "the change's group commit failed: retry the change",
+            )));
+        }
     }
 }
 
@@ -141,28 +212,30 @@ impl Admin {
         R: Send + 'static,
         F: FnOnce(&Admin, &Model) -> Result<(Vec<Mutation>, R), AdminError> + Send + 'static,
     {
-        let slot = Arc::new(Slot {
-            state: Mutex::new(State::Queued(Box::new(plan))),
-        });
+        let slot = Arc::new(Slot::new(Box::new(plan)));
         self.queue.lock().push(slot.clone());
-        let writer = self.writer.lock();
-        if matches!(*slot.state.lock(), State::Queued(_)) {
-            let jobs = std::mem::take(&mut *self.queue.lock());
-            self.commit_group(writer, &jobs);
-        } else {
-            drop(writer);
-        }
-        let settled = std::mem::replace(&mut *slot.state.lock(), State::Taken);
-        match settled {
-            State::Settled(outcome) => outcome,
-            _ => Err(AdminError::internal(
-                "a change was not settled by its group",
-            )),
+        loop {
+            if let Some(outcome) = Slot::take_settled(&mut slot.inner.lock()) {
+                return outcome;
+            }
+            if let Some(writer) = self.writer.try_lock() {
+                let jobs = std::mem::take(&mut *self.queue.lock());
+                self.commit_group(writer, &jobs);
+                // Changes queued while this group ran: the first of them leads the next.
+                if let Some(next) = self.queue.lock().first() {
+                    next.nudge();
+                }
+                continue;
+            }
+            if let Some(outcome) = slot.wait() {
+                return outcome;
+            }
         }
     }
 
     /// Plans, stores, applies and publishes `jobs` as one group, then settles each.
     fn commit_group(&self, mut writer: MutexGuard<'_, Writer>, jobs: &[Arc<dyn Job>]) {
+        let _settle = SettleAll(jobs);
         if let Some(why) = &writer.poisoned {
             let refused = AdminError::internal(format!(
                 "an earlier write failed and the store could not be reloaded ({why}): \
