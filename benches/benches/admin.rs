@@ -52,15 +52,8 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = AdminConfig {
-        max_bulk: CHUNK,
-        ..AdminConfig::default()
-    };
-    let admin =
-        Admin::open(Box::new(DataDir::open(dir.path()).expect("dir")), config).expect("open");
+    let (admin, dir) = empty_store();
     let op = Caller::Operator;
-    admin.create_project(&op, "acme", "p").expect("project");
     let connectors: Vec<String> = (0..10)
         .map(|i| {
             admin

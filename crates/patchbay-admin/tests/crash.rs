@@ -107,6 +107,43 @@ fn concurrent_worker(dir: &str, start: u64) -> Result<(), Box<dyn std::error::Er
     Ok(())
 }
 
+/// Runs the child `mode` on `dir` from `start`, kills it with SIGKILL once it has
+/// acknowledged more than `kill_after` steps, and returns every step it acknowledged
+/// (including those it printed before it died).
+fn run_child(
+    mode: &str,
+    dir: &std::path::Path,
+    start: u64,
+    kill_after: u64,
+) -> Result<Vec<Step>, String> {
+    let mut child = Command::new(std::env::current_exe().map_err(|e| e.to_string())?)
+        .args([mode, &dir.display().to_string(), &start.to_string()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let mut steps = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while steps.len() as u64 <= kill_after {
+        let line = lines
+            .next()
+            .ok_or("the worker stopped early")?
+            .map_err(|e| e.to_string())?;
+        if line == "ready" {
+            continue;
+        }
+        steps.push(parse_step(&line).ok_or_else(|| format!("unexpected worker output {line:?}"))?);
+        if Instant::now() > deadline {
+            return Err("the worker is too slow".into());
+        }
+    }
+    child.kill().map_err(|e| e.to_string())?; // SIGKILL
+    child.wait().map_err(|e| e.to_string())?;
+    steps.extend(lines.map_while(Result::ok).filter_map(|l| parse_step(&l)));
+    Ok(steps)
+}
+
 /// One round with the concurrent child: every acknowledged import is there after the
 /// kill, and nothing is there that was neither acknowledged nor in flight (at most one
 /// number per thread: the one after its last acknowledged).
@@ -116,42 +153,14 @@ fn concurrent_round(
     acked: &mut BTreeSet<u64>,
 ) -> Result<(), String> {
     let start = round * 1000 + 10;
-    let mut child = Command::new(std::env::current_exe().map_err(|e| e.to_string())?)
-        .args(["concurrent", &dir.display().to_string(), &start.to_string()])
-        .stdout(Stdio::piped())
-        .spawn()
-        .map_err(|e| e.to_string())?;
-    let stdout = child.stdout.take().ok_or("no stdout")?;
-    let mut lines = BufReader::new(stdout).lines();
     let kill_after = (round * 7919 + 13) % 200;
-    let mut imported = BTreeSet::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while imported.len() as u64 <= kill_after {
-        let line = lines
-            .next()
-            .ok_or("the worker stopped early")?
-            .map_err(|e| e.to_string())?;
-        match parse_step(&line) {
-            Some(Step::Import(n)) => {
-                imported.insert(n);
-            }
-            _ if line == "ready" => {}
-            _ => return Err(format!("unexpected worker output {line:?}")),
-        }
-        if Instant::now() > deadline {
-            return Err("the worker is too slow".into());
-        }
-    }
-    child.kill().map_err(|e| e.to_string())?; // SIGKILL
-    child.wait().map_err(|e| e.to_string())?;
-    imported.extend(
-        lines
-            .map_while(Result::ok)
-            .filter_map(|l| match parse_step(&l) {
-                Some(Step::Import(n)) => Some(n),
-                _ => None,
-            }),
-    );
+    let imported: BTreeSet<u64> = run_child("concurrent", dir, start, kill_after)?
+        .into_iter()
+        .map(|step| match step {
+            Step::Import(n) => Ok(n),
+            Step::Delete(n) => Err(format!("the concurrent worker deleted {n}")),
+        })
+        .collect::<Result<_, _>>()?;
     let in_flight: BTreeSet<u64> = (0..THREADS)
         .map(|t| {
             let mine = imported
@@ -228,34 +237,9 @@ fn crash_round(
     deleted: &mut BTreeSet<u64>,
 ) -> Result<(), String> {
     let start = round * 1000 + 10;
-    let mut child = Command::new(std::env::current_exe().map_err(|e| e.to_string())?)
-        .args(["worker", &dir.display().to_string(), &start.to_string()])
-        .stdout(Stdio::piped())
-        .spawn()
-        .map_err(|e| e.to_string())?;
-    let stdout = child.stdout.take().ok_or("no stdout")?;
-    let mut lines = BufReader::new(stdout).lines();
     // Kill after a pseudo-random number of acknowledged changes (0 to 120).
     let kill_after = (round * 7919 + 13) % 121;
-    let mut steps = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while steps.len() as u64 <= kill_after {
-        let line = lines
-            .next()
-            .ok_or("the worker stopped early")?
-            .map_err(|e| e.to_string())?;
-        if line == "ready" {
-            continue;
-        }
-        steps.push(parse_step(&line).ok_or_else(|| format!("unexpected worker output {line:?}"))?);
-        if Instant::now() > deadline {
-            return Err("the worker is too slow".into());
-        }
-    }
-    child.kill().map_err(|e| e.to_string())?; // SIGKILL
-    child.wait().map_err(|e| e.to_string())?;
-    // Lines the worker printed before it died are acknowledged too.
-    steps.extend(lines.map_while(Result::ok).filter_map(|l| parse_step(&l)));
+    let steps = run_child("worker", dir, start, kill_after)?;
     for step in &steps {
         match *step {
             Step::Import(n) => {

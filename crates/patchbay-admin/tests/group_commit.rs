@@ -11,8 +11,8 @@ use patchbay_admin::{
 };
 use patchbay_core::Snapshot;
 
-/// A store that takes a while to make an append durable, records the size of every group,
-/// and can be told to fail.
+/// A store that takes a while to make an append durable (5 ms) and to write a checkpoint
+/// (30 ms), records the size of every group, and can be told to fail.
 #[derive(Clone, Default)]
 struct SlowStore {
     inner: Arc<Mutex<MemoryStore>>,
@@ -43,6 +43,7 @@ impl Store for SlowStore {
         model: &[u8],
         snapshot: &Snapshot,
     ) -> Result<(), StoreError> {
+        std::thread::sleep(Duration::from_millis(30));
         self.inner
             .lock()
             .expect("store")
@@ -241,4 +242,36 @@ fn import_batches_reports_every_request_and_stops_at_a_failed_one() {
         .expect_err("unknown connector");
     assert_eq!(err.code(), ErrorCode::NotFound);
     assert_eq!(admin.number_count(), 501);
+}
+
+/// A change queued while a checkpoint holds the writer lock is led once it is released: it
+/// does not sleep until another change comes along.
+#[test]
+fn a_change_queued_behind_a_checkpoint_is_committed() {
+    let store = SlowStore::default();
+    let admin = open(&store);
+    for round in 0..5 {
+        let checkpoint = {
+            let admin = Arc::clone(&admin);
+            std::thread::spawn(move || admin.checkpoint().expect("checkpoint"))
+        };
+        // The checkpoint takes 30 ms (SlowStore): the import queues behind it.
+        std::thread::sleep(Duration::from_millis(10));
+        let (done, finished) = std::sync::mpsc::channel();
+        let importer = {
+            let admin = Arc::clone(&admin);
+            std::thread::spawn(move || {
+                let number = format!("+44207946{:04}", 500 + round);
+                let result = admin.import_numbers(&Caller::Operator, "p", &one(&number));
+                done.send(result.map(|r| r.errors.len())).expect("send");
+            })
+        };
+        let imported = finished
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the import finishes: it is not left asleep behind the checkpoint");
+        assert_eq!(imported, Ok(0));
+        importer.join().expect("importer");
+        checkpoint.join().expect("checkpoint");
+    }
+    assert_eq!(admin.number_count(), 5);
 }

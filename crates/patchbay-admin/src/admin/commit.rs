@@ -221,15 +221,20 @@ impl Admin {
             if let Some(writer) = self.writer.try_lock() {
                 let jobs = std::mem::take(&mut *self.queue.lock());
                 self.commit_group(writer, &jobs);
-                // Changes queued while this group ran: the first of them leads the next.
-                if let Some(next) = self.queue.lock().first() {
-                    next.nudge();
-                }
+                self.nudge_next();
                 continue;
             }
             if let Some(outcome) = slot.wait() {
                 return outcome;
             }
+        }
+    }
+
+    /// Wakes the first queued change to lead the next group. Whoever releases the writer
+    /// lock calls this: changes queued while it was held sleep until nudged.
+    pub(super) fn nudge_next(&self) {
+        if let Some(next) = self.queue.lock().first() {
+            next.nudge();
         }
     }
 

@@ -202,9 +202,13 @@ impl Admin {
 
     /// Writes a checkpoint now (the whole model and its snapshot) and empties the journal.
     pub fn checkpoint(&self) -> Result<(), AdminError> {
-        let mut writer = self.writer.lock();
-        let model = self.model.read();
-        Self::checkpoint_locked(&mut writer, &model, &self.router)
+        let written = {
+            let mut writer = self.writer.lock();
+            let model = self.model.read();
+            Self::checkpoint_locked(&mut writer, &model, &self.router)
+        };
+        self.nudge_next();
+        written
     }
 
     /// The account of `project` if `caller` may use it: 401 for a bad key, 403 for a key
