@@ -167,6 +167,18 @@ pub struct Imported {
     pub errors: Vec<NumberError>,
 }
 
+/// One page of a project's numbers ([`Admin::list_numbers_page`](crate::Admin::list_numbers_page)).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NumbersPage {
+    /// The numbers of this page, sorted.
+    pub phone_numbers: Vec<PhoneNumber>,
+    /// The last number of this page when more may follow: pass it as `after` for the next.
+    pub next: Option<E164>,
+}
+
+/// The largest page [`Admin::list_numbers_page`](crate::Admin::list_numbers_page) returns.
+pub const MAX_PAGE: usize = 10_000;
+
 /// `DELETE /phone-numbers` response.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Deleted {

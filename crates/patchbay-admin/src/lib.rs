@@ -48,7 +48,7 @@ pub use admin::PublishStats;
 pub use admin::{Admin, AdminConfig, Caller};
 pub use api::{
     ConnectorPatch, ConnectorUpdate, ConnectorsFound, Deleted, DeletedConnector, ImportRequest,
-    Imported, NewConnector, NumberError, NumbersFound, Patch, UpdateOutcome,
+    Imported, NewConnector, NumberError, NumbersFound, NumbersPage, Patch, UpdateOutcome, MAX_PAGE,
 };
 pub use error::{AdminError, ErrorCode};
 pub use keys::new_id as random_id;

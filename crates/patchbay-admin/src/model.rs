@@ -130,6 +130,8 @@ pub(crate) struct Model {
     pub(crate) numbers: FxHashMap<E164, NumberEntry>,
     /// connector → the numbers assigned to it
     pub(crate) by_connector: FxHashMap<Id, BTreeSet<E164>>,
+    /// project → its numbers, in order: pages of a project's numbers cost O(page)
+    pub(crate) by_project: FxHashMap<Id, BTreeSet<E164>>,
 }
 
 impl Model {
@@ -188,6 +190,10 @@ impl Model {
                 let connector = connector_id.map(|id| self.intern(&id));
                 for number in numbers {
                     self.detach(number);
+                    self.by_project
+                        .entry(Arc::clone(&project))
+                        .or_default()
+                        .insert(number);
                     if let Some(connector) = &connector {
                         self.by_connector
                             .entry(Arc::clone(connector))
@@ -213,15 +219,22 @@ impl Model {
         }
     }
 
-    /// Removes `number` from its connector's set, if it has one.
+    /// Removes `number` from its connector's set and its project's, where it is.
     fn detach(&mut self, number: E164) {
-        let Some(old) = self.numbers.get(&number).and_then(|e| e.connector.clone()) else {
+        let Some(old) = self.numbers.get(&number) else {
             return;
         };
-        if let Some(set) = self.by_connector.get_mut(&old) {
-            set.remove(&number);
-            if set.is_empty() {
-                self.by_connector.remove(&old);
+        let (project, connector) = (Arc::clone(&old.project), old.connector.clone());
+        for (index, key) in [
+            (&mut self.by_project, Some(project)),
+            (&mut self.by_connector, connector),
+        ] {
+            let Some(key) = key else { continue };
+            if let Some(set) = index.get_mut(&key) {
+                set.remove(&number);
+                if set.is_empty() {
+                    index.remove(&key);
+                }
             }
         }
     }
@@ -353,6 +366,21 @@ impl Model {
             return Err(format!(
                 "the connector index holds {indexed} numbers, {assigned} are assigned"
             ));
+        }
+        let listed: usize = self.by_project.values().map(BTreeSet::len).sum();
+        if listed != self.numbers.len() {
+            return Err(format!(
+                "the project index holds {listed} numbers, the model {}",
+                self.numbers.len()
+            ));
+        }
+        for (project, numbers) in &self.by_project {
+            if let Some(n) = numbers
+                .iter()
+                .find(|n| self.numbers.get(n).is_none_or(|e| e.project != *project))
+            {
+                return Err(format!("{n} is in project {project}'s index but not its"));
+            }
         }
         for key in self.keys.values() {
             if !self.accounts.contains(key.info.account_id.as_str()) {

@@ -1,12 +1,15 @@
 //! Phone numbers: list, import, read, assign, delete.
 
 use std::collections::{BTreeSet, HashSet};
+use std::ops::Bound;
 
 use patchbay_core::{ClientEnv, E164};
 use rayon::prelude::*;
 
 use super::{Admin, Caller};
-use crate::api::{Deleted, ImportRequest, Imported, NumberError, NumbersFound};
+use crate::api::{
+    Deleted, ImportRequest, Imported, NumberError, NumbersFound, NumbersPage, MAX_PAGE,
+};
 use crate::error::AdminError;
 use crate::model::{Model, Mutation, PhoneNumber};
 use crate::validity;
@@ -120,27 +123,68 @@ impl Admin {
         connector: Option<&str>,
     ) -> Result<Vec<PhoneNumber>, AdminError> {
         let model = self.model.read();
-        self.authorize(&model, caller, project)?;
-        let mut out: Vec<PhoneNumber> = match connector {
-            Some(id) => {
-                Self::connector_in(&model, project, id)?;
-                model
-                    .by_connector
-                    .get(id)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|n| model.numbers.get(n).map(|e| model.phone_number(*n, e)))
-                    .collect()
-            }
-            None => model
-                .numbers
-                .iter()
-                .filter(|(_, e)| *e.project == *project)
-                .map(|(n, e)| model.phone_number(*n, e))
+        let numbers = self.numbers_of(&model, caller, project, connector)?;
+        Ok(numbers
+            .into_iter()
+            .flatten()
+            .filter_map(|n| model.numbers.get(n).map(|e| model.phone_number(*n, e)))
+            .collect())
+    }
+
+    /// The numbers of `project` (optionally one connector's) after `after`, sorted, at most
+    /// `limit` (1 to [`MAX_PAGE`]): keyset pages, each O(`limit`) however large the project.
+    /// Each page reads the model as it is then, so a number that is in the project from the
+    /// first page to the last is listed exactly once, in order; one added or removed in
+    /// between may or may not be.
+    pub fn list_numbers_page(
+        &self,
+        caller: &Caller,
+        project: &str,
+        connector: Option<&str>,
+        after: Option<E164>,
+        limit: usize,
+    ) -> Result<NumbersPage, AdminError> {
+        if !(1..=MAX_PAGE).contains(&limit) {
+            return Err(AdminError::invalid_request(format!(
+                "limit {limit} is out of range: ask for 1 to {MAX_PAGE} numbers a page"
+            )));
+        }
+        let model = self.model.read();
+        let numbers = self.numbers_of(&model, caller, project, connector)?;
+        let from = after.map_or(Bound::Unbounded, Bound::Excluded);
+        let mut page: Vec<E164> = numbers
+            .into_iter()
+            .flat_map(|set| set.range((from, Bound::Unbounded)))
+            .take(limit + 1)
+            .copied()
+            .collect();
+        let more = page.len() > limit;
+        page.truncate(limit);
+        Ok(NumbersPage {
+            next: if more { page.last().copied() } else { None },
+            phone_numbers: page
+                .into_iter()
+                .filter_map(|n| model.numbers.get(&n).map(|e| model.phone_number(n, e)))
                 .collect(),
-        };
-        out.sort_by_key(|p| p.number);
-        Ok(out)
+        })
+    }
+
+    /// The ordered set of numbers a listing walks, after the access checks.
+    fn numbers_of<'m>(
+        &self,
+        model: &'m Model,
+        caller: &Caller,
+        project: &str,
+        connector: Option<&str>,
+    ) -> Result<Option<&'m BTreeSet<E164>>, AdminError> {
+        self.authorize(model, caller, project)?;
+        Ok(match connector {
+            Some(id) => {
+                Self::connector_in(model, project, id)?;
+                model.by_connector.get(id)
+            }
+            None => model.by_project.get(project),
+        })
     }
 
     /// Imports numbers into `project` in one change; per-number failures are reported, the
