@@ -5,6 +5,7 @@
 //! document is generated from these handlers and the admin's types, so it cannot drift.
 
 mod error;
+mod listing;
 pub mod metrics;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,6 +28,7 @@ use utoipa::{IntoResponses, OpenApi, ToSchema};
 
 pub use error::{ApiError, ErrorBody, KEY_HEADER};
 use error::{ApiJson, ApiPath, ApiQuery, Auth, ErrorObject};
+use listing::{ListNumbersQuery, PhoneNumberList};
 
 /// What every handler shares.
 pub struct AppState {
@@ -151,22 +153,6 @@ pub struct LookupBody {
     /// The number to look up, in any accepted form.
     #[schema(min_length = 1, max_length = 64, example = "+14155552671")]
     pub phone_number: String,
-}
-
-/// `GET /phone-numbers` query.
-#[derive(Deserialize, utoipa::IntoParams)]
-#[serde(rename_all = "camelCase")]
-pub struct ListNumbersQuery {
-    /// Only the numbers of this connector.
-    pub connector_id: Option<String>,
-}
-
-/// `GET /phone-numbers` response.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct PhoneNumberList {
-    /// The numbers, sorted.
-    pub phone_numbers: Vec<PhoneNumber>,
 }
 
 /// A per-number failure.
@@ -409,12 +395,8 @@ async fn list_numbers(
     Auth(caller): Auth,
     ApiPath(agent): ApiPath<String>,
     ApiQuery(query): ApiQuery<ListNumbersQuery>,
-) -> ApiResult<Json<PhoneNumberList>> {
-    let admin = Arc::clone(&s.admin);
-    let phone_numbers =
-        blocking(move || admin.list_numbers(&caller, &agent, query.connector_id.as_deref()))
-            .await?;
-    Ok(Json(PhoneNumberList { phone_numbers }))
+) -> ApiResult<Response> {
+    listing::list(Arc::clone(&s.admin), caller, agent, query).await
 }
 
 /// Import phone numbers (bulk, one atomic change; per-number errors).
