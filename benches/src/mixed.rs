@@ -53,10 +53,11 @@ fn is_valid(text: &str) -> bool {
         .is_ok_and(|n| PHONE_NUMBER_UTIL.is_valid_number(&n))
 }
 
-/// Up to `want` valid numbers near `example`: its last (up to four) digits drawn at random.
+/// Up to `want` valid numbers near `example`: its last digits (four, or five when more than
+/// five thousand are wanted, never more than all but four) drawn at random.
 fn near(example: &str, want: usize, seed: u64) -> Vec<String> {
     let digits = example.len().saturating_sub(1);
-    let free = digits.saturating_sub(4).min(4);
+    let free = digits.saturating_sub(4).min(if want > 5_000 { 5 } else { 4 });
     let stem = &example[..example.len() - free];
     let space = 10usize.pow(free as u32);
     let mut rng = SplitMix64::new(seed);
