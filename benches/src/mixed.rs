@@ -57,7 +57,9 @@ fn is_valid(text: &str) -> bool {
 /// five thousand are wanted, never more than all but four) drawn at random.
 fn near(example: &str, want: usize, seed: u64) -> Vec<String> {
     let digits = example.len().saturating_sub(1);
-    let free = digits.saturating_sub(4).min(if want > 5_000 { 5 } else { 4 });
+    let free = digits
+        .saturating_sub(4)
+        .min(if want > 5_000 { 5 } else { 4 });
     let stem = &example[..example.len() - free];
     let space = 10usize.pow(free as u32);
     let mut rng = SplitMix64::new(seed);

@@ -119,6 +119,20 @@ pub(crate) struct NumberEntry {
     pub(crate) connector: Option<Id>,
 }
 
+/// Adds `numbers` to `set`: one by one when they are few beside it (O(k log n), in order,
+/// so that consecutive inserts walk the same nodes while they are in cache), merged in one
+/// pass when they are many (O(n + k), as when a checkpoint is loaded).
+fn add_all(set: &mut BTreeSet<E164>, numbers: &[E164]) {
+    if numbers.len() < set.len() / 8 + 64 {
+        let mut sorted = numbers.to_vec();
+        sorted.sort_unstable();
+        set.extend(sorted);
+    } else {
+        let mut more: BTreeSet<E164> = numbers.iter().copied().collect();
+        set.append(&mut more);
+    }
+}
+
 /// The whole state of one patchbay deployment.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Model {
@@ -188,18 +202,9 @@ impl Model {
             } => {
                 let project = self.intern(&project_id);
                 let connector = connector_id.map(|id| self.intern(&id));
-                for number in numbers {
+                self.numbers.reserve(numbers.len());
+                for &number in &numbers {
                     self.detach(number);
-                    self.by_project
-                        .entry(Arc::clone(&project))
-                        .or_default()
-                        .insert(number);
-                    if let Some(connector) = &connector {
-                        self.by_connector
-                            .entry(Arc::clone(connector))
-                            .or_default()
-                            .insert(number);
-                    }
                     self.numbers.insert(
                         number,
                         NumberEntry {
@@ -208,6 +213,10 @@ impl Model {
                             connector: connector.clone(),
                         },
                     );
+                }
+                add_all(self.by_project.entry(project).or_default(), &numbers);
+                if let Some(connector) = connector {
+                    add_all(self.by_connector.entry(connector).or_default(), &numbers);
                 }
             }
             Mutation::RemoveNumbers { numbers } => {
