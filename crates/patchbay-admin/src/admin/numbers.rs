@@ -263,9 +263,9 @@ impl Admin {
     /// numbers are checked (on every core), the other is being stored, and concurrent
     /// requests share group commits. Each request is one change, as with
     /// [`Admin::import_numbers`]; `report` receives each request's answer with the context
-    /// it came with and the request itself, in the order they finish. Memory holds at most three requests. Stops at
-    /// the first error of a whole request (access, an unknown connector, the store) and
-    /// returns it; the requests stored before it stay stored.
+    /// it came with and the request itself, in the order they finish. Memory holds at most
+    /// three requests. Stops at the first error of a whole request (access, an unknown
+    /// connector, the store) and returns it; the requests stored before it stay stored.
     pub fn import_batches<T: Send>(
         &self,
         caller: &Caller,
