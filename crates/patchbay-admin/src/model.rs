@@ -343,39 +343,11 @@ impl Model {
                 _ => return Err(format!("connector {id} has a wrong project or account")),
             }
         }
-        let mut assigned = 0usize;
-        for (number, entry) in &self.numbers {
-            if self.account_of(&entry.project).is_none() {
-                return Err(format!(
-                    "{number} belongs to unknown project {}",
-                    entry.project
-                ));
-            }
-            if let Some(cid) = &entry.connector {
-                let Some(c) = self.connectors.get(cid) else {
-                    return Err(format!("{number} routes to missing connector {cid}"));
-                };
-                if *c.project_id != *entry.project || c.client_env != entry.env {
-                    return Err(format!(
-                        "{number} differs from its connector {cid} in project or environment"
-                    ));
-                }
-                if !self
-                    .by_connector
-                    .get(cid)
-                    .is_some_and(|s| s.contains(number))
-                {
-                    return Err(format!("{number} is missing from {cid}'s index"));
-                }
-                assigned += 1;
-            }
-        }
-        let indexed: usize = self.by_connector.values().map(BTreeSet::len).sum();
-        if indexed != assigned {
-            return Err(format!(
-                "the connector index holds {indexed} numbers, {assigned} are assigned"
-            ));
-        }
+        // Each number belongs to exactly one project's index and, when assigned, to exactly
+        // its connector's: every indexed number's entry names that project (or connector),
+        // and the indexes hold as many numbers as the model (or as it assigns). Walking the
+        // indexes checks each number with one hash probe, where looking every number up in
+        // its indexes would take a tree search for each.
         let listed: usize = self.by_project.values().map(BTreeSet::len).sum();
         if listed != self.numbers.len() {
             return Err(format!(
@@ -384,11 +356,43 @@ impl Model {
             ));
         }
         for (project, numbers) in &self.by_project {
+            if self.account_of(project).is_none() {
+                return Err(format!("project {project} of the number index is unknown"));
+            }
             if let Some(n) = numbers
                 .iter()
                 .find(|n| self.numbers.get(n).is_none_or(|e| e.project != *project))
             {
                 return Err(format!("{n} is in project {project}'s index but not its"));
+            }
+        }
+        let assigned = self
+            .numbers
+            .values()
+            .filter(|e| e.connector.is_some())
+            .count();
+        let indexed: usize = self.by_connector.values().map(BTreeSet::len).sum();
+        if indexed != assigned {
+            return Err(format!(
+                "the connector index holds {indexed} numbers, {assigned} are assigned"
+            ));
+        }
+        for (cid, numbers) in &self.by_connector {
+            let Some(c) = self.connectors.get(cid) else {
+                return Err(format!("numbers route to missing connector {cid}"));
+            };
+            let wrong = numbers.iter().find(|n| {
+                self.numbers.get(n).is_none_or(|e| {
+                    e.connector.as_ref() != Some(cid)
+                        || *c.project_id != *e.project
+                        || c.client_env != e.env
+                })
+            });
+            if let Some(n) = wrong {
+                return Err(format!(
+                    "{n} is in connector {cid}'s index but is not its, or differs from it in \
+                     project or environment"
+                ));
             }
         }
         for key in self.keys.values() {
@@ -397,5 +401,94 @@ impl Model {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A model with project p, connector c of p, and two numbers, one assigned to c.
+    fn model() -> Model {
+        let mut model = Model::default();
+        for mutation in [
+            Mutation::PutAccount {
+                account_id: "a".into(),
+            },
+            Mutation::PutProject {
+                project_id: "p".into(),
+                account_id: "a".into(),
+            },
+            Mutation::PutConnector {
+                connector: Connector {
+                    connector_id: "c".into(),
+                    name: "c".into(),
+                    account_id: "a".into(),
+                    project_id: "p".into(),
+                    client_env: ClientEnv::Live,
+                    variant_id: String::new(),
+                    asr_lang_code: "en-US".into(),
+                    tts_lang_code: "en-US".into(),
+                    voice_name: "en-US-Neural2-A".into(),
+                    disable_handoff: false,
+                },
+            },
+            Mutation::PutNumbers {
+                project_id: "p".into(),
+                client_env: ClientEnv::Live,
+                connector_id: Some("c".into()),
+                numbers: vec![number(1)],
+            },
+            Mutation::PutNumbers {
+                project_id: "p".into(),
+                client_env: ClientEnv::Live,
+                connector_id: None,
+                numbers: vec![number(2)],
+            },
+        ] {
+            model.apply(mutation);
+        }
+        model
+    }
+
+    fn number(i: u64) -> E164 {
+        E164::from_u64(442_079_460_000 + i).expect("valid")
+    }
+
+    #[test]
+    fn invariants_catch_every_broken_index() {
+        assert_eq!(model().check_invariants(), Ok(()));
+        type Breakage = (&'static str, fn(&mut Model));
+        let breakages: [Breakage; 6] = [
+            ("missing from its connector's index", |m| {
+                m.by_connector.clear();
+            }),
+            ("in a connector's index it is not on", |m| {
+                let c = m.connectors.keys().next().cloned().expect("c");
+                m.by_connector.entry(c).or_default().insert(number(2));
+            }),
+            ("missing from its project's index", |m| {
+                m.by_project.values_mut().for_each(|s| {
+                    s.remove(&number(2));
+                });
+            }),
+            ("in the index of another project", |m| {
+                m.by_project
+                    .insert("q".into(), [number(9)].into_iter().collect());
+            }),
+            ("routed to a missing connector", |m| {
+                m.connectors.clear();
+            }),
+            ("in another environment than its connector", |m| {
+                if let Some(e) = m.numbers.get_mut(&number(1)) {
+                    e.env = ClientEnv::Sandbox;
+                }
+            }),
+        ];
+        for (what, break_it) in breakages {
+            let mut broken = model();
+            break_it(&mut broken);
+            assert!(broken.check_invariants().is_err(), "{what}");
+        }
     }
 }
