@@ -144,6 +144,29 @@ fn run_child(
     Ok(steps)
 }
 
+/// Reopens `dir` as a restarted process would, checks the model's invariants, and returns
+/// the numbers (their worker index) that are there.
+fn reopen(dir: &std::path::Path) -> Result<BTreeSet<u64>, String> {
+    let admin = Admin::open(
+        Box::new(DataDir::open(dir).map_err(|e| e.to_string())?),
+        config(),
+    )
+    .map_err(|e| e.to_string())?;
+    admin.check_invariants()?;
+    let present = admin
+        .list_numbers(&Caller::Operator, "p", None)
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .filter_map(|p| {
+            p.number
+                .to_string()
+                .strip_prefix("+4420794")
+                .and_then(|d| d.parse().ok())
+        })
+        .collect();
+    Ok(present)
+}
+
 /// One round with the concurrent child: every acknowledged import is there after the
 /// kill, and nothing is there that was neither acknowledged nor in flight (at most one
 /// number per thread: the one after its last acknowledged).
@@ -172,23 +195,7 @@ fn concurrent_round(
         .collect();
     acked.extend(&imported);
 
-    let admin = Admin::open(
-        Box::new(DataDir::open(dir).map_err(|e| e.to_string())?),
-        config(),
-    )
-    .map_err(|e| e.to_string())?;
-    admin.check_invariants()?;
-    let present: BTreeSet<u64> = admin
-        .list_numbers(&Caller::Operator, "p", None)
-        .map_err(|e| e.to_string())?
-        .into_iter()
-        .filter_map(|p| {
-            p.number
-                .to_string()
-                .strip_prefix("+4420794")
-                .and_then(|d| d.parse().ok())
-        })
-        .collect();
+    let present = reopen(dir)?;
     if let Some(n) = acked.difference(&present).next() {
         return Err(format!("round {round}: acknowledged import {n} is missing"));
     }
@@ -254,23 +261,7 @@ fn crash_round(
     }
     let in_flight = next_step(steps.last().copied(), start);
 
-    let admin = Admin::open(
-        Box::new(DataDir::open(dir).map_err(|e| e.to_string())?),
-        config(),
-    )
-    .map_err(|e| e.to_string())?;
-    admin.check_invariants()?;
-    let present: BTreeSet<u64> = admin
-        .list_numbers(&Caller::Operator, "p", None)
-        .map_err(|e| e.to_string())?
-        .into_iter()
-        .filter_map(|p| {
-            p.number
-                .to_string()
-                .strip_prefix("+4420794")
-                .and_then(|d| d.parse().ok())
-        })
-        .collect();
+    let present = reopen(dir)?;
     for &n in acked.iter() {
         if !present.contains(&n) && in_flight != Step::Delete(n) {
             return Err(format!("round {round}: acknowledged import {n} is missing"));
