@@ -19,6 +19,11 @@
 //! - `baseline_rwlock_string`: `parking_lot::RwLock<HashMap<String, Arc<Connector>>>`:
 //!   read lock, get, clone the `Arc` out.
 //! - `baseline_dashmap_string`: `DashMap<String, Arc<Connector>>`: get, clone the `Arc`.
+//! - `baseline_papaya_string`, `baseline_papaya_u64`: `papaya::HashMap` with string keys
+//!   (`Arc<Connector>` values, cloned out) and with pre-parsed `u64` keys (`u32` slots), each
+//!   lookup under its own `pin()`, as its documentation writes it; default hasher.
+//! - `baseline_scc_string`, `baseline_scc_u64`: `scc::HashIndex`, the same two ways, with
+//!   `peek_with` (its lock-free read); default hasher.
 //! - `baseline_phonenumber`: `phonenumber::parse`, format as E.164, then a get in a
 //!   `HashMap<String, Arc<Connector>>` (what a naive integration does per call). The
 //!   `phonenumber` crate is a dependency of the benchmarks only, for this baseline.
@@ -85,6 +90,19 @@ fn lookup(c: &mut Criterion) {
         .iter()
         .map(|(k, v)| (k.clone(), Arc::clone(v)))
         .collect();
+    let papaya_string: papaya::HashMap<String, Arc<Connector>> = string_map
+        .iter()
+        .map(|(k, v)| (k.clone(), Arc::clone(v)))
+        .collect();
+    let papaya_u64: papaya::HashMap<u64, u32> = fx_u64.iter().map(|(&k, &v)| (k, v)).collect();
+    let scc_string: scc::HashIndex<String, Arc<Connector>> = scc::HashIndex::default();
+    let scc_u64: scc::HashIndex<u64, u32> = scc::HashIndex::default();
+    for (k, v) in &string_map {
+        assert!(scc_string.insert_sync(k.clone(), Arc::clone(v)).is_ok());
+    }
+    for (&k, &v) in &fx_u64 {
+        assert!(scc_u64.insert_sync(k, v).is_ok());
+    }
 
     // Every variant finds the right connector for every probe (the phonenumber baseline
     // for a sample: it is slow).
@@ -101,6 +119,14 @@ fn lookup(c: &mut Criterion) {
             assert!(Arc::ptr_eq(&fixture.connectors[slot as usize], expected));
             assert!(Arc::ptr_eq(&rwlock.read()[s], expected));
             assert!(Arc::ptr_eq(&dashmap.get(s).expect("hit"), expected));
+            assert!(Arc::ptr_eq(
+                papaya_string.pin().get(s).expect("hit"),
+                expected
+            ));
+            assert_eq!(papaya_u64.pin().get(&probes.key(i)), Some(&slot));
+            let found = scc_string.peek_with(s, |_, v| Arc::clone(v)).expect("hit");
+            assert!(Arc::ptr_eq(&found, expected));
+            assert_eq!(scc_u64.peek_with(&probes.key(i), |_, v| *v), Some(slot));
             if i % 64 == 0 {
                 let found = phonenumber_lookup(&string_map, s).expect("hit");
                 assert!(Arc::ptr_eq(&found, expected));
@@ -213,6 +239,38 @@ fn lookup(c: &mut Criterion) {
     group.bench_function("baseline_dashmap_string", |b| {
         b.iter(|| {
             let found = dashmap.get(probes.str(i)).map(|entry| Arc::clone(&entry));
+            i = i.wrapping_add(1);
+            black_box(&found);
+        });
+    });
+
+    group.bench_function("baseline_papaya_string", |b| {
+        b.iter(|| {
+            let found = papaya_string.pin().get(probes.str(i)).map(Arc::clone);
+            i = i.wrapping_add(1);
+            black_box(&found);
+        });
+    });
+
+    group.bench_function("baseline_papaya_u64", |b| {
+        b.iter(|| {
+            let found = papaya_u64.pin().get(&probes.key(i)).copied();
+            i = i.wrapping_add(1);
+            black_box(&found);
+        });
+    });
+
+    group.bench_function("baseline_scc_string", |b| {
+        b.iter(|| {
+            let found = scc_string.peek_with(probes.str(i), |_, v| Arc::clone(v));
+            i = i.wrapping_add(1);
+            black_box(&found);
+        });
+    });
+
+    group.bench_function("baseline_scc_u64", |b| {
+        b.iter(|| {
+            let found = scc_u64.peek_with(&probes.key(i), |_, v| *v);
             i = i.wrapping_add(1);
             black_box(&found);
         });
