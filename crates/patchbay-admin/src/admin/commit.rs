@@ -136,13 +136,19 @@ impl<R: Send> Job for Slot<R> {
     }
 }
 
-/// Settles every job of a group that is not settled yet when dropped: the group's callers
-/// are answered even if the leader unwinds.
-struct SettleAll<'a>(&'a [Arc<dyn Job>]);
+/// Settles every job of a group that is not settled yet when dropped before the group
+/// finished (`finished` unset): the group's callers are answered even if the leader unwinds.
+struct SettleAll<'a> {
+    jobs: &'a [Arc<dyn Job>],
+    finished: bool,
+}
 
 impl Drop for SettleAll<'_> {
     fn drop(&mut self) {
-        for job in self.0 {
+        if self.finished {
+            return;
+        }
+        for job in self.jobs {
             job.settle(Err(AdminError::internal(
                 "the change's group commit failed: retry the change",
             )));
@@ -240,13 +246,17 @@ impl Admin {
 
     /// Plans, stores, applies and publishes `jobs` as one group, then settles each.
     fn commit_group(&self, mut writer: MutexGuard<'_, Writer>, jobs: &[Arc<dyn Job>]) {
-        let _settle = SettleAll(jobs);
+        let mut guard = SettleAll {
+            jobs,
+            finished: false,
+        };
         if let Some(why) = &writer.poisoned {
             let refused = AdminError::internal(format!(
                 "an earlier write failed and the store could not be reloaded ({why}): \
                  restart patchbay"
             ));
             jobs.iter().for_each(|job| job.settle(Err(refused.clone())));
+            guard.finished = true;
             return;
         }
         let started = Instant::now();
@@ -291,6 +301,7 @@ impl Admin {
         for job in planned {
             job.settle(outcome.clone());
         }
+        guard.finished = true;
     }
 
     /// Appends the group's records durably. On failure the model, which already holds the
