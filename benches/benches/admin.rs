@@ -163,7 +163,7 @@ fn admin(c: &mut Criterion) {
     // Building the routing snapshot of the store alone, the way the admin does: every
     // connector once, then every number by connector slot.
     let snapshot = f.admin.router().snapshot();
-    let connectors = snapshot.connectors().to_vec();
+    let connectors = snapshot.connectors().cloned().collect::<Vec<_>>();
     let routes: Vec<(patchbay_core::E164, usize)> = snapshot
         .iter()
         .map(|(n, c)| {

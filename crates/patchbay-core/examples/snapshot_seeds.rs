@@ -44,6 +44,21 @@ fn snapshot(
     Ok(Snapshot::from_routes(version, routes)?)
 }
 
+/// A snapshot patched after its build: a removed connector's slot (a hole), tombstones of
+/// unrouted numbers, and numbers moved between connectors.
+fn patched(connectors: &[Connector]) -> Result<Snapshot, Box<dyn Error>> {
+    let base = snapshot(1, 12, connectors)?;
+    let mut patch = base.patch(2);
+    for (number, connector) in base.iter() {
+        match connector.connector_id.as_str() {
+            "conn-live" => patch.unroute(number),
+            _ => patch.route(number, "conn-pre"),
+        };
+    }
+    patch.remove_connector("conn-live");
+    Ok(patch.finish()?)
+}
+
 fn main() -> Result<(), Box<dyn Error>> {
     let dir: PathBuf = std::env::args_os()
         .nth(1)
@@ -73,6 +88,10 @@ fn main() -> Result<(), Box<dyn Error>> {
             snapshot(1, 2, &three[..1])?
                 .with_connectors(2, [connector("conn-unused", ClientEnv::Live)])?
                 .to_file_bytes()?,
+        ),
+        (
+            "patched-hole-and-tombstones",
+            patched(&three)?.to_file_bytes()?,
         ),
         ("one-byte-corrupted", corrupted),
         ("truncated", ten[..ten.len() / 2].to_vec()),

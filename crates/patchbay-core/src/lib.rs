@@ -44,5 +44,6 @@ pub use number::{
 pub use router::{Follower, PublishError, Reader, Route, RouteGuard, Router};
 pub use snapshot::{
     write_atomically as write_file_atomically, BuildError, ConnectorSlot, FileErrorKind, Snapshot,
-    SnapshotBuilder, SnapshotFileError, CHECKSUM_AT, FORMAT_VERSION, HEADER_LEN, MAGIC,
+    SnapshotBuilder, SnapshotFileError, SnapshotPatch, CHECKSUM_AT, FORMAT_VERSION, HEADER_LEN,
+    MAGIC,
 };

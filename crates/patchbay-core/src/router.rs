@@ -51,9 +51,11 @@ impl RouteGuard {
 
     /// The connector that serves the number.
     pub fn connector(&self) -> &Connector {
-        // In bounds: `slot` came from `Snapshot::slot_of` or `Snapshot::probe` on this very
-        // snapshot, which only return slots below its connector count.
-        &self.snapshot.connectors()[self.slot as usize]
+        // `slot` came from `Snapshot::slot_of` or `Snapshot::probe` on this very snapshot,
+        // which only return slots below its connector count: the fallback is never taken.
+        self.snapshot
+            .slot_connector(self.slot)
+            .unwrap_or(&crate::snapshot::HOLE)
     }
 
     /// The version of the snapshot that answered.

@@ -602,7 +602,7 @@ pub fn snapshot(command: SnapshotCommand) -> CliResult {
                 "wrote snapshot version {} ({} numbers, {} connectors, {size} bytes) to {}",
                 snapshot.version(),
                 snapshot.len(),
-                snapshot.connectors().len(),
+                snapshot.connector_count(),
                 out.display()
             );
         }
@@ -623,7 +623,7 @@ pub fn snapshot(command: SnapshotCommand) -> CliResult {
             println!("version: {}", snapshot.version());
             println!("published_at_unix: {published}");
             println!("numbers: {}", snapshot.len());
-            println!("connectors: {}", snapshot.connectors().len());
+            println!("connectors: {}", snapshot.connector_count());
             println!("checksum: crc32:{checksum:08x}");
             println!("size_bytes: {}", bytes.len());
             println!("index_bytes: {}", snapshot.index_bytes());

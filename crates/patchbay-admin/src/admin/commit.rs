@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use parking_lot::{Condvar, Mutex, MutexGuard, RwLockWriteGuard};
-use patchbay_core::Connector;
+use patchbay_core::{Snapshot, SnapshotPatch, E164};
 
 use super::{encode, store_error, Admin, Writer};
 use crate::error::AdminError;
@@ -190,23 +190,62 @@ pub(super) fn load(store: &mut dyn Store) -> Result<(Model, u64, Vec<String>), A
 /// What a group changed that the published snapshot must show.
 #[derive(Default)]
 struct Effect {
-    /// Numbers moved, appeared or went away: the number index is rebuilt.
-    reroutes: bool,
-    /// Connectors put, in order (later puts of one id win).
-    connectors: Vec<Connector>,
+    /// Numbers put or removed, in order (a number may be there more than once).
+    numbers: Vec<E164>,
+    /// Ids of connectors put or removed, in order.
+    connectors: Vec<String>,
 }
 
 impl Effect {
     fn add(&mut self, change: &[Mutation]) {
         for mutation in change {
             match mutation {
-                Mutation::PutNumbers { .. }
-                | Mutation::RemoveNumbers { .. }
-                | Mutation::RemoveConnector { .. } => self.reroutes = true,
-                Mutation::PutConnector { connector } => self.connectors.push(connector.clone()),
+                Mutation::PutNumbers { numbers, .. } | Mutation::RemoveNumbers { numbers } => {
+                    self.numbers.extend_from_slice(numbers)
+                }
+                Mutation::PutConnector { connector } => {
+                    self.connectors.push(connector.connector_id.clone())
+                }
+                Mutation::RemoveConnector { connector_id } => {
+                    self.connectors.push(connector_id.clone())
+                }
                 _ => {}
             }
         }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.numbers.is_empty() && self.connectors.is_empty()
+    }
+
+    /// The patch that takes `snapshot` to what `model` routes, for what the group touched:
+    /// each touched connector put as the model has it or removed, each touched number routed
+    /// to its connector or unrouted. O(change): nothing else of the model is read.
+    fn patch<'a>(&self, snapshot: &'a Snapshot, model: &Model, version: u64) -> SnapshotPatch<'a> {
+        let mut patch = snapshot.patch(version);
+        for id in &self.connectors {
+            match model.connectors.get(id.as_str()) {
+                Some(connector) => {
+                    patch.put_connector(connector.clone());
+                }
+                None if snapshot.connector(id).is_some() => {
+                    patch.remove_connector(id);
+                }
+                None => {}
+            }
+        }
+        for &number in &self.numbers {
+            let routed = model
+                .numbers
+                .get(&number)
+                .and_then(|entry| entry.connector.as_ref())
+                .filter(|id| model.connectors.contains_key(id.as_ref() as &str));
+            match routed {
+                Some(id) => patch.route(number, id),
+                None => patch.unroute(number),
+            };
+        }
+        patch
     }
 }
 
@@ -333,20 +372,20 @@ impl Admin {
         model: &Model,
         started: Instant,
     ) -> Result<(), AdminError> {
-        let version = self.router.version() + 1;
-        let snapshot = if effect.reroutes {
-            Some(model.snapshot(version))
-        } else if effect.connectors.is_empty() {
-            None
-        } else {
-            Some(
-                self.router
-                    .snapshot()
-                    .with_connectors(version, effect.connectors),
-            )
-        };
-        if let Some(snapshot) = snapshot {
-            let snapshot = snapshot.map_err(|e| AdminError::internal(e.to_string()))?;
+        if !effect.is_empty() {
+            let version = self.router.version() + 1;
+            let current = self.router.snapshot();
+            let snapshot = match effect.patch(&current, model, version).finish() {
+                Ok(snapshot) => snapshot,
+                Err(_) => {
+                    // Cannot happen while the model keeps its invariants (a connector is
+                    // removed with its numbers); a full build from the model is right anyway.
+                    self.stats.lock().rebuilds += 1;
+                    model
+                        .snapshot(version)
+                        .map_err(|e| AdminError::internal(e.to_string()))?
+                }
+            };
             self.router
                 .publish(snapshot)
                 .map_err(|e| AdminError::internal(e.to_string()))?;

@@ -82,6 +82,9 @@ pub struct PublishStats {
     pub last: std::time::Duration,
     /// The same, summed over every change.
     pub total: std::time::Duration,
+    /// Publishes that rebuilt the whole snapshot because a patch was refused (none while
+    /// the model keeps its invariants; a rise means a bug worth reporting).
+    pub rebuilds: u64,
 }
 
 struct Writer {
@@ -330,6 +333,18 @@ impl Admin {
             if snapshot.connector(id) != Some(connector) {
                 return Err(format!("connector {id} differs in the snapshot"));
             }
+        }
+        if snapshot.connector_count() != model.connectors.len() {
+            return Err(format!(
+                "the snapshot holds {} connectors, the model {}",
+                snapshot.connector_count(),
+                model.connectors.len()
+            ));
+        }
+        // Every publish patched the snapshot before it: none fell back to a rebuild.
+        let rebuilds = self.stats.lock().rebuilds;
+        if rebuilds > 0 {
+            return Err(format!("{rebuilds} publishes had to rebuild the snapshot"));
         }
         Ok(())
     }

@@ -16,6 +16,10 @@
 //! | 60 | 4 | reserved, zero |
 //! | 64 | … | payload: the rkyv archive of the snapshot body |
 //!
+//! The body holds the index's shards back to back (one bucket array, and each shard's
+//! length in buckets), the hash seed, and the connectors by slot (a removed connector's slot
+//! is empty).
+//!
 //! CRC-32 detects every error burst up to 32 bits long, so any single corrupted byte is
 //! caught before the archive is read. The archive is then checked by rkyv's bytecheck and
 //! the index by its own invariants, so crafted bytes with a valid checksum are rejected too.
@@ -26,19 +30,20 @@
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rkyv::rancor;
-use rustc_hash::FxHashMap;
 
-use super::index::{self, Bucket, Placement};
+use super::index::{Index, Region};
 use super::map::Storage;
-use super::{Snapshot, Table};
+use super::table::{ArchivedBucket, Bucket};
+use super::{Directory, Snapshot, HOLE};
 use crate::connector::Connector;
 
 /// The first eight bytes of every snapshot file.
 pub const MAGIC: [u8; 8] = *b"PBAYSNAP";
 /// The format version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 /// Length of the header; the payload starts here.
 pub const HEADER_LEN: usize = 64;
 
@@ -51,12 +56,12 @@ pub const CHECKSUM_AT: usize = 56;
 #[derive(rkyv::Archive, rkyv::Serialize)]
 struct Body {
     buckets: Vec<Bucket>,
+    shards: Vec<u32>,
     version: u64,
     published_at_ns: u64,
     seed: u64,
-    max_probe: u32,
     numbers: u64,
-    connectors: Vec<Connector>,
+    connectors: Vec<Option<Connector>>,
 }
 
 /// The decoded header.
@@ -96,14 +101,34 @@ fn checksum(header: &[u8], payload: &[u8]) -> u32 {
 impl Snapshot {
     /// The snapshot as the bytes of a snapshot file.
     pub fn to_file_bytes(&self) -> Result<Vec<u8>, SnapshotFileError> {
+        let mut buckets = Vec::with_capacity(self.index.bytes() / std::mem::size_of::<Bucket>());
+        let mut shards = Vec::with_capacity(self.index.shard_count());
+        for table in self.index.tables() {
+            buckets.extend_from_slice(table);
+            shards.push(u32::try_from(table.len()).map_err(|_| {
+                SnapshotFileError::new(None, FileErrorKind::Corrupt("a shard is too large".into()))
+            })?);
+        }
+        let holes = &self.directory.holes;
+        let connectors = self
+            .connectors
+            .iter()
+            .enumerate()
+            .map(|(slot, c)| {
+                holes
+                    .binary_search(&(slot as u32))
+                    .is_err()
+                    .then(|| c.clone())
+            })
+            .collect();
         let body = Body {
-            buckets: self.buckets().to_vec(),
+            buckets,
+            shards,
             version: self.version,
             published_at_ns: self.published_at_ns,
-            seed: self.placement.seed,
-            max_probe: self.placement.max_probe,
+            seed: self.index.seed(),
             numbers: self.numbers as u64,
-            connectors: self.connectors.to_vec(),
+            connectors,
         };
         let payload = rkyv::to_bytes::<rancor::Error>(&body)
             .map_err(|e| SnapshotFileError::new(None, FileErrorKind::Corrupt(e.to_string())))?;
@@ -187,13 +212,24 @@ impl Snapshot {
         if archived.connectors.len() as u64 != header.connectors {
             return Err(corrupt("connector count"));
         }
-        let connectors: Vec<Connector> =
-            rkyv::deserialize::<Vec<Connector>, rancor::Error>(&archived.connectors)
+        let slots: Vec<Option<Connector>> =
+            rkyv::deserialize::<Vec<Option<Connector>>, rancor::Error>(&archived.connectors)
                 .map_err(|e| FileErrorKind::Corrupt(format!("connectors: {e}")))?;
-        let mut by_id = FxHashMap::with_capacity_and_hasher(connectors.len(), Default::default());
-        for (slot, connector) in connectors.iter().enumerate() {
-            let slot = u32::try_from(slot).map_err(|_| corrupt("too many connectors"))?;
-            if by_id
+        let mut directory = Directory::default();
+        directory.by_id.reserve(slots.len());
+        let mut connectors = Vec::with_capacity(slots.len());
+        for (slot, connector) in slots.into_iter().enumerate() {
+            let slot = u32::try_from(slot)
+                .ok()
+                .filter(|&slot| slot < u32::MAX)
+                .ok_or_else(|| corrupt("too many connectors"))?;
+            let Some(connector) = connector else {
+                directory.holes.push(slot);
+                connectors.push(HOLE.clone());
+                continue;
+            };
+            if directory
+                .by_id
                 .insert(connector.connector_id.as_str().into(), slot)
                 .is_some()
             {
@@ -202,40 +238,66 @@ impl Snapshot {
                     connector.connector_id
                 )));
             }
+            connectors.push(connector);
         }
-        let placement = Placement {
-            seed: archived.seed.to_native(),
-            max_probe: archived.max_probe.to_native(),
+        let seed = archived.seed.to_native();
+        let lens: Vec<u32> = archived.shards.iter().map(|len| len.to_native()).collect();
+        let index_error = |e: String| FileErrorKind::Corrupt(format!("index: {e}"));
+        let (start, buckets) = match plan_table(bytes, &archived.buckets) {
+            TablePlan::InPlace { start, buckets } => (start, buckets),
+            TablePlan::Decoded(buckets) => {
+                let index = Index::decoded(seed, &buckets, &lens).map_err(index_error)?;
+                return finish(header, connectors, directory, index);
+            }
         };
-        let plan = plan_table(bytes, &archived.buckets);
-        let buckets = match &plan {
-            TablePlan::InPlace { start, buckets } => bucket_slice(bytes, *start, *buckets)
-                .ok_or_else(|| FileErrorKind::Corrupt("the index is misaligned".into()))?,
-            TablePlan::Decoded(buckets) => buckets,
-        };
-        let numbers = index::validate(buckets, placement, connectors.len())
-            .map_err(|e| FileErrorKind::Corrupt(format!("index: {e}")))?;
-        if numbers as u64 != header.numbers {
-            return Err(corrupt("the index holds a different number count"));
+        if bucket_slice(bytes, start, buckets).is_none() {
+            return Err(FileErrorKind::Corrupt("the index is misaligned".into()));
         }
-        let table = match plan {
-            TablePlan::InPlace { start, buckets } => Table::Stored {
-                storage: std::sync::Arc::new(storage),
-                start,
-                buckets,
-            },
-            TablePlan::Decoded(buckets) => Table::Heap(buckets.into()),
+        let region = Region {
+            storage: Arc::new(storage),
+            start,
+            buckets,
         };
-        Ok(Snapshot {
-            version: header.version,
-            published_at_ns: header.published_at_ns,
-            numbers,
-            connectors: connectors.into_boxed_slice(),
-            by_id,
-            placement,
-            table,
-        })
+        let index = Index::stored(seed, region, &lens).map_err(index_error)?;
+        finish(header, connectors, directory, index)
     }
+}
+
+/// The snapshot of a file whose header, connectors and index were read: the index is
+/// validated against the connectors and the header's number count.
+fn finish(
+    header: Header,
+    connectors: Vec<Connector>,
+    directory: Directory,
+    index: Index,
+) -> Result<Snapshot, FileErrorKind> {
+    let mut routed = vec![0u32; connectors.len()];
+    let numbers = index
+        .validate(&mut routed)
+        .map_err(|e| FileErrorKind::Corrupt(format!("index: {e}")))?;
+    if numbers as u64 != header.numbers {
+        return Err(FileErrorKind::Corrupt(
+            "header and body disagree: the index holds a different number count".into(),
+        ));
+    }
+    if let Some(slot) = directory
+        .holes
+        .iter()
+        .find(|&&slot| routed.get(slot as usize).is_some_and(|&n| n > 0))
+    {
+        return Err(FileErrorKind::Corrupt(format!(
+            "index: numbers route to removed connector slot {slot}"
+        )));
+    }
+    Ok(Snapshot {
+        version: header.version,
+        published_at_ns: header.published_at_ns,
+        numbers,
+        connectors: connectors.into(),
+        directory: Arc::new(directory),
+        routed: routed.into(),
+        index,
+    })
 }
 
 /// Whether the buckets are probed in place (little-endian hosts, where the archived layout
@@ -245,7 +307,7 @@ enum TablePlan {
     Decoded(Box<[Bucket]>),
 }
 
-fn plan_table(bytes: &[u8], archived: &rkyv::vec::ArchivedVec<index::ArchivedBucket>) -> TablePlan {
+fn plan_table(bytes: &[u8], archived: &rkyv::vec::ArchivedVec<ArchivedBucket>) -> TablePlan {
     let slice = archived.as_slice();
     if cfg!(target_endian = "little") {
         TablePlan::InPlace {

@@ -8,6 +8,8 @@
 pub(crate) mod file;
 pub(crate) mod index;
 mod map;
+mod patch;
+pub(crate) mod table;
 
 use std::borrow::Borrow;
 use std::collections::hash_map::{Entry, RandomState};
@@ -17,9 +19,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rustc_hash::FxHashMap;
 
-use crate::connector::Connector;
+use crate::connector::{ClientEnv, Connector};
 use crate::number::{normalize, NormalizeError, E164};
-use index::{Bucket, Placement};
+use index::Index;
+
+pub use patch::SnapshotPatch;
 
 pub use file::{
     write_atomically, FileErrorKind, SnapshotFileError, CHECKSUM_AT, FORMAT_VERSION, HEADER_LEN,
@@ -48,11 +52,36 @@ pub struct Snapshot {
     version: u64,
     published_at_ns: u64,
     numbers: usize,
-    connectors: Box<[Connector]>,
-    by_id: FxHashMap<Box<str>, u32>,
-    placement: Placement,
-    table: Table,
+    /// Connectors by slot. A removed connector's slot is a hole (see [`Directory`]) until a
+    /// new connector takes it: slots never move, so shards that do not change are shared.
+    connectors: Arc<[Connector]>,
+    directory: Arc<Directory>,
+    /// How many numbers route to each slot: a connector is removed only once none does.
+    routed: Arc<[u32]>,
+    index: Index,
 }
+
+/// Which slot holds which connector id, and which slots are holes.
+#[derive(Clone, Default)]
+struct Directory {
+    by_id: FxHashMap<Box<str>, u32>,
+    /// Slots of removed connectors, ascending; they hold [`HOLE`].
+    holes: Vec<u32>,
+}
+
+/// What a hole's slot holds: a connector no id names and no number routes to.
+pub(crate) static HOLE: Connector = Connector {
+    connector_id: String::new(),
+    name: String::new(),
+    account_id: String::new(),
+    project_id: String::new(),
+    client_env: ClientEnv::Live,
+    variant_id: String::new(),
+    asr_lang_code: String::new(),
+    tts_lang_code: String::new(),
+    voice_name: String::new(),
+    disable_handoff: false,
+};
 
 /// Input shaped like canonical text whose key is not in the index: either a valid number
 /// that is not routed, or not a valid number at all (a `:` among the digits, a leading
@@ -64,24 +93,17 @@ fn canonical_miss<T>(input: &str) -> Result<Option<T>, NormalizeError> {
     normalize(input).map(|_| None)
 }
 
-/// Where the buckets live. Shared: a snapshot that changes only connectors reuses the
-/// index of the one before it.
-#[derive(Clone)]
-enum Table {
-    /// Built in this process.
-    Heap(Arc<[Bucket]>),
-    /// Inside the bytes of a snapshot file (mapped or read), at a validated range.
-    Stored {
-        storage: Arc<map::Storage>,
-        start: usize,
-        buckets: usize,
-    },
-}
-
 impl Snapshot {
     /// A snapshot with no numbers and no connectors.
     pub fn empty(version: u64) -> Snapshot {
         SnapshotBuilder::new(version).finish_unchecked()
+    }
+
+    /// A patch of this snapshot: connectors put and removed, numbers routed and unrouted,
+    /// published as a new snapshot of `version` that shares everything the patch does not
+    /// touch. See [`SnapshotPatch`].
+    pub fn patch(&self, version: u64) -> SnapshotPatch<'_> {
+        SnapshotPatch::new(self, version)
     }
 
     /// Builds a snapshot from `(number, connector)` pairs in O(n). Connectors are stored
@@ -128,14 +150,36 @@ impl Snapshot {
         self.numbers == 0
     }
 
-    /// Every connector, each once.
-    pub fn connectors(&self) -> &[Connector] {
-        &self.connectors
+    /// Every connector, each once, in slot order.
+    pub fn connectors(&self) -> impl Iterator<Item = &Connector> + '_ {
+        let holes = &self.directory.holes;
+        self.connectors
+            .iter()
+            .enumerate()
+            .filter(move |&(slot, _)| holes.binary_search(&(slot as u32)).is_err())
+            .map(|(_, connector)| connector)
+    }
+
+    /// How many connectors it holds.
+    pub fn connector_count(&self) -> usize {
+        self.directory.by_id.len()
     }
 
     /// The connector with this id.
     pub fn connector(&self, connector_id: &str) -> Option<&Connector> {
-        let slot = *self.by_id.get(connector_id)?;
+        let slot = *self.directory.by_id.get(connector_id)?;
+        self.connectors.get(slot as usize)
+    }
+
+    /// How many numbers route to the connector with this id (`None`: no such connector).
+    pub fn routed_to(&self, connector_id: &str) -> Option<usize> {
+        let slot = *self.directory.by_id.get(connector_id)?;
+        self.routed.get(slot as usize).map(|&n| n as usize)
+    }
+
+    /// The connector in `slot` (a slot from [`Snapshot::probe`] or [`Snapshot::slot_of`]).
+    #[inline]
+    pub(crate) fn slot_connector(&self, slot: u32) -> Option<&Connector> {
         self.connectors.get(slot as usize)
     }
 
@@ -196,15 +240,9 @@ impl Snapshot {
 
     /// Every routed number with its connector, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = (E164, &Connector)> + '_ {
-        self.buckets().iter().flat_map(move |bucket| {
-            bucket
-                .keys
-                .iter()
-                .zip(bucket.values)
-                .filter_map(move |(&key, slot)| {
-                    let number = E164::from_index_key(key)?;
-                    Some((number, self.connectors.get(slot as usize)?))
-                })
+        self.index.entries().filter_map(move |(key, slot)| {
+            let number = E164::from_index_key(key)?;
+            Some((number, self.connectors.get(slot as usize)?))
         })
     }
 
@@ -218,19 +256,7 @@ impl Snapshot {
     /// The connector slot the index holds for `key`.
     #[inline(always)]
     fn find(&self, key: u64) -> Option<u32> {
-        index::find(self.buckets(), self.placement, key)
-    }
-
-    #[inline(always)]
-    fn buckets(&self) -> &[Bucket] {
-        match &self.table {
-            Table::Heap(buckets) => buckets,
-            Table::Stored {
-                storage,
-                start,
-                buckets,
-            } => file::bucket_slice(storage.bytes(), *start, *buckets).unwrap_or_default(),
-        }
+        self.index.find(key)
     }
 
     /// A snapshot of `version` with the same routes and `changed` connectors replacing
@@ -255,37 +281,29 @@ impl Snapshot {
         version: u64,
         changed: impl IntoIterator<Item = Connector>,
     ) -> Result<Snapshot, BuildError> {
-        let mut connectors = self.connectors.to_vec();
-        let mut by_id = self.by_id.clone();
+        let mut patch = self.patch(version);
         for connector in changed {
-            match by_id.get(connector.connector_id.as_str()) {
-                Some(&slot) => {
-                    if let Some(existing) = connectors.get_mut(slot as usize) {
-                        *existing = connector;
-                    }
-                }
-                None => {
-                    let slot = u32::try_from(connectors.len())
-                        .map_err(|_| BuildError::TooManyConnectors)?;
-                    by_id.insert(connector.connector_id.as_str().into(), slot);
-                    connectors.push(connector);
-                }
-            }
+            patch.put_connector(connector);
         }
-        Ok(Snapshot {
-            version,
-            published_at_ns: now_ns(),
-            numbers: self.numbers,
-            connectors: connectors.into_boxed_slice(),
-            by_id,
-            placement: self.placement,
-            table: self.table.clone(),
-        })
+        patch.finish()
     }
 
     /// Bytes the index occupies (in memory or in the mapped file).
     pub fn index_bytes(&self) -> usize {
-        std::mem::size_of_val(self.buckets())
+        self.index.bytes()
+    }
+
+    /// How many shards the number index has (see [`Snapshot::patch`]).
+    pub fn shard_count(&self) -> usize {
+        self.index.shard_count()
+    }
+}
+
+#[cfg(test)]
+impl Snapshot {
+    /// Where each shard's buckets start.
+    pub(crate) fn shard_addresses(&self) -> Vec<usize> {
+        self.index.tables().map(|t| t.as_ptr() as usize).collect()
     }
 }
 
@@ -294,8 +312,9 @@ impl std::fmt::Debug for Snapshot {
         f.debug_struct("Snapshot")
             .field("version", &self.version)
             .field("numbers", &self.numbers)
-            .field("connectors", &self.connectors.len())
-            .field("stored", &matches!(self.table, Table::Stored { .. }))
+            .field("connectors", &self.connector_count())
+            .field("shards", &self.index.shard_count())
+            .field("stored", &self.index.is_stored())
             .finish()
     }
 }
@@ -369,20 +388,26 @@ impl SnapshotBuilder {
     /// Builds the snapshot. Fails if a number was routed twice.
     pub fn build(self) -> Result<Snapshot, BuildError> {
         let seed = RandomState::new().hash_one(self.version);
-        let duplicate =
-            |dup: index::DuplicateKey| BuildError::DuplicateNumber(E164::from_index_key(dup.0));
-        let mut buckets: Box<[Bucket]> =
-            bytemuck::allocation::zeroed_slice_box(index::bucket_count(self.routes.len()));
-        let placement = index::build_into(&mut buckets, &self.routes, seed).map_err(duplicate)?;
-        let table = Table::Heap(Arc::from(buckets));
+        let numbers = self.routes.len();
+        let mut routed = vec![0u32; self.connectors.len()];
+        for &(_, slot) in &self.routes {
+            if let Some(count) = routed.get_mut(slot as usize) {
+                *count += 1;
+            }
+        }
+        let index = Index::build(self.routes, seed)
+            .map_err(|dup| BuildError::DuplicateNumber(E164::from_index_key(dup.0)))?;
         Ok(Snapshot {
             version: self.version,
             published_at_ns: now_ns(),
-            numbers: self.routes.len(),
-            connectors: self.connectors.into_boxed_slice(),
-            by_id: self.by_id,
-            placement,
-            table,
+            numbers,
+            connectors: self.connectors.into(),
+            directory: Arc::new(Directory {
+                by_id: self.by_id,
+                holes: Vec::new(),
+            }),
+            routed: routed.into(),
+            index,
         })
     }
 
@@ -391,15 +416,10 @@ impl SnapshotBuilder {
             version: self.version,
             published_at_ns: now_ns(),
             numbers: 0,
-            connectors: Box::default(),
-            by_id: FxHashMap::default(),
-            placement: Placement {
-                seed: 0,
-                max_probe: 0,
-            },
-            table: Table::Heap(Arc::from(bytemuck::allocation::zeroed_slice_box::<Bucket>(
-                1,
-            ))),
+            connectors: Arc::from([]),
+            directory: Arc::default(),
+            routed: Arc::from([]),
+            index: Index::empty(),
         }
     }
 }
@@ -429,6 +449,17 @@ pub enum BuildError {
     /// A slot that this builder did not hand out.
     #[error("connector slot does not belong to this builder")]
     UnknownSlot,
+    /// A patch names a connector the snapshot does not hold.
+    #[error("connector {0:?} is not in the snapshot")]
+    UnknownConnector(String),
+    /// A patch removes a connector that numbers still route to.
+    #[error("connector {id:?} still routes {numbers} numbers: unroute them in the same patch")]
+    ConnectorInUse {
+        /// The connector.
+        id: String,
+        /// How many numbers route to it after the patch.
+        numbers: u32,
+    },
 }
 
 #[cfg(test)]

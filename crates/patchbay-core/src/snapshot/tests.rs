@@ -35,7 +35,8 @@ fn assert_same(a: &Snapshot, b: &Snapshot) {
     assert_eq!(a.version(), b.version());
     assert_eq!(a.published_at(), b.published_at());
     assert_eq!(a.len(), b.len());
-    assert_eq!(a.connectors(), b.connectors());
+    assert!(a.connectors().eq(b.connectors()));
+    assert_eq!(a.connector_count(), b.connector_count());
     let mut left: Vec<(E164, &Connector)> = a.iter().collect();
     let mut right: Vec<(E164, &Connector)> = b.iter().collect();
     left.sort_by_key(|(n, _)| *n);
@@ -50,7 +51,7 @@ fn assert_same(a: &Snapshot, b: &Snapshot) {
 fn routes_each_number_to_its_connector_and_nothing_else() {
     let snapshot = sample(3, 1000, 7);
     assert_eq!(snapshot.len(), 1000);
-    assert_eq!(snapshot.connectors().len(), 7);
+    assert_eq!(snapshot.connector_count(), 7);
     for i in 0..1000 {
         let c = snapshot.get(number(i)).expect("routed");
         assert_eq!(c.connector_id, format!("c{}", i % 7));
@@ -123,7 +124,7 @@ fn files_round_trip_mapped_and_read() {
     let names: Vec<_> = std::fs::read_dir(dir.path()).expect("ls").collect();
     assert_eq!(names.len(), 1);
     // Mapped buckets are cache-line aligned.
-    assert_eq!(mapped.buckets().as_ptr() as usize % 64, 0);
+    assert!(mapped.shard_addresses().iter().all(|&at| at % 64 == 0));
 }
 
 #[test]
@@ -257,8 +258,8 @@ fn connector_changes_share_the_index_of_built_and_mapped_snapshots() {
         assert_eq!(next.version(), 2);
         assert_eq!(next.len(), 1000);
         assert_eq!(
-            next.buckets().as_ptr(),
-            base.buckets().as_ptr(),
+            next.shard_addresses(),
+            base.shard_addresses(),
             "the index is shared"
         );
         assert_eq!(next.get(number(1)), Some(&changed));

@@ -86,7 +86,7 @@ pub fn render(state: &AppState) -> String {
         .duration_since(snapshot.published_at())
         .map_or(0.0, |d| d.as_secs_f64());
     let stats = state.admin.publish_stats();
-    let rows: [(&str, &str, &str, String); 9] = [
+    let rows: [(&str, &str, &str, String); 10] = [
         (
             "patchbay_lookups_total",
             "counter",
@@ -140,6 +140,12 @@ pub fn render(state: &AppState) -> String {
             "counter",
             "Durable append to publish, summed.",
             stats.total.as_secs_f64().to_string(),
+        ),
+        (
+            "patchbay_publish_rebuilds_total",
+            "counter",
+            "Publishes that rebuilt the whole snapshot because a patch was refused.",
+            stats.rebuilds.to_string(),
         ),
     ];
     for (name, kind, help, value) in rows {
