@@ -4,6 +4,9 @@
 //!   change: validation, journal append with fsync, apply, snapshot build, publish); each
 //!   is undone, untimed, so the store stays at a million.
 //! - `update_one_1m`: one connector update, durable, until a reader on this thread sees it.
+//! - `import_one_1m`: one number imported to a connector in that store (one change: journal
+//!   append with fsync, apply, snapshot patch, publish), until a reader on this thread sees
+//!   it; each is deleted again, untimed.
 //! - `baseline_append_100k`: the journal append (with fsync) of a record the size of the
 //!   import's, alone: the floor of durability for that change.
 //! - `baseline_build_1m`: building the routing snapshot of the store alone.
@@ -146,6 +149,33 @@ fn admin(c: &mut Criterion) {
                 route.connector.variant_id, variant,
                 "the reader sees the change"
             );
+        })
+    });
+
+    group.bench_function("import_one_1m", |b| {
+        b.iter_custom(|iterations| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iterations {
+                round += 1;
+                let one = ImportRequest {
+                    phone_numbers: vec![number(STORE * 3 + round % 1000)],
+                    client_env: None,
+                    connector_id: Some(target.clone()),
+                };
+                let started = Instant::now();
+                let result = f.admin.import_numbers(&op, "p", &one).expect("import");
+                let route = reader
+                    .lookup(&one.phone_numbers[0])
+                    .expect("valid")
+                    .expect("routed");
+                total += started.elapsed();
+                assert!(result.errors.is_empty(), "{:?}", result.errors.first());
+                assert_eq!(route.connector.connector_id, target);
+                f.admin
+                    .delete_numbers(&op, "p", &one.phone_numbers)
+                    .expect("undo");
+            }
+            total
         })
     });
 

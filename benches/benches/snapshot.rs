@@ -1,9 +1,10 @@
 //! Building, publishing and opening 1,000,000-number snapshots.
 //!
 //! - `build_1m`: `Snapshot::from_routes` over 1M `(number, &Connector)` pairs.
-//! - `publish_1m`: in a `Router` serving 1M numbers, build the next version with one number
-//!   moved to another connector, publish it, and spin until a `Reader` on this thread sees
-//!   the change. One iteration is that whole cycle (the old snapshot is freed inside it).
+//! - `publish_1m`: in a `Router` serving 1M numbers, patch the next version with one number
+//!   moved to another connector (`Snapshot::patch`), publish it, and spin until a `Reader`
+//!   on this thread sees the change. One iteration is that whole cycle (the old snapshot is
+//!   freed inside it).
 //! - `open_1m`: `Snapshot::open` of a 1M-number snapshot file (written once with
 //!   `write_to` into a temporary directory, so it is in the page cache), plus the first
 //!   lookup.
@@ -17,7 +18,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use patchbay_benches::{route_pairs, Fixture};
+use patchbay_benches::Fixture;
 use patchbay_core::{Snapshot, E164};
 
 fn snapshot(c: &mut Criterion) {
@@ -74,11 +75,11 @@ fn snapshot(c: &mut Criterion) {
             assignment[changed] = (assignment[changed] + 1) % connectors;
             let number: E164 = fixture.numbers[changed];
             let expected = &*fixture.connectors[assignment[changed] as usize];
-            let next = Snapshot::from_routes(
-                version,
-                route_pairs(&fixture.numbers, &assignment, &fixture.connectors),
-            )
-            .expect("builds");
+            let current = router.snapshot();
+            let mut patch = current.patch(version);
+            patch.route(number, &expected.connector_id);
+            let next = patch.finish().expect("patches");
+            drop(current);
             router.publish(next).expect("a newer version");
             loop {
                 match reader.get(number) {

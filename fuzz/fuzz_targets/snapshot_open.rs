@@ -24,9 +24,28 @@ fn open(bytes: &[u8]) {
     let reopened = Snapshot::from_file_bytes(&written).expect("a written snapshot opens");
     assert_eq!(reopened.version(), snapshot.version());
     assert_eq!(reopened.len(), snapshot.len());
-    assert_eq!(reopened.connectors(), snapshot.connectors());
+    assert!(reopened.connectors().eq(snapshot.connectors()));
     for (number, connector) in snapshot.iter() {
         assert_eq!(reopened.get(number), Some(connector));
+    }
+    // A patch of what was accepted (its shards probed in the input's bytes) moves one
+    // number, unroutes another, and leaves every other route as it was.
+    let mut routes = snapshot.iter();
+    let (Some((moved, _)), Some((gone, _))) = (routes.next(), routes.next()) else {
+        return;
+    };
+    let Some(target) = snapshot.connectors().last().map(|c| c.connector_id.clone()) else {
+        return;
+    };
+    let mut patch = snapshot.patch(snapshot.version().saturating_add(1));
+    patch.route(moved, &target).unroute(gone);
+    let patched = patch.finish().expect("a patch of routes to a present connector");
+    check_snapshot(&patched);
+    assert_eq!(patched.len(), snapshot.len() - 1);
+    assert_eq!(patched.get(moved).map(|c| c.connector_id.as_str()), Some(target.as_str()));
+    assert_eq!(patched.get(gone), None);
+    for (number, connector) in snapshot.iter().filter(|&(n, _)| n != moved && n != gone) {
+        assert_eq!(patched.get(number), Some(connector));
     }
 }
 

@@ -81,6 +81,29 @@ fn open_snapshot(name: &str, bytes: &[u8]) -> bool {
             connector.connector_id
         );
     }
+    // As the fuzz target does: a patch of what was accepted moves one number and unroutes
+    // another, and nothing else changes.
+    let mut routes = snapshot.iter();
+    if let (Some((moved, _)), Some((gone, _)), Some(target)) = (
+        routes.next(),
+        routes.next(),
+        snapshot.connectors().last().map(|c| c.connector_id.clone()),
+    ) {
+        let mut patch = snapshot.patch(snapshot.version().saturating_add(1));
+        patch.route(moved, &target).unroute(gone);
+        let patched = patch
+            .finish()
+            .expect("a patch of routes to a present connector");
+        assert_eq!(patched.len(), snapshot.len() - 1, "{name}");
+        assert_eq!(
+            patched.get(moved).map(|c| c.connector_id.as_str()),
+            Some(target.as_str())
+        );
+        assert_eq!(patched.get(gone), None, "{name}");
+        for (number, connector) in snapshot.iter().filter(|&(n, _)| n != moved && n != gone) {
+            assert_eq!(patched.get(number), Some(connector), "{name}: {number}");
+        }
+    }
     true
 }
 
