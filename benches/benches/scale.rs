@@ -10,6 +10,8 @@
 //!   table when it is smaller than a million), spinning until the last moved one is seen.
 //! - `reader_<n>`: `Reader::lookup(&str)` over shuffled probes of the table (2^22, or the
 //!   table's size rounded up to a power of two when smaller).
+//! - `reader_get_e164_<n>`: the same reader on the same probes pre-parsed to `E164`: the
+//!   index without the text.
 //! - `baseline_fxhashmap_u64_<n>`: the floor, `FxHashMap<u64, u32>::get` on the same probes
 //!   pre-parsed.
 //!
@@ -175,6 +177,18 @@ fn scale(c: &mut Criterion) {
     group.bench_function(format!("reader_{n}"), |bench| {
         bench.iter(|| {
             let found = reader.lookup(probes.str(i));
+            i = i.wrapping_add(1);
+            black_box(&found);
+        });
+    });
+    let parsed: Vec<E164> = probes
+        .order()
+        .iter()
+        .map(|&at| fixture.numbers[at as usize])
+        .collect();
+    group.bench_function(format!("reader_get_e164_{n}"), |bench| {
+        bench.iter(|| {
+            let found = reader.get(parsed[i & probes.mask()]);
             i = i.wrapping_add(1);
             black_box(&found);
         });

@@ -302,8 +302,8 @@ fn fresh(buckets: usize) -> Box<[Bucket]> {
 }
 
 /// `old` with `changes` (sorted by key, a key's changes in order) made. Copied and patched
-/// in place when the changes fit; rebuilt with room to grow when they would fill it past
-/// 80% (tombstones included).
+/// in place when the changes fit; rebuilt at the load of a build (60%, room to grow) when
+/// they would fill it past 80% (tombstones included).
 fn patch_table(
     old: &[Bucket],
     changes: &[Change],
@@ -324,12 +324,12 @@ fn patch_table(
             return Arc::from(patched);
         }
     }
-    // Rebuild from the numbers that stay and the ones that come, with a quarter to spare.
+    // Rebuild from the numbers that stay and the ones that come.
     let stay =
         table::entries(old).filter(|(key, _)| last.binary_search_by_key(key, |&(k, _)| k).is_err());
     let kept: Vec<(u64, u32)> = stay.collect();
     let numbers = kept.len() + adds;
-    let mut rebuilt = fresh(table::bucket_count(numbers + numbers / 4));
+    let mut rebuilt = fresh(table::bucket_count(numbers));
     for &(key, value) in &kept {
         // Cannot fail: the keys come from one table, so each is there once.
         let _ = table::place(&mut rebuilt, local(key), key, value);
