@@ -132,9 +132,22 @@ fn replay_fuzz_corpus() {
     let (mut opened, mut rejected) = (0, 0);
     for (path, bytes) in corpus("snapshot_open") {
         let name = path.display().to_string();
+        // The seeds `snapshot_seeds` writes whole, in the current format, must open: a seed
+        // left behind by a change to the format or the hash would fuzz nothing but refusals.
+        let file = path
+            .file_name()
+            .and_then(|f| f.to_str())
+            .unwrap_or_default();
+        let whole = !["format-", "truncated", "one-byte"]
+            .iter()
+            .any(|damaged| file.starts_with(damaged));
         if open_snapshot(&name, &bytes) {
             opened += 1;
         } else {
+            assert!(
+                !whole,
+                "{name}: a whole seed no longer opens; rerun snapshot_seeds"
+            );
             rejected += 1;
         }
         if let Some(fixed) = with_fixed_checksum(&bytes) {
