@@ -41,7 +41,6 @@ use parking_lot::RwLock;
 use patchbay_benches::Fixture;
 use patchbay_core::Connector;
 use phonenumber::Mode;
-use rustc_hash::FxHashMap;
 
 /// What a naive integration does per call: parse with libphonenumber's port, format the
 /// canonical key, look the string up.
@@ -73,12 +72,7 @@ fn lookup(c: &mut Criterion) {
     let probes = &fixture.probes;
     let router = fixture.router(1);
 
-    let fx_u64: FxHashMap<u64, u32> = fixture
-        .numbers
-        .iter()
-        .zip(&fixture.assignment)
-        .map(|(number, &slot)| (number.as_u64(), slot))
-        .collect();
+    let fx_u64 = fixture.floor_map();
     let string_map: HashMap<String, Arc<Connector>> = fixture
         .numbers
         .iter()

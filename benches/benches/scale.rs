@@ -24,7 +24,6 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use patchbay_benches::{Fixture, SEED};
 use patchbay_core::{Reader, Router, Snapshot, E164};
-use rustc_hash::FxHashMap;
 
 fn size(var: &str, default: usize) -> usize {
     match std::env::var(var) {
@@ -99,12 +98,7 @@ fn scale(c: &mut Criterion) {
     let probes = numbers.next_power_of_two().clamp(1 << 10, 1 << 22);
     let fixture = Fixture::new(numbers, connectors, probes, SEED);
     let router = fixture.router(1);
-    let fx_u64: FxHashMap<u64, u32> = fixture
-        .numbers
-        .iter()
-        .zip(&fixture.assignment)
-        .map(|(number, &slot)| (number.as_u64(), slot))
-        .collect();
+    let fx_u64 = fixture.floor_map();
     {
         let snapshot = router.snapshot();
         assert_eq!(snapshot.len(), numbers);

@@ -25,7 +25,7 @@ pub use mixed::{example_numbers, mixed_numbers, us_number};
 use std::sync::Arc;
 
 use patchbay_core::{ClientEnv, Connector, Router, Snapshot, E164};
-use rustc_hash::FxHashSet;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 /// Numbers in the standard table: one million.
 pub const NUMBERS: usize = 1_000_000;
@@ -392,6 +392,16 @@ impl Fixture {
     pub fn snapshot(&self, version: u64) -> Snapshot {
         Snapshot::from_routes(version, self.route_pairs())
             .unwrap_or_else(|e| panic!("the fixture builds: {e}"))
+    }
+
+    /// The floor: the table as a bare `FxHashMap` from each number's digits (`as_u64`, what
+    /// [`Probes::key`] gives) to its connector's index.
+    pub fn floor_map(&self) -> FxHashMap<u64, u32> {
+        self.numbers
+            .iter()
+            .zip(&self.assignment)
+            .map(|(number, &slot)| (number.as_u64(), slot))
+            .collect()
     }
 
     /// A router serving [`Fixture::snapshot`] of `version`.

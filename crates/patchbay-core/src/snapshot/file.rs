@@ -109,17 +109,11 @@ impl Snapshot {
                 SnapshotFileError::new(None, FileErrorKind::Corrupt("a shard is too large".into()))
             })?);
         }
-        let holes = &self.directory.holes;
         let connectors = self
             .connectors
             .iter()
             .enumerate()
-            .map(|(slot, c)| {
-                holes
-                    .binary_search(&(slot as u32))
-                    .is_err()
-                    .then(|| c.clone())
-            })
+            .map(|(slot, c)| (!self.directory.is_hole(slot)).then(|| c.clone()))
             .collect();
         let body = Body {
             buckets,

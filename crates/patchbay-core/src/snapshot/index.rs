@@ -85,7 +85,7 @@ impl Index {
         // from one run, and being a few hundred kilobytes it stays in cache while it fills.
         let mut sizes = vec![0usize; count + 1];
         for &(key, _) in &entries {
-            sizes[1 + table::spread(table::hash(key, seed), count).0] += 1;
+            sizes[1 + place_of(key, seed, count).0] += 1;
         }
         for at in 1..=count {
             sizes[at] += sizes[at - 1];
@@ -93,7 +93,7 @@ impl Index {
         let mut next = sizes.clone();
         let mut grouped = vec![(0u64, 0u32); entries.len()];
         for (key, value) in entries {
-            let shard = table::spread(table::hash(key, seed), count).0;
+            let shard = place_of(key, seed, count).0;
             grouped[next[shard]] = (key, value);
             next[shard] += 1;
         }
@@ -103,7 +103,7 @@ impl Index {
                 let entries = &grouped[run[0]..run[1]];
                 let mut buckets = fresh(table::bucket_count(entries.len()));
                 for &(key, value) in entries {
-                    let local = local(key, seed, count);
+                    let local = place_of(key, seed, count).1;
                     table::place(&mut buckets, local, key, value)?;
                 }
                 Ok(Shard::Heap(Arc::from(buckets)))
@@ -119,9 +119,7 @@ impl Index {
     /// An index of stored shards over `region`, as a file describes it: `lens` buckets each,
     /// back to back. The caller validates it ([`Index::validate`]) before use.
     pub(crate) fn stored(seed: u64, region: Region, lens: &[u32]) -> Result<Index, String> {
-        if lens.is_empty() || lens.len() > MAX_SHARDS {
-            return Err(format!("{} shards (1 to {MAX_SHARDS} allowed)", lens.len()));
-        }
+        check_shard_count(lens)?;
         let mut start = 0u64;
         let mut shards = Vec::with_capacity(lens.len());
         for &len in lens {
@@ -144,9 +142,7 @@ impl Index {
 
     /// An index of heap shards from decoded buckets (big-endian hosts read files this way).
     pub(crate) fn decoded(seed: u64, buckets: &[Bucket], lens: &[u32]) -> Result<Index, String> {
-        if lens.is_empty() || lens.len() > MAX_SHARDS {
-            return Err(format!("{} shards (1 to {MAX_SHARDS} allowed)", lens.len()));
-        }
+        check_shard_count(lens)?;
         let mut rest = buckets;
         let mut shards = Vec::with_capacity(lens.len());
         for &len in lens {
@@ -179,7 +175,7 @@ impl Index {
     /// The connector slot the index holds for `key`.
     #[inline(always)]
     pub(crate) fn find(&self, key: u64) -> Option<u32> {
-        let (shard, local) = table::spread(table::hash(key, self.seed), self.shards.len());
+        let (shard, local) = place_of(key, self.seed, self.shards.len());
         let buckets = self.buckets_of(self.shards.get(shard)?);
         table::find(buckets, local, key)
     }
@@ -238,7 +234,7 @@ impl Index {
                 return Err(format!("shard {at} ({len} buckets) is out of range"));
             }
             let local_of = |key: u64| {
-                let (shard, local) = table::spread(table::hash(key, self.seed), count);
+                let (shard, local) = place_of(key, self.seed, count);
                 (shard == at).then_some(local)
             };
             numbers += table::validate(buckets, local_of, routed)
@@ -252,30 +248,25 @@ impl Index {
     /// each effective change as `(slot before, slot after)`.
     pub(crate) fn patch(
         &self,
-        mut changes: Vec<Change>,
+        changes: Vec<Change>,
         mut counted: impl FnMut(Option<u32>, Option<u32>),
     ) -> Index {
         let count = self.shards.len();
         // Order by shard, then key, keeping the input order among a key's changes, so each
         // shard's changes form one run and a key's last change is the last of its run.
-        let shard_of = |key: u64| table::spread(table::hash(key, self.seed), count).0;
-        changes.sort_by_key(|&(key, _)| (shard_of(key), key));
+        let mut placed: Vec<(usize, Change)> = changes
+            .into_iter()
+            .map(|change| (place_of(change.0, self.seed, count).0, change))
+            .collect();
+        placed.sort_by_key(|&(shard, (key, _))| (shard, key));
         let mut shards: Vec<Shard> = self.shards.to_vec();
-        let mut rest = &changes[..];
-        while let Some(&(first, _)) = rest.first() {
-            let shard = shard_of(first);
-            let run = rest
-                .iter()
-                .position(|&(key, _)| shard_of(key) != shard)
-                .unwrap_or(rest.len());
-            let (these, after) = rest.split_at(run);
-            rest = after;
-            let Some(slot) = shards.get_mut(shard) else {
+        for run in placed.chunk_by(|a, b| a.0 == b.0) {
+            let Some(slot) = run.first().and_then(|&(shard, _)| shards.get_mut(shard)) else {
                 continue;
             };
             let old = self.buckets_of(slot);
-            let patched = patch_table(old, these, |key| local(key, self.seed, count), &mut counted);
-            *slot = Shard::Heap(patched);
+            let local = |key| place_of(key, self.seed, count).1;
+            *slot = Shard::Heap(patch_table(old, run, local, &mut counted));
         }
         Index {
             seed: self.seed,
@@ -290,10 +281,19 @@ impl Index {
     }
 }
 
-/// The bits of `key`'s hash left for placing it in its shard.
-#[inline]
-fn local(key: u64, seed: u64, shards: usize) -> u64 {
-    table::spread(table::hash(key, seed), shards).1
+/// Where `key` goes in an index of `shards` shards with `seed`: its shard, and the bits of
+/// its hash left for placing it in the shard's table.
+#[inline(always)]
+fn place_of(key: u64, seed: u64, shards: usize) -> (usize, u64) {
+    table::spread(table::hash(key, seed), shards)
+}
+
+/// Refuses a shard count a file may not hold.
+fn check_shard_count(lens: &[u32]) -> Result<(), String> {
+    if lens.is_empty() || lens.len() > MAX_SHARDS {
+        return Err(format!("{} shards (1 to {MAX_SHARDS} allowed)", lens.len()));
+    }
+    Ok(())
 }
 
 /// A zeroed table of `buckets` buckets.
@@ -301,21 +301,21 @@ fn fresh(buckets: usize) -> Box<[Bucket]> {
     bytemuck::allocation::zeroed_slice_box(buckets)
 }
 
-/// `old` with `changes` (sorted by key, a key's changes in order) made. Copied and patched
+/// `old` with `changes` (one shard's, beside its index, sorted by key, a key's changes in
+/// order) made. Copied and patched
 /// in place when the changes fit; rebuilt at the load of a build (60%, room to grow) when
 /// they would fill it past 80% (tombstones included).
 fn patch_table(
     old: &[Bucket],
-    changes: &[Change],
+    changes: &[(usize, Change)],
     local: impl Fn(u64) -> u64,
     counted: &mut impl FnMut(Option<u32>, Option<u32>),
 ) -> Arc<[Bucket]> {
     // A key's last change is the one that counts.
-    let last = changes
-        .iter()
-        .enumerate()
-        .filter(|&(at, &(key, _))| changes.get(at + 1).is_none_or(|&(next, _)| next != key));
-    let last: Vec<Change> = last.map(|(_, &change)| change).collect();
+    let last: Vec<Change> = changes
+        .chunk_by(|(_, a), (_, b)| a.0 == b.0)
+        .filter_map(|run| run.last().map(|&(_, change)| change))
+        .collect();
     let adds = last.iter().filter(|(_, slot)| slot.is_some()).count();
     let occupied = table::occupied(old);
     if occupied + adds <= table::capacity(old.len()) {

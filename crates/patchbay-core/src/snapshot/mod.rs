@@ -69,6 +69,13 @@ struct Directory {
     holes: Vec<u32>,
 }
 
+impl Directory {
+    /// Whether `slot` is a removed connector's.
+    fn is_hole(&self, slot: usize) -> bool {
+        u32::try_from(slot).is_ok_and(|slot| self.holes.binary_search(&slot).is_ok())
+    }
+}
+
 /// What a hole's slot holds: a connector no id names and no number routes to.
 pub(crate) static HOLE: Connector = Connector {
     connector_id: String::new(),
@@ -152,11 +159,10 @@ impl Snapshot {
 
     /// Every connector, each once, in slot order.
     pub fn connectors(&self) -> impl Iterator<Item = &Connector> + '_ {
-        let holes = &self.directory.holes;
         self.connectors
             .iter()
             .enumerate()
-            .filter(move |&(slot, _)| holes.binary_search(&(slot as u32)).is_err())
+            .filter(|&(slot, _)| !self.directory.is_hole(slot))
             .map(|(_, connector)| connector)
     }
 

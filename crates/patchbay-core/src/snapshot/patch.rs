@@ -131,16 +131,18 @@ impl<'a> SnapshotPatch<'a> {
             })
             .collect::<Result<Vec<u32>, BuildError>>()?;
         let mut numbers = base.numbers;
-        let mut routed = None;
         let mut index = base.index.clone();
-        if !self.routes.is_empty() {
+        let mut routed = (!self.routes.is_empty() || slot_count > base.routed.len()).then(|| {
+            let mut counts = base.routed.to_vec();
+            counts.resize(slot_count, 0);
+            counts
+        });
+        if let (false, Some(counts)) = (self.routes.is_empty(), &mut routed) {
             let changes: Vec<Change> = self
                 .routes
                 .iter()
                 .map(|&(key, target)| (key, slots.get(target as usize).copied()))
                 .collect();
-            let mut counts = base.routed.to_vec();
-            counts.resize(slot_count, 0);
             index = base.index.patch(changes, |before, after| {
                 if let Some(count) = before.and_then(|slot| counts.get_mut(slot as usize)) {
                     *count = count.saturating_sub(1);
@@ -151,11 +153,6 @@ impl<'a> SnapshotPatch<'a> {
                     numbers += 1;
                 }
             });
-            routed = Some(counts);
-        } else if slot_count > base.routed.len() {
-            let mut counts = base.routed.to_vec();
-            counts.resize(slot_count, 0);
-            routed = Some(counts);
         }
         if let (Some(connectors), Some(directory)) = (&mut connectors, &mut directory) {
             let counts = routed.as_deref().unwrap_or(&base.routed);

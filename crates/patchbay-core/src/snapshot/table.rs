@@ -195,31 +195,19 @@ pub(crate) fn upsert(table: &mut [Bucket], local: u64, key: u64, value: u32) -> 
     done
 }
 
-/// Places `key`, new to `table`, at the first empty slot of its chain. The table must have
-/// an empty slot. Fails if the key is already there.
+/// Places `key`, new to `table`, on its chain. The table must have a free slot. Fails if
+/// the key is already there.
 pub(crate) fn place(
     table: &mut [Bucket],
     local: u64,
     key: u64,
     value: u32,
 ) -> Result<(), DuplicateKey> {
-    let count = table.len();
-    let mut at = spread(local, count).0;
-    for _ in 0..count {
-        let Some(bucket) = table.get_mut(at) else {
-            break;
-        };
-        match bucket.keys.iter().position(|&k| k == key || k == 0) {
-            Some(slot) if bucket.keys[slot] == key => return Err(DuplicateKey(key)),
-            Some(slot) => {
-                bucket.keys[slot] = key;
-                bucket.values[slot] = value;
-                return Ok(());
-            }
-            None => at = if at + 1 == count { 0 } else { at + 1 },
-        }
+    match upsert(table, local, key, value) {
+        Upsert::Replaced(_) => Err(DuplicateKey(key)),
+        Upsert::Added | Upsert::Revived => Ok(()),
+        Upsert::Full => unreachable!("a table is built with more slots than keys"),
     }
-    unreachable!("a table is built with more slots than keys")
 }
 
 /// Removes `key` from `table`, leaving a tombstone. Returns its slot, if it was there.
