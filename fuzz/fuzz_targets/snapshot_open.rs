@@ -28,6 +28,10 @@ fn open(bytes: &[u8]) {
     for (number, connector) in snapshot.iter() {
         assert_eq!(reopened.get(number), Some(connector));
     }
+    assert_eq!(reopened.prefix_count(), snapshot.prefix_count());
+    for (prefix, connector) in snapshot.prefixes() {
+        assert_eq!(reopened.prefix(prefix), Some(connector));
+    }
     // A patch of what was accepted (its shards probed in the input's bytes) moves one
     // number, unroutes another, and leaves every other route as it was.
     let mut routes = snapshot.iter();
@@ -43,7 +47,8 @@ fn open(bytes: &[u8]) {
     check_snapshot(&patched);
     assert_eq!(patched.len(), snapshot.len() - 1);
     assert_eq!(patched.get(moved).map(|c| c.connector_id.as_str()), Some(target.as_str()));
-    assert_eq!(patched.get(gone), None);
+    assert_eq!(patched.exact(gone), None);
+    assert_eq!(patched.prefix_count(), snapshot.prefix_count());
     for (number, connector) in snapshot.iter().filter(|&(n, _)| n != moved && n != gone) {
         assert_eq!(patched.get(number), Some(connector));
     }

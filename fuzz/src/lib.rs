@@ -11,7 +11,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::str::FromStr;
 use std::sync::{Once, OnceLock};
 
-use patchbay_core::{Region, Snapshot, HEADER_LEN};
+use patchbay_core::{Match, Region, Snapshot, E164, HEADER_LEN};
 
 /// The default regions a first byte selects, by `byte % 8`. In the seed corpus the first
 /// byte is an ASCII digit: `'0'` (48) is no region, `'1'` GB, `'2'` US, ... `'7'` BR.
@@ -118,8 +118,29 @@ pub fn with_fixed_checksum(bytes: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// Asserts that an opened snapshot agrees with itself: `iter` yields `len` numbers, each
-/// found by `get` with the same connector, and each connector is found by its id.
+/// found by `exact` and `get` with the same connector; `prefixes` yields `prefix_count`
+/// prefixes, each found by `prefix`, and a number made of a prefix's digits routes to it
+/// unless a longer prefix or its own entry covers it; each connector is found by its id.
 pub fn check_snapshot(snapshot: &Snapshot) {
+    assert_eq!(
+        snapshot.prefixes().count(),
+        snapshot.prefix_count(),
+        "prefixes() and prefix_count() disagree"
+    );
+    for (prefix, connector) in snapshot.prefixes() {
+        assert_eq!(snapshot.prefix(prefix), Some(connector), "prefix({prefix})");
+        // The prefix padded with zeros to 15 digits is a number it covers.
+        let padded = prefix.as_u64() * 10u64.pow(15 - prefix.len() as u32);
+        if let Ok(number) = E164::from_u64(padded) {
+            match snapshot.get_match(number) {
+                Some((Match::Prefix(found), _)) => {
+                    assert!(found.len() >= prefix.len() && found.matches(number), "{number}")
+                }
+                Some((Match::Exact, _)) => assert!(snapshot.exact(number).is_some()),
+                None => panic!("{number} starts with routed prefix {prefix} and routes nowhere"),
+            }
+        }
+    }
     assert_eq!(
         snapshot.iter().count(),
         snapshot.len(),
@@ -131,6 +152,7 @@ pub fn check_snapshot(snapshot: &Snapshot) {
             Some(connector),
             "get({number}) differs from iter()"
         );
+        assert_eq!(snapshot.exact(number), Some(connector), "exact({number})");
     }
     for connector in snapshot.connectors() {
         assert_eq!(

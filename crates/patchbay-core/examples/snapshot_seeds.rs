@@ -11,7 +11,7 @@
 use std::error::Error;
 use std::path::PathBuf;
 
-use patchbay_core::{ClientEnv, Connector, Snapshot, E164, HEADER_LEN};
+use patchbay_core::{ClientEnv, Connector, Prefix, Snapshot, E164, HEADER_LEN};
 
 fn connector(id: &str, env: ClientEnv) -> Connector {
     Connector {
@@ -59,6 +59,28 @@ fn patched(connectors: &[Connector]) -> Result<Snapshot, Box<dyn Error>> {
     Ok(patch.finish()?)
 }
 
+/// Numbers and nested prefixes (a country, a city, a DID block inside it), patched so that
+/// one prefix is a tombstone and one moved.
+fn with_prefixes(connectors: &[Connector]) -> Result<Snapshot, Box<dyn Error>> {
+    let base = snapshot(1, 4, connectors)?;
+    let mut patch = base.patch(2);
+    for (prefix, at) in [
+        ("+44", 0),
+        ("+4420", 1),
+        ("+4420794600", 2),
+        ("+1415", 1),
+        ("+7", 0),
+    ] {
+        patch.route_prefix(prefix.parse::<Prefix>()?, &connectors[at].connector_id);
+    }
+    let added = patch.finish()?;
+    let mut patch = added.patch(3);
+    patch
+        .unroute_prefix("+7".parse()?)
+        .route_prefix("+4420".parse()?, &connectors[2].connector_id);
+    Ok(patch.finish()?)
+}
+
 fn main() -> Result<(), Box<dyn Error>> {
     let dir: PathBuf = std::env::args_os()
         .nth(1)
@@ -93,6 +115,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             "patched-hole-and-tombstones",
             patched(&three)?.to_file_bytes()?,
         ),
+        ("nested-prefixes", with_prefixes(&three)?.to_file_bytes()?),
         ("one-byte-corrupted", corrupted),
         ("truncated", ten[..ten.len() / 2].to_vec()),
         ("truncated-header", ten[..40].to_vec()),

@@ -38,12 +38,12 @@ mod snapshot;
 
 pub use connector::{ClientEnv, Connector, UnknownClientEnv};
 pub use number::{
-    normalize, normalize_bytes, normalize_in, NormalizeError, Region, E164, MAX_DIGITS,
-    MAX_INPUT_LEN,
+    normalize, normalize_bytes, normalize_in, NormalizeError, Prefix, Region, E164, MAX_DIGITS,
+    MAX_INPUT_LEN, MAX_PREFIX_DIGITS,
 };
 pub use router::{Follower, PublishError, Reader, Route, RouteGuard, Router};
 pub use snapshot::{
-    write_atomically as write_file_atomically, BuildError, ConnectorSlot, FileErrorKind, Snapshot,
-    SnapshotBuilder, SnapshotFileError, SnapshotPatch, CHECKSUM_AT, FORMAT_VERSION, HEADER_LEN,
-    MAGIC,
+    write_atomically as write_file_atomically, BuildError, ConnectorSlot, FileErrorKind, Match,
+    Snapshot, SnapshotBuilder, SnapshotFileError, SnapshotPatch, CHECKSUM_AT, FORMAT_VERSION,
+    HEADER_LEN, MAGIC,
 };

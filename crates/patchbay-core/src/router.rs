@@ -17,7 +17,7 @@ use parking_lot::Mutex;
 
 use crate::connector::Connector;
 use crate::number::{NormalizeError, E164};
-use crate::snapshot::{Snapshot, SnapshotFileError};
+use crate::snapshot::{Match, Snapshot, SnapshotFileError};
 
 /// The answer to a lookup: the connector and the version of the snapshot it came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +29,8 @@ pub struct Route<'a> {
     pub connector: &'a Connector,
     /// The version of the snapshot that answered.
     pub version: u64,
+    /// How it matched: the number's own entry, or a prefix of it.
+    pub matched: Match,
 }
 
 /// A route that keeps its snapshot alive, returned by [`Router::lookup`]. Hold it briefly:
@@ -36,6 +38,7 @@ pub struct Route<'a> {
 pub struct RouteGuard {
     snapshot: Guard<Arc<Snapshot>>,
     number: E164,
+    matched: Match,
     slot: u32,
 }
 
@@ -46,7 +49,13 @@ impl RouteGuard {
             number: self.number,
             connector: self.connector(),
             version: self.snapshot.version(),
+            matched: self.matched,
         }
+    }
+
+    /// How the number matched.
+    pub fn matched(&self) -> Match {
+        self.matched
     }
 
     /// The connector that serves the number.
@@ -179,21 +188,25 @@ impl Router {
     #[inline]
     pub fn lookup(&self, input: &str) -> Result<Option<RouteGuard>, NormalizeError> {
         let snapshot = self.shared.load();
-        Ok(snapshot.probe(input)?.map(|(number, slot)| RouteGuard {
-            snapshot,
-            number,
-            slot,
-        }))
+        Ok(snapshot
+            .probe(input)?
+            .map(|(number, matched, slot)| RouteGuard {
+                snapshot,
+                number,
+                matched,
+                slot,
+            }))
     }
 
     /// Looks `number` up in the current snapshot.
     #[inline]
     pub fn get(&self, number: E164) -> Option<RouteGuard> {
         let snapshot = self.shared.load();
-        let slot = snapshot.slot_of(number)?;
+        let (matched, slot) = snapshot.slot_of(number)?;
         Some(RouteGuard {
             snapshot,
             number,
+            matched,
             slot,
         })
     }
@@ -329,22 +342,26 @@ impl Reader {
     #[inline(always)]
     pub fn lookup(&mut self, input: &str) -> Result<Option<Route<'_>>, NormalizeError> {
         let snapshot: &Snapshot = self.cache.load();
-        Ok(snapshot.route(input)?.map(|(number, connector)| Route {
-            number,
-            connector,
-            version: snapshot.version(),
-        }))
+        Ok(snapshot
+            .route(input)?
+            .map(|(number, matched, connector)| Route {
+                number,
+                connector,
+                version: snapshot.version(),
+                matched,
+            }))
     }
 
     /// Looks `number` up in the current snapshot.
     #[inline]
     pub fn get(&mut self, number: E164) -> Option<Route<'_>> {
         let snapshot: &Snapshot = self.cache.load();
-        let connector = snapshot.get(number)?;
+        let (matched, connector) = snapshot.get_match(number)?;
         Some(Route {
             number,
             connector,
             version: snapshot.version(),
+            matched,
         })
     }
 

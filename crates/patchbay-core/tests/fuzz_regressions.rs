@@ -71,7 +71,15 @@ fn open_snapshot(name: &str, bytes: &[u8]) -> bool {
     };
     assert_eq!(snapshot.iter().count(), snapshot.len(), "{name}");
     for (number, connector) in snapshot.iter() {
-        assert_eq!(snapshot.get(number), Some(connector), "{name}: {number}");
+        assert_eq!(snapshot.exact(number), Some(connector), "{name}: {number}");
+    }
+    assert_eq!(
+        snapshot.prefixes().count(),
+        snapshot.prefix_count(),
+        "{name}"
+    );
+    for (prefix, connector) in snapshot.prefixes() {
+        assert_eq!(snapshot.prefix(prefix), Some(connector), "{name}: {prefix}");
     }
     for connector in snapshot.connectors() {
         assert_eq!(
@@ -99,7 +107,8 @@ fn open_snapshot(name: &str, bytes: &[u8]) -> bool {
             patched.get(moved).map(|c| c.connector_id.as_str()),
             Some(target.as_str())
         );
-        assert_eq!(patched.get(gone), None, "{name}");
+        assert_eq!(patched.exact(gone), None, "{name}");
+        assert_eq!(patched.prefix_count(), snapshot.prefix_count(), "{name}");
         for (number, connector) in snapshot.iter().filter(|&(n, _)| n != moved && n != gone) {
             assert_eq!(patched.get(number), Some(connector), "{name}: {number}");
         }

@@ -104,7 +104,7 @@ pub(super) fn order(key: u64) -> u128 {
 /// `0` (that is, whether [`encode`] makes it): every digit place holds 0-9, the digits stored
 /// twice agree, and unused places are zero. Word-wide tests, no loop over the digits: files
 /// are checked key by key when they are opened.
-pub(super) fn is_encoded(key: u64) -> bool {
+pub(crate) fn is_encoded(key: u64) -> bool {
     let n = digit_count(key);
     if n >= 8 {
         let low = key & LOW & !0xFF;
@@ -134,6 +134,31 @@ pub(super) fn leading_prefixes(key: u64) -> [u64; 3] {
     let step = if digit_count(key) >= 8 { 8 } else { 4 };
     let [a, b, c] = [1, 2, 3].map(|at| (key >> (step * at)) & 0xF);
     [a, a * 10 + b, a * 100 + b * 10 + c]
+}
+
+/// The digits of `key` packed four bits each in order, digit 1 in the lowest four bits:
+/// what prefix keys are cut from (`prefix::key_at`). Two compactions of the key's two
+/// digit ranges and a shift, no per-digit work. Any `u64` gives some value.
+#[inline]
+pub(crate) fn digit_nibbles(key: u64) -> u64 {
+    let n = digit_count(key);
+    if n < 8 {
+        return key >> 4;
+    }
+    // Digits 1 to 7 are the low halves of bytes 1 to 7; the last eight digits, from digit
+    // `n - 7`, the high halves of bytes 0 to 7. Where they overlap they agree.
+    let first = compact((key >> 8) & LOW);
+    let last = compact((key >> 4) & LOW);
+    first | last.checked_shl(4 * (n - 8)).unwrap_or(0)
+}
+
+/// The low halves of the eight bytes of `x` (whose high halves are zero), packed into its
+/// low 32 bits, byte 0's first.
+#[inline]
+fn compact(x: u64) -> u64 {
+    let x = (x | (x >> 4)) & 0x00FF_00FF_00FF_00FF;
+    let x = (x | (x >> 8)) & 0x0000_FFFF_0000_FFFF;
+    (x | (x >> 16)) & 0xFFFF_FFFF
 }
 
 /// The digit count a key records (not checked against its digits).
@@ -251,6 +276,27 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    #[test]
+    fn digit_nibbles_lists_the_digits_in_order() {
+        for len in 2..=15u32 {
+            let value = (1..=u64::from(len))
+                .fold(0, |v, d| v * 10 + (d * 7 + 3) % 10)
+                .max(1);
+            let value = if value < 10u64.pow(len - 1) {
+                value + 10u64.pow(len - 1)
+            } else {
+                value
+            };
+            let nibbles = digit_nibbles(encode(value, len));
+            let want = value
+                .to_string()
+                .bytes()
+                .enumerate()
+                .fold(0u64, |acc, (at, b)| acc | (u64::from(b - b'0') << (4 * at)));
+            assert_eq!(nibbles, want, "{value}");
         }
     }
 

@@ -14,7 +14,12 @@
 
 mod country;
 mod key;
+mod prefix;
 mod swar;
+
+pub(crate) use key::{digit_nibbles, is_encoded};
+pub(crate) use prefix::key_at as prefix_key_at;
+pub use prefix::{Prefix, MAX_PREFIX_DIGITS};
 
 use std::fmt;
 use std::num::NonZeroU64;
@@ -153,6 +158,15 @@ impl E164 {
             Some(_) => Err(NormalizeError::TooShort.to_string()),
             None => Err(NormalizeError::UnknownCountryCode.to_string()),
         }
+    }
+
+    /// Whether `key`, already known to be digits only with a first digit other than 0
+    /// (`key::is_encoded`), starts with an assigned country code: then it is a valid
+    /// number's key (8 or more digits are never too short).
+    #[inline]
+    pub(crate) fn is_valid_key(key: u64) -> bool {
+        let len = key::digit_count(key) as usize;
+        country::code_len(key::leading_prefixes(key), len).is_some_and(|cc| len > cc)
     }
 
     /// The index key: the packed digits this number is stored as.
@@ -432,6 +446,23 @@ pub enum NormalizeError {
         /// What the metadata said.
         reason: &'static str,
     },
+    /// A prefix (not a number) has more than [`MAX_PREFIX_DIGITS`] digits.
+    #[error("{digits} digits is more than the 14 a prefix may have: a prefix leaves at least one digit of a number")]
+    PrefixTooLong {
+        /// How many digits the prefix has.
+        digits: usize,
+    },
+    /// A prefix without `+`: prefixes are international, a country code first.
+    #[error(
+        "a prefix starts with '+' and a country code: send +<country code><digits>, as +4420794600"
+    )]
+    NotInternational,
+    /// A wildcard that is not the prefix's end: `x` once per digit or one `*`, last.
+    #[error("wildcard at byte {offset}: write x per digit or one * at the end, as +4420794600xx or +4420794600*")]
+    InvalidWildcard {
+        /// Byte offset of the wildcard.
+        offset: usize,
+    },
     /// The metadata parser failed on this input (a fault of the parser, caught); the input
     /// is rejected and nothing else is affected.
     #[error("the number could not be parsed")]
@@ -462,6 +493,9 @@ impl NormalizeError {
             Self::UnknownRegion => "unknown_region",
             Self::NotANumber { .. } => "not_a_number",
             Self::ParserFailure => "parser_failure",
+            Self::PrefixTooLong { .. } => "prefix_too_long",
+            Self::NotInternational => "not_international",
+            Self::InvalidWildcard { .. } => "invalid_wildcard",
         }
     }
 }

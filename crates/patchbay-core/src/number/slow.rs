@@ -36,6 +36,50 @@ pub(super) fn normalize(input: &str, region: Option<Region>) -> Result<E164, Nor
     finish(&digits, region)
 }
 
+/// The digits of an international number (`+`, digits, separators, or a `tel:`/`sip:` URI
+/// of a global number) as ASCII, checked for nothing else: number prefixes are read this
+/// way and checked by their own rules.
+pub(super) fn international_digits(input: &str) -> Result<DigitsOf, NormalizeError> {
+    let trimmed = input.trim_matches(is_space);
+    let unwrapped = trimmed
+        .strip_prefix('<')
+        .and_then(|s| s.strip_suffix('>'))
+        .unwrap_or(trimmed);
+    let digits = if let Some(rest) = strip_scheme(unwrapped, "tel:") {
+        let (number, params) = rest.split_once(';').unwrap_or((rest, ""));
+        check_params(params)?;
+        scan(number, offset_of(input, number))?
+    } else if let Some(rest) =
+        strip_scheme(unwrapped, "sip:").or_else(|| strip_scheme(unwrapped, "sips:"))
+    {
+        let Some((userinfo, _host)) = rest.split_once('@') else {
+            return Err(NormalizeError::NotGlobal);
+        };
+        let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
+        let mut buf = [0u8; MAX_INPUT_LEN];
+        let decoded = percent_decode(user, &mut buf)?;
+        let (number, params) = decoded.split_once(';').unwrap_or((decoded, ""));
+        check_params(params)?;
+        scan(number, 0)?
+    } else {
+        scan(trimmed, offset_of(input, trimmed))?
+    };
+    if digits.len > 0 && !digits.plus {
+        return Err(NormalizeError::NotInternational);
+    }
+    Ok(DigitsOf(digits))
+}
+
+/// The digits [`international_digits`] read.
+pub(super) struct DigitsOf(Digits);
+
+impl std::ops::Deref for DigitsOf {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        self.0.as_slice()
+    }
+}
+
 /// Byte offset of `part` (a subslice) within `whole`, for error messages.
 fn offset_of(whole: &str, part: &str) -> usize {
     (part.as_ptr() as usize).saturating_sub(whole.as_ptr() as usize)

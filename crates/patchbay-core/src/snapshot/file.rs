@@ -16,9 +16,9 @@
 //! | 60 | 4 | reserved, zero |
 //! | 64 | … | payload: the rkyv archive of the snapshot body |
 //!
-//! The body holds the index's shards back to back (one bucket array, and each shard's
-//! length in buckets), the hash seed, and the connectors by slot (a removed connector's slot
-//! is empty).
+//! The body holds the number index's shards back to back (one bucket array, and each shard's
+//! length in buckets), the hash seed, the connectors by slot (a removed connector's slot
+//! is empty), and the prefix index the same way (its own buckets, lengths and seed).
 //!
 //! CRC-32 detects every error burst up to 32 bits long, so any single corrupted byte is
 //! caught before the archive is read. The archive is then checked by rkyv's bytecheck and
@@ -36,6 +36,7 @@ use rkyv::rancor;
 
 use super::index::{Index, Region};
 use super::map::Storage;
+use super::prefixes::Prefixes;
 use super::table::{ArchivedBucket, Bucket};
 use super::{Directory, Snapshot, HOLE};
 use crate::connector::Connector;
@@ -43,7 +44,7 @@ use crate::connector::Connector;
 /// The first eight bytes of every snapshot file.
 pub const MAGIC: [u8; 8] = *b"PBAYSNAP";
 /// The format version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 4;
+pub const FORMAT_VERSION: u32 = 5;
 /// Length of the header; the payload starts here.
 pub const HEADER_LEN: usize = 64;
 
@@ -62,6 +63,11 @@ struct Body {
     seed: u64,
     numbers: u64,
     connectors: Vec<Option<Connector>>,
+    /// The prefix index's shards, back to back, and each one's length in buckets. It is
+    /// small (one entry per prefix) and decoded to the heap on open.
+    prefix_buckets: Vec<Bucket>,
+    prefix_shards: Vec<u32>,
+    prefix_seed: u64,
 }
 
 /// The decoded header.
@@ -101,14 +107,8 @@ fn checksum(header: &[u8], payload: &[u8]) -> u32 {
 impl Snapshot {
     /// The snapshot as the bytes of a snapshot file.
     pub fn to_file_bytes(&self) -> Result<Vec<u8>, SnapshotFileError> {
-        let mut buckets = Vec::with_capacity(self.index.bytes() / std::mem::size_of::<Bucket>());
-        let mut shards = Vec::with_capacity(self.index.shard_count());
-        for table in self.index.tables() {
-            buckets.extend_from_slice(table);
-            shards.push(u32::try_from(table.len()).map_err(|_| {
-                SnapshotFileError::new(None, FileErrorKind::Corrupt("a shard is too large".into()))
-            })?);
-        }
+        let (buckets, shards) = flatten(&self.index)?;
+        let (prefix_buckets, prefix_shards) = flatten(self.prefixes.index())?;
         let connectors = self
             .connectors
             .iter()
@@ -123,6 +123,9 @@ impl Snapshot {
             seed: self.index.seed(),
             numbers: self.numbers as u64,
             connectors,
+            prefix_buckets,
+            prefix_shards,
+            prefix_seed: self.prefixes.index().seed(),
         };
         let payload = rkyv::to_bytes::<rancor::Error>(&body)
             .map_err(|e| SnapshotFileError::new(None, FileErrorKind::Corrupt(e.to_string())))?;
@@ -237,11 +240,27 @@ impl Snapshot {
         let seed = archived.seed.to_native();
         let lens: Vec<u32> = archived.shards.iter().map(|len| len.to_native()).collect();
         let index_error = |e: String| FileErrorKind::Corrupt(format!("index: {e}"));
+        let prefix_buckets: Vec<Bucket> = archived.prefix_buckets.iter().map(decode).collect();
+        let prefix_lens: Vec<u32> = archived
+            .prefix_shards
+            .iter()
+            .map(|len| len.to_native())
+            .collect();
+        let prefix_index = Index::decoded(
+            archived.prefix_seed.to_native(),
+            &prefix_buckets,
+            &prefix_lens,
+        )
+        .map_err(|e| FileErrorKind::Corrupt(format!("prefixes: {e}")))?;
+        let index = Indexes {
+            numbers: (),
+            prefixes: prefix_index,
+        };
         let (start, buckets) = match plan_table(bytes, &archived.buckets) {
             TablePlan::InPlace { start, buckets } => (start, buckets),
             TablePlan::Decoded(buckets) => {
-                let index = Index::decoded(seed, &buckets, &lens).map_err(index_error)?;
-                return finish(header, connectors, directory, index);
+                let numbers = Index::decoded(seed, &buckets, &lens).map_err(index_error)?;
+                return finish(header, connectors, directory, index.with(numbers));
             }
         };
         if bucket_slice(bytes, start, buckets).is_none() {
@@ -252,23 +271,63 @@ impl Snapshot {
             start,
             buckets,
         };
-        let index = Index::stored(seed, region, &lens).map_err(index_error)?;
-        finish(header, connectors, directory, index)
+        let numbers = Index::stored(seed, region, &lens).map_err(index_error)?;
+        finish(header, connectors, directory, index.with(numbers))
     }
 }
 
-/// The snapshot of a file whose header, connectors and index were read: the index is
+/// The two indexes of a file: numbers (`N`, once read) and prefixes.
+struct Indexes<N> {
+    numbers: N,
+    prefixes: Index,
+}
+
+impl Indexes<()> {
+    fn with(self, numbers: Index) -> Indexes<Index> {
+        Indexes {
+            numbers,
+            prefixes: self.prefixes,
+        }
+    }
+}
+
+/// The shards of `index` back to back, and each one's length in buckets.
+fn flatten(index: &Index) -> Result<(Vec<Bucket>, Vec<u32>), SnapshotFileError> {
+    let mut buckets = Vec::with_capacity(index.bytes() / std::mem::size_of::<Bucket>());
+    let mut shards = Vec::with_capacity(index.shard_count());
+    for table in index.tables() {
+        buckets.extend_from_slice(table);
+        shards.push(u32::try_from(table.len()).map_err(|_| {
+            SnapshotFileError::new(None, FileErrorKind::Corrupt("a shard is too large".into()))
+        })?);
+    }
+    Ok((buckets, shards))
+}
+
+/// An archived bucket, decoded.
+fn decode(b: &ArchivedBucket) -> Bucket {
+    Bucket {
+        keys: b.keys.map(|k| k.to_native()),
+        values: b.values.map(|v| v.to_native()),
+        spilled: b.spilled.to_native(),
+    }
+}
+
+/// The snapshot of a file whose header, connectors and indexes were read: the indexes are
 /// validated against the connectors and the header's number count.
 fn finish(
     header: Header,
     connectors: Vec<Connector>,
     directory: Directory,
-    index: Index,
+    indexes: Indexes<Index>,
 ) -> Result<Snapshot, FileErrorKind> {
     let mut routed = vec![0u32; connectors.len()];
+    let index = indexes.numbers;
     let numbers = index
         .validate(&mut routed)
         .map_err(|e| FileErrorKind::Corrupt(format!("index: {e}")))?;
+    let prefixes = Prefixes::validated(indexes.prefixes, &mut routed)
+        .map_err(|e| FileErrorKind::Corrupt(format!("prefixes: {e}")))?;
     if numbers as u64 != header.numbers {
         return Err(FileErrorKind::Corrupt(
             "header and body disagree: the index holds a different number count".into(),
@@ -280,7 +339,7 @@ fn finish(
         .find(|&&slot| routed.get(slot as usize).is_some_and(|&n| n > 0))
     {
         return Err(FileErrorKind::Corrupt(format!(
-            "index: numbers route to removed connector slot {slot}"
+            "index: numbers or prefixes route to removed connector slot {slot}"
         )));
     }
     Ok(Snapshot {
@@ -291,6 +350,7 @@ fn finish(
         directory: Arc::new(directory),
         routed: routed.into(),
         index,
+        prefixes,
     })
 }
 
@@ -309,16 +369,7 @@ fn plan_table(bytes: &[u8], archived: &rkyv::vec::ArchivedVec<ArchivedBucket>) -
             buckets: slice.len(),
         }
     } else {
-        TablePlan::Decoded(
-            slice
-                .iter()
-                .map(|b| Bucket {
-                    keys: b.keys.map(|k| k.to_native()),
-                    values: b.values.map(|v| v.to_native()),
-                    reserved: b.reserved.to_native(),
-                })
-                .collect(),
-        )
+        TablePlan::Decoded(slice.iter().map(decode).collect())
     }
 }
 

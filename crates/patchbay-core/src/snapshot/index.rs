@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use super::file;
 use super::map::Storage;
-use super::table::{self, Bucket, DuplicateKey, Upsert};
+use super::table::{self, Bucket, DuplicateKey, Keys, Upsert};
 
 /// Numbers a shard is built for.
 pub(crate) const TARGET: usize = 8192;
@@ -175,7 +175,19 @@ impl Index {
     /// The connector slot the index holds for `key`.
     #[inline(always)]
     pub(crate) fn find(&self, key: u64) -> Option<u32> {
-        let (shard, local) = place_of(key, self.seed, self.shards.len());
+        let (shard, local) = self.place(key);
+        self.find_at(shard, local, key)
+    }
+
+    /// Where `key` goes: its shard, and the bits of its hash left for the shard's table.
+    #[inline(always)]
+    pub(crate) fn place(&self, key: u64) -> (usize, u64) {
+        place_of(key, self.seed, self.shards.len())
+    }
+
+    /// [`Index::find`] for a key already placed ([`Index::place`]).
+    #[inline(always)]
+    pub(crate) fn find_at(&self, shard: usize, local: u64, key: u64) -> Option<u32> {
         let buckets = self.buckets_of(self.shards.get(shard)?);
         table::find(buckets, local, key)
     }
@@ -226,6 +238,11 @@ impl Index {
     /// Checks every shard (see [`table::validate`]), counting each connector slot's numbers
     /// into `routed`. Returns the number count.
     pub(crate) fn validate(&self, routed: &mut [u32]) -> Result<usize, String> {
+        self.validate_keys(routed, Keys::Numbers)
+    }
+
+    /// [`Index::validate`] for an index of `keys`.
+    pub(crate) fn validate_keys(&self, routed: &mut [u32], keys: Keys) -> Result<usize, String> {
         let count = self.shards.len();
         let mut numbers = 0usize;
         for (at, shard) in self.shards.iter().enumerate() {
@@ -237,7 +254,7 @@ impl Index {
                 let (shard, local) = place_of(key, self.seed, count);
                 (shard == at).then_some(local)
             };
-            numbers += table::validate(buckets, local_of, routed)
+            numbers += table::validate_keys(buckets, local_of, routed, keys)
                 .map_err(|e| format!("shard {at}: {e}"))?;
         }
         Ok(numbers)
@@ -245,11 +262,11 @@ impl Index {
 
     /// The index with `changes` made: each key routed to its slot or unrouted, the last
     /// change of a key winning. Only the shards the keys hash to are copied. `counted` sees
-    /// each effective change as `(slot before, slot after)`.
+    /// each effective change as `(key, slot before, slot after)`.
     pub(crate) fn patch(
         &self,
         changes: Vec<Change>,
-        mut counted: impl FnMut(Option<u32>, Option<u32>),
+        mut counted: impl FnMut(u64, Option<u32>, Option<u32>),
     ) -> Index {
         let count = self.shards.len();
         // Order by shard, then key, keeping the input order among a key's changes, so each
@@ -309,7 +326,7 @@ fn patch_table(
     old: &[Bucket],
     changes: &[(usize, Change)],
     local: impl Fn(u64) -> u64,
-    counted: &mut impl FnMut(Option<u32>, Option<u32>),
+    counted: &mut impl FnMut(u64, Option<u32>, Option<u32>),
 ) -> Arc<[Bucket]> {
     // A key's last change is the one that counts.
     let last: Vec<Change> = changes
@@ -340,7 +357,7 @@ fn patch_table(
             let _ = table::place(&mut rebuilt, local(key), key, value);
         }
         if before != slot {
-            counted(before, slot);
+            counted(key, before, slot);
         }
     }
     Arc::from(rebuilt)
@@ -353,7 +370,7 @@ fn apply(
     table: &mut [Bucket],
     changes: &[Change],
     local: &impl Fn(u64) -> u64,
-    counted: &mut impl FnMut(Option<u32>, Option<u32>),
+    counted: &mut impl FnMut(u64, Option<u32>, Option<u32>),
 ) -> bool {
     let mut seen = Vec::with_capacity(changes.len());
     for &(key, slot) in changes {
@@ -366,11 +383,11 @@ fn apply(
             None => table::remove(table, local(key), key),
         };
         if before != slot {
-            seen.push((before, slot));
+            seen.push((key, before, slot));
         }
     }
-    for (before, after) in seen {
-        counted(before, after);
+    for (key, before, after) in seen {
+        counted(key, before, after);
     }
     true
 }
@@ -415,9 +432,10 @@ mod tests {
         let entries: Vec<(u64, u32)> = (0..40_000).map(|i| (key(i), 0)).collect();
         let index = Index::build(entries, 5).expect("build");
         let mut changes = Vec::new();
-        let patched = index.patch(vec![(key(7), Some(1)), (key(40_001), Some(1))], |b, a| {
-            changes.push((b, a))
-        });
+        let patched = index.patch(
+            vec![(key(7), Some(1)), (key(40_001), Some(1))],
+            |_, b, a| changes.push((b, a)),
+        );
         changes.sort();
         assert_eq!(changes, vec![(None, Some(1)), (Some(0), Some(1))]);
         let copied = index
@@ -443,7 +461,7 @@ mod tests {
         for round in 0..20u64 {
             let adds = (0..500).map(|i| (key(1 + round * 500 + i), Some(2)));
             let removes = (0..200).map(|i| (key(round * 500 + i * 2), None));
-            index = index.patch(adds.chain(removes).collect(), |b, a| {
+            index = index.patch(adds.chain(removes).collect(), |_, b, a| {
                 live += i64::from(a.is_some()) - i64::from(b.is_some())
             });
             let numbers = index.validate(&mut [0; 3]).expect("valid");

@@ -5,10 +5,12 @@
 //! numbers to connector slots through the index in [`index`]: one integer-hash probe, one
 //! cache line in the common case.
 
+mod cells;
 pub(crate) mod file;
 pub(crate) mod index;
 mod map;
 mod patch;
+mod prefixes;
 pub(crate) mod table;
 
 use std::borrow::Borrow;
@@ -20,8 +22,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rustc_hash::FxHashMap;
 
 use crate::connector::{ClientEnv, Connector};
-use crate::number::{normalize, NormalizeError, E164};
+use crate::number::{is_encoded, normalize, NormalizeError, Prefix, E164};
 use index::Index;
+use prefixes::Prefixes;
 
 pub use patch::SnapshotPatch;
 
@@ -30,8 +33,11 @@ pub use file::{
     MAGIC,
 };
 
-/// An immutable routing table: number → connector, connector id → connector, a version and
-/// the time it was built.
+/// An immutable routing table: number → connector, number prefix → connector, connector
+/// id → connector, a version and the time it was built.
+///
+/// A number routes to its own entry's connector if it has one, else to the connector of
+/// the longest routed [`Prefix`] of its digits, else nowhere; [`Match`] says which.
 ///
 /// ```
 /// use patchbay_core::{ClientEnv, Connector, E164, Snapshot};
@@ -56,9 +62,31 @@ pub struct Snapshot {
     /// new connector takes it: slots never move, so shards that do not change are shared.
     connectors: Arc<[Connector]>,
     directory: Arc<Directory>,
-    /// How many numbers route to each slot: a connector is removed only once none does.
+    /// How many numbers and prefixes route to each slot: a connector is removed only once
+    /// none does.
     routed: Arc<[u32]>,
     index: Index,
+    prefixes: Prefixes,
+}
+
+/// How a number found its route: its own entry, or a prefix of its digits (the longest that
+/// has a route). Displays as `exact` or `prefix +4420794600`, as the `x-patchbay-match`
+/// header of the HTTP lookup says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Match {
+    /// The number's own entry.
+    Exact,
+    /// This prefix of the number, the longest with a route.
+    Prefix(Prefix),
+}
+
+impl std::fmt::Display for Match {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Match::Exact => f.write_str("exact"),
+            Match::Prefix(prefix) => write!(f, "prefix {prefix}"),
+        }
+    }
 }
 
 /// Which slot holds which connector id, and which slots are holes.
@@ -89,16 +117,6 @@ pub(crate) static HOLE: Connector = Connector {
     voice_name: String::new(),
     disable_handoff: false,
 };
-
-/// Input shaped like canonical text whose key is not in the index: either a valid number
-/// that is not routed, or not a valid number at all (a `:` among the digits, a leading
-/// zero, an unknown country code), which [`normalize`] names. Out of line: the lookup path
-/// is inlined into callers, and misses are the rare case.
-#[cold]
-#[inline(never)]
-fn canonical_miss<T>(input: &str) -> Result<Option<T>, NormalizeError> {
-    normalize(input).map(|_| None)
-}
 
 impl Snapshot {
     /// A snapshot with no numbers and no connectors.
@@ -147,14 +165,34 @@ impl Snapshot {
         UNIX_EPOCH + Duration::from_nanos(self.published_at_ns)
     }
 
-    /// How many numbers it routes.
+    /// How many numbers have their own route (prefixes not counted: see
+    /// [`Snapshot::prefix_count`]).
     pub fn len(&self) -> usize {
         self.numbers
     }
 
-    /// Whether it routes no number.
+    /// Whether it routes no number of its own and no prefix.
     pub fn is_empty(&self) -> bool {
-        self.numbers == 0
+        self.numbers == 0 && self.prefixes.len() == 0
+    }
+
+    /// How many prefixes have a route.
+    pub fn prefix_count(&self) -> usize {
+        self.prefixes.len()
+    }
+
+    /// The connector routed to exactly this prefix (not to a shorter one that covers it).
+    pub fn prefix(&self, prefix: Prefix) -> Option<&Connector> {
+        self.prefixes
+            .find(prefix)
+            .and_then(|slot| self.connectors.get(slot as usize))
+    }
+
+    /// Every routed prefix with its connector, in no particular order.
+    pub fn prefixes(&self) -> impl Iterator<Item = (Prefix, &Connector)> + '_ {
+        self.prefixes.entries().filter_map(move |(key, slot)| {
+            Some((Prefix::from_key(key)?, self.connectors.get(slot as usize)?))
+        })
     }
 
     /// Every connector, each once, in slot order.
@@ -177,7 +215,8 @@ impl Snapshot {
         self.connectors.get(slot as usize)
     }
 
-    /// How many numbers route to the connector with this id (`None`: no such connector).
+    /// How many numbers and prefixes route to the connector with this id (`None`: no such
+    /// connector).
     pub fn routed_to(&self, connector_id: &str) -> Option<usize> {
         let slot = *self.directory.by_id.get(connector_id)?;
         self.routed.get(slot as usize).map(|&n| n as usize)
@@ -189,9 +228,21 @@ impl Snapshot {
         self.connectors.get(slot as usize)
     }
 
-    /// The connector that serves `number`.
+    /// The connector that serves `number`: its own entry's, or the longest routed prefix's.
     #[inline]
     pub fn get(&self, number: E164) -> Option<&Connector> {
+        self.get_match(number).map(|(_, connector)| connector)
+    }
+
+    /// The connector that serves `number`, and how it matched.
+    #[inline]
+    pub fn get_match(&self, number: E164) -> Option<(Match, &Connector)> {
+        self.resolve(number, |slot| self.connectors.get(slot as usize))
+    }
+
+    /// The connector of `number`'s own entry, prefixes aside.
+    #[inline]
+    pub fn exact(&self, number: E164) -> Option<&Connector> {
         self.find(number.index_key())
             .and_then(|slot| self.connectors.get(slot as usize))
     }
@@ -199,52 +250,108 @@ impl Snapshot {
     /// Normalizes `input` (no default region) and returns the connector that serves it.
     #[inline]
     pub fn lookup(&self, input: &str) -> Result<Option<&Connector>, NormalizeError> {
-        Ok(self.route(input)?.map(|(_, connector)| connector))
+        Ok(self.route(input)?.map(|(_, _, connector)| connector))
     }
 
-    /// The number `input` names and its connector, if routed.
+    /// [`Snapshot::lookup`], saying how the number matched.
+    #[inline]
+    pub fn lookup_match(&self, input: &str) -> Result<Option<(Match, &Connector)>, NormalizeError> {
+        Ok(self
+            .route(input)?
+            .map(|(_, how, connector)| (how, connector)))
+    }
+
+    /// The number `input` names, how it matched and its connector, if routed.
     #[inline(always)]
-    pub(crate) fn route(&self, input: &str) -> Result<Option<(E164, &Connector)>, NormalizeError> {
+    pub(crate) fn route(
+        &self,
+        input: &str,
+    ) -> Result<Option<(E164, Match, &Connector)>, NormalizeError> {
         self.probe_with(input, |slot| self.connectors.get(slot as usize))
     }
 
-    /// The number `input` names and its connector slot (below the connector count), if
-    /// routed.
+    /// The number `input` names, how it matched and its connector slot (below the connector
+    /// count), if routed.
     #[inline]
-    pub(crate) fn probe(&self, input: &str) -> Result<Option<(E164, u32)>, NormalizeError> {
-        self.probe_with(input, |slot| {
-            ((slot as usize) < self.connectors.len()).then_some(slot)
-        })
+    pub(crate) fn probe(&self, input: &str) -> Result<Option<(E164, Match, u32)>, NormalizeError> {
+        self.probe_with(input, |slot| self.checked_slot(slot))
+    }
+
+    /// `slot` if it is below the connector count.
+    #[inline(always)]
+    fn checked_slot(&self, slot: u32) -> Option<u32> {
+        ((slot as usize) < self.connectors.len()).then_some(slot)
     }
 
     /// The number `input` names and what `resolve` makes of its connector slot. Canonical
     /// input is probed before it is validated (see `number::probe_key`) and validated only
     /// on a miss; everything else goes through [`normalize`]. Answers and errors are
-    /// exactly those of `normalize` followed by [`Snapshot::get`].
+    /// exactly those of `normalize` followed by [`Snapshot::get_match`].
     #[inline(always)]
     fn probe_with<T>(
         &self,
         input: &str,
-        resolve: impl FnOnce(u32) -> Option<T>,
-    ) -> Result<Option<(E164, T)>, NormalizeError> {
+        resolve: impl Fn(u32) -> Option<T>,
+    ) -> Result<Option<(E164, Match, T)>, NormalizeError> {
         if let Some(key) = crate::number::probe_key(input) {
             // Keys in the index are valid numbers' keys, so a hit proves the input was the
             // canonical text of a valid number.
-            if let Some(found) = self.find(key).and_then(resolve) {
+            if let Some(found) = self.find(key).and_then(&resolve) {
                 if let Some(number) = E164::from_index_key(key) {
-                    return Ok(Some((number, found)));
+                    return Ok(Some((number, Match::Exact, found)));
                 }
             }
-            return canonical_miss(input);
+            return self.canonical_miss(input, key, resolve);
         }
         let number = normalize(input)?;
         Ok(self
-            .find(number.index_key())
-            .and_then(resolve)
-            .map(|found| (number, found)))
+            .resolve(number, resolve)
+            .map(|(how, found)| (number, how, found)))
     }
 
-    /// Every routed number with its connector, in no particular order.
+    /// Input shaped like canonical text whose key has no entry of its own: a valid number
+    /// that a prefix routes, or one that nothing routes, or not a valid number at all (a
+    /// `:` among the digits, a leading zero, an unknown country code), which [`normalize`]
+    /// names. Out of line: the exact path is inlined into callers.
+    ///
+    /// A key of digits only with a first digit other than 0 (`is_encoded`) that a prefix
+    /// matches is a valid number without asking `normalize`: every prefix starts with an
+    /// assigned country code, and country codes are prefix-free, so that code is the
+    /// number's. One that no prefix matches is a valid number, and the answer none, when
+    /// it starts with an assigned country code; only invalid input pays for `normalize`,
+    /// which says why.
+    #[cold]
+    #[inline(never)]
+    fn canonical_miss<T>(
+        &self,
+        input: &str,
+        key: u64,
+        resolve: impl Fn(u32) -> Option<T>,
+    ) -> Result<Option<(E164, Match, T)>, NormalizeError> {
+        if is_encoded(key) {
+            if let Some((prefix, slot)) = self.prefixes.longest(key) {
+                if let (Some(found), Some(number)) = (resolve(slot), E164::from_index_key(key)) {
+                    return Ok(Some((number, Match::Prefix(prefix), found)));
+                }
+            }
+            if E164::is_valid_key(key) {
+                return Ok(None);
+            }
+        }
+        normalize(input).map(|_| None)
+    }
+
+    /// `number`'s own entry, or its longest routed prefix, through `resolve`.
+    #[inline]
+    fn resolve<T>(&self, number: E164, resolve: impl Fn(u32) -> Option<T>) -> Option<(Match, T)> {
+        if let Some(found) = self.find(number.index_key()).and_then(&resolve) {
+            return Some((Match::Exact, found));
+        }
+        let (prefix, slot) = self.prefixes.longest(number.index_key())?;
+        Some((Match::Prefix(prefix), resolve(slot)?))
+    }
+
+    /// Every number with its own route, with its connector, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = (E164, &Connector)> + '_ {
         self.index.entries().filter_map(move |(key, slot)| {
             let number = E164::from_index_key(key)?;
@@ -252,11 +359,10 @@ impl Snapshot {
         })
     }
 
-    /// The connector slot of `number`; always below `connectors.len()`.
+    /// How `number` matched and its connector slot; always below `connectors.len()`.
     #[inline]
-    pub(crate) fn slot_of(&self, number: E164) -> Option<u32> {
-        self.find(number.index_key())
-            .filter(|&slot| (slot as usize) < self.connectors.len())
+    pub(crate) fn slot_of(&self, number: E164) -> Option<(Match, u32)> {
+        self.resolve(number, |slot| self.checked_slot(slot))
     }
 
     /// The connector slot the index holds for `key`.
@@ -335,6 +441,7 @@ pub struct SnapshotBuilder {
     connectors: Vec<Connector>,
     by_id: FxHashMap<Box<str>, u32>,
     routes: Vec<(u64, u32)>,
+    prefix_routes: Vec<(u64, u32)>,
 }
 
 impl SnapshotBuilder {
@@ -350,6 +457,7 @@ impl SnapshotBuilder {
             connectors: Vec::with_capacity(connectors),
             by_id: FxHashMap::with_capacity_and_hasher(connectors, Default::default()),
             routes: Vec::with_capacity(numbers),
+            prefix_routes: Vec::new(),
         }
     }
 
@@ -391,18 +499,31 @@ impl SnapshotBuilder {
         Ok(())
     }
 
-    /// Builds the snapshot. Fails if a number was routed twice.
+    /// Routes every number that starts with `prefix` (and has no route of its own, or a
+    /// longer prefix) to the connector in `slot`. Duplicates are reported by
+    /// [`SnapshotBuilder::build`].
+    pub fn route_prefix(&mut self, prefix: Prefix, slot: ConnectorSlot) -> Result<(), BuildError> {
+        if slot.0 as usize >= self.connectors.len() {
+            return Err(BuildError::UnknownSlot);
+        }
+        self.prefix_routes.push((prefix.key(), slot.0));
+        Ok(())
+    }
+
+    /// Builds the snapshot. Fails if a number or a prefix was routed twice.
     pub fn build(self) -> Result<Snapshot, BuildError> {
         let seed = RandomState::new().hash_one(self.version);
         let numbers = self.routes.len();
         let mut routed = vec![0u32; self.connectors.len()];
-        for &(_, slot) in &self.routes {
+        for &(_, slot) in self.routes.iter().chain(&self.prefix_routes) {
             if let Some(count) = routed.get_mut(slot as usize) {
                 *count += 1;
             }
         }
         let index = Index::build(self.routes, seed)
             .map_err(|dup| BuildError::DuplicateNumber(E164::from_index_key(dup.0)))?;
+        let prefixes = Prefixes::build(self.prefix_routes, seed)
+            .map_err(|dup| BuildError::DuplicatePrefix(Prefix::from_key(dup.0)))?;
         Ok(Snapshot {
             version: self.version,
             published_at_ns: now_ns(),
@@ -414,6 +535,7 @@ impl SnapshotBuilder {
             }),
             routed: routed.into(),
             index,
+            prefixes,
         })
     }
 
@@ -426,6 +548,7 @@ impl SnapshotBuilder {
             directory: Arc::default(),
             routed: Arc::from([]),
             index: Index::empty(),
+            prefixes: Prefixes::empty(),
         }
     }
 }
@@ -443,6 +566,9 @@ pub enum BuildError {
     /// A number was routed twice; a number routes to exactly one connector.
     #[error("{} is routed twice: a number routes to exactly one connector", .0.map_or_else(String::new, |n| n.to_string()))]
     DuplicateNumber(Option<E164>),
+    /// A prefix was routed twice; a prefix routes to exactly one connector.
+    #[error("{} is routed twice: a prefix routes to exactly one connector", .0.map_or_else(String::new, |p| p.to_string()))]
+    DuplicatePrefix(Option<Prefix>),
     /// Two connectors were added with the same id.
     #[error("connector id {0:?} was added twice")]
     DuplicateConnector(String),
@@ -458,12 +584,12 @@ pub enum BuildError {
     /// A patch names a connector the snapshot does not hold.
     #[error("connector {0:?} is not in the snapshot")]
     UnknownConnector(String),
-    /// A patch removes a connector that numbers still route to.
-    #[error("connector {id:?} still routes {numbers} numbers: unroute them in the same patch")]
+    /// A patch removes a connector that numbers or prefixes still route to.
+    #[error("connector {id:?} still routes {numbers} numbers and prefixes: unroute them in the same patch")]
     ConnectorInUse {
         /// The connector.
         id: String,
-        /// How many numbers route to it after the patch.
+        /// How many numbers and prefixes route to it after the patch.
         numbers: u32,
     },
 }

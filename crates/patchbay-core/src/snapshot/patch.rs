@@ -9,20 +9,21 @@ use rustc_hash::FxHashMap;
 use super::index::{Change, Index};
 use super::{now_ns, BuildError, Directory, Snapshot, HOLE};
 use crate::connector::Connector;
-use crate::number::E164;
+use crate::number::{Prefix, E164};
 
 /// What a route of a patch points at: an index into the patch's connector ids, or nothing.
 const UNROUTED: u32 = u32::MAX;
 
-/// A change to a [`Snapshot`]: connectors put and removed, numbers routed and unrouted. It
-/// builds a new snapshot that shares with the old one everything it does not touch: only the
-/// index shards its numbers hash to are copied, so routing k numbers costs O(k) shard copies
+/// A change to a [`Snapshot`]: connectors put and removed, numbers and prefixes routed and
+/// unrouted. It builds a new snapshot that shares with the old one everything it does not
+/// touch: only the index shards its numbers and prefixes hash to are copied, so routing k numbers costs O(k) shard copies
 /// (a few thousand numbers each) whatever the table's size. Putting or removing connectors
 /// copies the connector list, O(connectors). The old snapshot is unchanged.
 ///
 /// [`SnapshotPatch::finish`] applies, in this order: the connectors put (an id already there
 /// is replaced in its slot, a new one takes a free slot), the routes (the last route of a
-/// number wins), then the connectors removed, which must route no number by then.
+/// number or prefix wins), then the connectors removed, which must route no number and no
+/// prefix by then.
 ///
 /// ```
 /// # use patchbay_core::{ClientEnv, Connector, Snapshot};
@@ -51,6 +52,7 @@ pub struct SnapshotPatch<'a> {
     targets: FxHashMap<Box<str>, u32>,
     target_ids: Vec<Box<str>>,
     routes: Vec<(u64, u32)>,
+    prefix_routes: Vec<(u64, u32)>,
 }
 
 impl<'a> SnapshotPatch<'a> {
@@ -63,6 +65,7 @@ impl<'a> SnapshotPatch<'a> {
             targets: FxHashMap::default(),
             target_ids: Vec::new(),
             routes: Vec::new(),
+            prefix_routes: Vec::new(),
         }
     }
 
@@ -72,8 +75,8 @@ impl<'a> SnapshotPatch<'a> {
         self
     }
 
-    /// Removes the connector with this id. No number may route to it once the patch's routes
-    /// are made.
+    /// Removes the connector with this id. No number or prefix may route to it once the
+    /// patch's routes are made.
     pub fn remove_connector(&mut self, connector_id: &str) -> &mut Self {
         self.removed.push(connector_id.to_string());
         self
@@ -81,7 +84,28 @@ impl<'a> SnapshotPatch<'a> {
 
     /// Routes `number` to the connector with this id (in the snapshot, or put by this patch).
     pub fn route(&mut self, number: E164, connector_id: &str) -> &mut Self {
-        let target = match self.targets.get(connector_id) {
+        let target = self.target(connector_id);
+        self.routes.push((number.index_key(), target));
+        self
+    }
+
+    /// Routes `prefix` to the connector with this id (in the snapshot, or put by this
+    /// patch).
+    pub fn route_prefix(&mut self, prefix: Prefix, connector_id: &str) -> &mut Self {
+        let target = self.target(connector_id);
+        self.prefix_routes.push((prefix.key(), target));
+        self
+    }
+
+    /// Unroutes `prefix` (nothing happens if it was not routed).
+    pub fn unroute_prefix(&mut self, prefix: Prefix) -> &mut Self {
+        self.prefix_routes.push((prefix.key(), UNROUTED));
+        self
+    }
+
+    /// The patch's index of `connector_id`.
+    fn target(&mut self, connector_id: &str) -> u32 {
+        match self.targets.get(connector_id) {
             Some(&target) => target,
             None => {
                 let target = self.target_ids.len() as u32;
@@ -89,9 +113,7 @@ impl<'a> SnapshotPatch<'a> {
                 self.target_ids.push(connector_id.into());
                 target
             }
-        };
-        self.routes.push((number.index_key(), target));
-        self
+        }
     }
 
     /// Unroutes `number` (nothing happens if it was not routed).
@@ -100,9 +122,9 @@ impl<'a> SnapshotPatch<'a> {
         self
     }
 
-    /// How many routes and unroutes the patch holds.
+    /// How many routes and unroutes (of numbers and prefixes) the patch holds.
     pub fn route_changes(&self) -> usize {
-        self.routes.len()
+        self.routes.len() + self.prefix_routes.len()
     }
 
     /// The patched snapshot. Fails, changing nothing, if a route names a connector that is
@@ -132,27 +154,46 @@ impl<'a> SnapshotPatch<'a> {
             .collect::<Result<Vec<u32>, BuildError>>()?;
         let mut numbers = base.numbers;
         let mut index = base.index.clone();
-        let mut routed = (!self.routes.is_empty() || slot_count > base.routed.len()).then(|| {
+        let changes_routes = !self.routes.is_empty() || !self.prefix_routes.is_empty();
+        let mut routed = (changes_routes || slot_count > base.routed.len()).then(|| {
             let mut counts = base.routed.to_vec();
             counts.resize(slot_count, 0);
             counts
         });
-        if let (false, Some(counts)) = (self.routes.is_empty(), &mut routed) {
-            let changes: Vec<Change> = self
-                .routes
+        let mut prefixes = base.prefixes.clone();
+        let changes_of = |routes: &[(u64, u32)]| -> Vec<Change> {
+            routes
                 .iter()
                 .map(|&(key, target)| (key, slots.get(target as usize).copied()))
-                .collect();
-            index = base.index.patch(changes, |before, after| {
+                .collect()
+        };
+        if let Some(counts) = &mut routed {
+            let mut count = |before: Option<u32>, after: Option<u32>| -> i64 {
+                let mut delta = 0;
                 if let Some(count) = before.and_then(|slot| counts.get_mut(slot as usize)) {
                     *count = count.saturating_sub(1);
-                    numbers = numbers.saturating_sub(1);
+                    delta -= 1;
                 }
                 if let Some(count) = after.and_then(|slot| counts.get_mut(slot as usize)) {
                     *count += 1;
-                    numbers += 1;
+                    delta += 1;
                 }
-            });
+                delta
+            };
+            if !self.routes.is_empty() {
+                index = base
+                    .index
+                    .patch(changes_of(&self.routes), |_, before, after| {
+                        numbers = numbers.saturating_add_signed(count(before, after) as isize);
+                    });
+            }
+            if !self.prefix_routes.is_empty() {
+                prefixes = base
+                    .prefixes
+                    .patch(changes_of(&self.prefix_routes), |before, after| {
+                        count(before, after);
+                    });
+            }
         }
         if let (Some(connectors), Some(directory)) = (&mut connectors, &mut directory) {
             let counts = routed.as_deref().unwrap_or(&base.routed);
@@ -165,6 +206,12 @@ impl<'a> SnapshotPatch<'a> {
             index = Index::build(index.entries().collect(), seed)
                 .map_err(|dup| BuildError::DuplicateNumber(E164::from_index_key(dup.0)))?;
         }
+        if prefixes.outgrown() {
+            let seed = RandomState::new().hash_one(self.version);
+            prefixes = prefixes
+                .rebuilt(seed)
+                .map_err(|dup| BuildError::DuplicatePrefix(Prefix::from_key(dup.0)))?;
+        }
         Ok(Snapshot {
             version: self.version,
             published_at_ns: now_ns(),
@@ -173,6 +220,7 @@ impl<'a> SnapshotPatch<'a> {
             directory: directory.map_or_else(|| base.directory.clone(), Arc::new),
             routed: routed.map_or_else(|| base.routed.clone(), Arc::from),
             index,
+            prefixes,
         })
     }
 }
