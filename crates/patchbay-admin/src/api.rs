@@ -1,11 +1,11 @@
 //! Request and response types of the operations, shaped like the HTTP contract's bodies
 //! (camelCase JSON, unknown fields rejected) so that the server passes them through.
 
-use patchbay_core::{ClientEnv, Connector, E164};
+use patchbay_core::{ClientEnv, Connector, Prefix, E164};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::error::AdminError;
-use crate::model::PhoneNumber;
+use crate::model::{NumberPrefix, PhoneNumber};
 
 /// A field of a partial update: left alone, cleared with `null`, or set.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -131,6 +131,8 @@ pub struct DeletedConnector {
     pub deleted_connector: String,
     /// Every number released with it.
     pub deleted_phone_numbers: Vec<E164>,
+    /// Every prefix deleted with it (**extension**).
+    pub deleted_prefixes: Vec<Prefix>,
 }
 
 /// `POST /phone-numbers`: a bulk import.
@@ -197,4 +199,52 @@ pub struct NumbersFound {
     pub found: Vec<PhoneNumber>,
     /// The requested numbers (as given) that are not.
     pub not_found: Vec<String>,
+}
+
+/// `POST /number-prefixes`: prefixes routed to a connector (**extension**).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PrefixImportRequest {
+    /// Prefixes in any accepted form, wildcards allowed (`+44 20 7946 00xx`; at least one).
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, example = json!(["+4420794600xx"])))]
+    pub prefixes: Vec<String>,
+    /// The connector they route to; their project, account and environment are its.
+    pub connector_id: String,
+}
+
+/// A per-prefix failure of a bulk call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrefixError {
+    /// The prefix as it was given.
+    pub prefix: String,
+    /// Why it failed.
+    pub error: AdminError,
+}
+
+/// `POST /number-prefixes` response.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PrefixesImported {
+    /// The prefixes now routed.
+    pub imported: Vec<NumberPrefix>,
+    /// The prefixes that were not, and why.
+    pub errors: Vec<PrefixError>,
+}
+
+/// `DELETE /number-prefixes` response.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PrefixesDeleted {
+    /// The prefixes deleted.
+    pub deleted: Vec<Prefix>,
+    /// The prefixes that were not, and why.
+    pub errors: Vec<PrefixError>,
+}
+
+/// One page of a project's prefixes ([`Admin::list_prefixes_page`](crate::Admin::list_prefixes_page)).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PrefixesPage {
+    /// The prefixes of this page, in order.
+    pub prefixes: Vec<NumberPrefix>,
+    /// The last prefix of this page when more may follow: pass it as `after` for the next.
+    pub next: Option<Prefix>,
 }

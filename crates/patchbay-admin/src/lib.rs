@@ -48,12 +48,13 @@ pub use admin::PublishStats;
 pub use admin::{Admin, AdminConfig, Caller};
 pub use api::{
     ConnectorPatch, ConnectorUpdate, ConnectorsFound, Deleted, DeletedConnector, ImportRequest,
-    Imported, NewConnector, NumberError, NumbersFound, NumbersPage, Patch, UpdateOutcome, MAX_PAGE,
+    Imported, NewConnector, NumberError, NumbersFound, NumbersPage, Patch, PrefixError,
+    PrefixImportRequest, PrefixesDeleted, PrefixesImported, PrefixesPage, UpdateOutcome, MAX_PAGE,
 };
 pub use error::{AdminError, ErrorCode};
 pub use keys::new_id as random_id;
 pub use lang::check_language_tag;
-pub use model::{Grant, KeyInfo, PhoneNumber, Project};
+pub use model::{Grant, KeyInfo, NumberPrefix, PhoneNumber, Project};
 pub use patchbay_core;
 pub use store::{DataDir, Loaded, MemoryStore, Records, Store, StoreError};
 pub use validity::NumberCheck;

@@ -1,4 +1,4 @@
-//! The model: accounts, projects, API keys, connectors and phone numbers.
+//! The model: accounts, projects, API keys, connectors, phone numbers and number prefixes.
 //!
 //! The model changes only through [`Mutation`]s, grouped into one change per operation. The
 //! journal stores exactly these changes and start-up replays them through the same
@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
 
-use patchbay_core::{ClientEnv, Connector, Snapshot, SnapshotBuilder, E164};
+use patchbay_core::{ClientEnv, Connector, Prefix, Snapshot, SnapshotBuilder, E164};
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
@@ -73,6 +73,25 @@ pub struct PhoneNumber {
     /// The connector it routes to; absent when unassigned.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub connector_id: Option<String>,
+}
+
+/// A number prefix (a DID block or range, or a whole country) and the connector every number
+/// that starts with it routes to, unless the number has a route of its own or a longer
+/// prefix does. It carries its connector's project, account and environment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NumberPrefix {
+    /// The prefix, `+` and 1 to 14 digits.
+    pub prefix: Prefix,
+    /// The project of its connector.
+    pub project_id: String,
+    /// The account of that project.
+    pub account_id: String,
+    /// The environment of its connector.
+    pub client_env: ClientEnv,
+    /// The connector it routes to.
+    pub connector_id: String,
 }
 
 /// A project and the account it belongs to.
@@ -152,6 +171,14 @@ pub(crate) enum Mutation {
     RemoveNumbers {
         numbers: Vec<E164>,
     },
+    /// Routes each prefix to the connector (new prefixes, or reassigned ones).
+    PutPrefixes {
+        connector_id: String,
+        prefixes: Vec<Prefix>,
+    },
+    RemovePrefixes {
+        prefixes: Vec<Prefix>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -178,6 +205,18 @@ fn add_all(set: &mut BTreeSet<E164>, numbers: &[E164]) {
     }
 }
 
+/// Removes `items` from the set of `key` in `index`, and the set when it empties.
+fn remove_all<T: Ord>(index: &mut FxHashMap<Id, BTreeSet<T>>, key: &Id, items: &[T]) {
+    if let Some(set) = index.get_mut(key) {
+        for item in items {
+            set.remove(item);
+        }
+        if set.is_empty() {
+            index.remove(key);
+        }
+    }
+}
+
 /// The whole state of one patchbay deployment.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Model {
@@ -191,6 +230,12 @@ pub(crate) struct Model {
     pub(crate) by_connector: FxHashMap<Id, BTreeSet<E164>>,
     /// project → its numbers, in order: pages of a project's numbers cost O(page)
     pub(crate) by_project: FxHashMap<Id, BTreeSet<E164>>,
+    /// prefix → the connector it routes to (a prefix always has one)
+    pub(crate) prefixes: BTreeMap<Prefix, Id>,
+    /// connector → its prefixes
+    pub(crate) prefixes_by_connector: FxHashMap<Id, BTreeSet<Prefix>>,
+    /// project → the prefixes of its connectors, in order
+    pub(crate) prefixes_by_project: FxHashMap<Id, BTreeSet<Prefix>>,
 }
 
 impl Model {
@@ -229,11 +274,59 @@ impl Model {
             }
             Mutation::PutConnector { connector } => {
                 let id = self.intern(&connector.connector_id);
+                let moved_from = self
+                    .connectors
+                    .get(&id)
+                    .filter(|old| old.project_id != connector.project_id)
+                    .map(|old| self.intern(&old.project_id));
+                if let Some(from) = moved_from {
+                    // A connector's prefixes are its project's: they move with it.
+                    let to = self.intern(&connector.project_id);
+                    let moved: Vec<Prefix> = self
+                        .prefixes_by_connector
+                        .get(&id)
+                        .map(|set| set.iter().copied().collect())
+                        .unwrap_or_default();
+                    remove_all(&mut self.prefixes_by_project, &from, &moved);
+                    self.prefixes_by_project
+                        .entry(to)
+                        .or_default()
+                        .extend(moved);
+                }
                 self.connectors.insert(id, connector);
             }
             Mutation::RemoveConnector { connector_id } => {
                 self.connectors.remove(connector_id.as_str());
                 self.by_connector.remove(connector_id.as_str());
+            }
+            Mutation::PutPrefixes {
+                connector_id,
+                prefixes,
+            } => {
+                let connector = self.intern(&connector_id);
+                let project = self
+                    .connectors
+                    .get(&connector)
+                    .map(|c| self.intern(&c.project_id));
+                for &prefix in &prefixes {
+                    self.detach_prefix(prefix);
+                    self.prefixes.insert(prefix, connector.clone());
+                }
+                self.prefixes_by_connector
+                    .entry(connector)
+                    .or_default()
+                    .extend(prefixes.iter().copied());
+                if let Some(project) = project {
+                    self.prefixes_by_project
+                        .entry(project)
+                        .or_default()
+                        .extend(prefixes);
+                }
+            }
+            Mutation::RemovePrefixes { prefixes } => {
+                for prefix in prefixes {
+                    self.detach_prefix(prefix);
+                }
             }
             Mutation::PutNumbers {
                 project_id,
@@ -289,6 +382,33 @@ impl Model {
         }
     }
 
+    /// Removes `prefix` and its entries in the connector and project indexes, where it is.
+    fn detach_prefix(&mut self, prefix: Prefix) {
+        let Some(connector) = self.prefixes.remove(&prefix) else {
+            return;
+        };
+        let project = self
+            .connectors
+            .get(&connector)
+            .map(|c| self.intern(&c.project_id));
+        remove_all(&mut self.prefixes_by_connector, &connector, &[prefix]);
+        if let Some(project) = project {
+            remove_all(&mut self.prefixes_by_project, &project, &[prefix]);
+        }
+    }
+
+    /// The prefix as the API shows it.
+    pub(crate) fn number_prefix(&self, prefix: Prefix, connector: &str) -> NumberPrefix {
+        let c = self.connectors.get(connector);
+        NumberPrefix {
+            prefix,
+            project_id: c.map(|c| c.project_id.clone()).unwrap_or_default(),
+            account_id: c.map(|c| c.account_id.clone()).unwrap_or_default(),
+            client_env: c.map_or(ClientEnv::Live, |c| c.client_env),
+            connector_id: connector.to_string(),
+        }
+    }
+
     pub(crate) fn account_of(&self, project: &str) -> Option<&Id> {
         self.projects.get(project)
     }
@@ -341,6 +461,18 @@ impl Model {
                 numbers,
             });
         }
+        let mut by_connector: BTreeMap<&Id, Vec<Prefix>> = BTreeMap::new();
+        for (&prefix, connector) in &self.prefixes {
+            by_connector.entry(connector).or_default().push(prefix);
+        }
+        out.extend(
+            by_connector
+                .into_iter()
+                .map(|(connector, prefixes)| Mutation::PutPrefixes {
+                    connector_id: connector.to_string(),
+                    prefixes,
+                }),
+        );
         out
     }
 
@@ -359,6 +491,11 @@ impl Model {
                 for &number in numbers {
                     builder.route(number, slot)?;
                 }
+            }
+        }
+        for (&prefix, id) in &self.prefixes {
+            if let Some(&slot) = slots.get(id) {
+                builder.route_prefix(prefix, slot)?;
             }
         }
         builder.build()
@@ -435,6 +572,48 @@ impl Model {
         for key in self.keys.values() {
             if !self.accounts.contains(key.info.account_id.as_str()) {
                 return Err(format!("key {} has an unknown account", key.info.key_id));
+            }
+        }
+        self.check_prefixes()
+    }
+
+    /// Prefixes: each routes to a connector that exists, and the connector and project
+    /// indexes hold exactly the prefixes of their connectors and projects.
+    fn check_prefixes(&self) -> Result<(), String> {
+        for (prefix, connector) in &self.prefixes {
+            let Some(c) = self.connectors.get(connector) else {
+                return Err(format!("{prefix} routes to missing connector {connector}"));
+            };
+            if !self
+                .prefixes_by_connector
+                .get(connector)
+                .is_some_and(|set| set.contains(prefix))
+            {
+                return Err(format!(
+                    "{prefix} is missing from connector {connector}'s index"
+                ));
+            }
+            if !self
+                .prefixes_by_project
+                .get(c.project_id.as_str())
+                .is_some_and(|set| set.contains(prefix))
+            {
+                return Err(format!(
+                    "{prefix} is missing from project {}'s index",
+                    c.project_id
+                ));
+            }
+        }
+        for (what, index) in [
+            ("connector", &self.prefixes_by_connector),
+            ("project", &self.prefixes_by_project),
+        ] {
+            let listed: usize = index.values().map(BTreeSet::len).sum();
+            if listed != self.prefixes.len() {
+                return Err(format!(
+                    "the {what} prefix index holds {listed} prefixes, the model {}",
+                    self.prefixes.len()
+                ));
             }
         }
         Ok(())

@@ -2,7 +2,7 @@
 
 use patchbay_admin::{
     Admin, AdminConfig, AdminError, Caller, ConnectorPatch, ConnectorUpdate, ErrorCode,
-    ImportRequest, MemoryStore, NewConnector, Patch,
+    ImportRequest, MemoryStore, NewConnector, Patch, PrefixImportRequest,
 };
 use patchbay_core::ClientEnv;
 
@@ -17,8 +17,8 @@ fn new_connector() -> NewConnector {
     }
 }
 
-/// Every operation a key can call on `project`, naming `connector` and `number` of the
-/// victim project; each returns only its error code (or `None` on success).
+/// Every operation a key can call on `project`, naming `connector`, `number` and [`PREFIX`]
+/// of the victim project; each returns only its error code (or `None` on success).
 fn every_operation(
     admin: &Admin,
     key: &Caller,
@@ -96,12 +96,40 @@ fn every_operation(
             "delete_number",
             c(admin.delete_number(key, project, number)),
         ),
+        ("list_prefixes", c(admin.list_prefixes(key, project, None))),
+        (
+            "import_prefixes",
+            c(admin.import_prefixes(
+                key,
+                project,
+                &PrefixImportRequest {
+                    prefixes: vec!["+4420794601".into()],
+                    connector_id: connector.into(),
+                },
+            )),
+        ),
+        ("get_prefix", c(admin.get_prefix(key, project, PREFIX))),
+        (
+            "reassign_prefix",
+            c(admin.reassign_prefix(key, project, PREFIX, connector)),
+        ),
+        (
+            "delete_prefixes",
+            c(admin.delete_prefixes(key, project, &[PREFIX.into()])),
+        ),
+        (
+            "delete_prefix",
+            c(admin.delete_prefix(key, project, PREFIX)),
+        ),
         (
             "delete_connector",
             c(admin.delete_connector(key, project, connector)),
         ),
     ]
 }
+
+/// The victim project's prefix.
+const PREFIX: &str = "+4420794600";
 
 #[test]
 fn keys_never_touch_projects_they_do_not_grant() {
@@ -138,9 +166,20 @@ fn keys_never_touch_projects_they_do_not_grant() {
             },
         )
         .expect("import");
+    admin
+        .import_prefixes(
+            &op,
+            "a2",
+            &PrefixImportRequest {
+                prefixes: vec![PREFIX.into()],
+                connector_id: victim.connector_id.clone(),
+            },
+        )
+        .expect("import prefix");
     let before = (
         admin.list_connectors(&op, "a2"),
         admin.list_numbers(&op, "a2", None),
+        admin.list_prefixes(&op, "a2", None),
         admin.router().version(),
     );
 
@@ -159,13 +198,14 @@ fn keys_never_touch_projects_they_do_not_grant() {
         {
             match operation {
                 // These create in a1 or list a1 and succeed without touching a2.
-                "list_connectors" | "create_connector" | "list_numbers" => {
+                "list_connectors" | "create_connector" | "list_numbers" | "list_prefixes" => {
                     assert_eq!(code, None, "{operation}")
                 }
                 "batch_get_connectors"
                 | "batch_get_numbers"
                 | "batch_update_connectors"
-                | "delete_numbers" => {
+                | "delete_numbers"
+                | "delete_prefixes" => {
                     assert_eq!(code, None, "{operation} reports per item")
                 }
                 // Importing a number owned by a2 is a per-number conflict.
@@ -219,8 +259,14 @@ fn keys_never_touch_projects_they_do_not_grant() {
     let after = (
         admin.list_connectors(&op, "a2"),
         admin.list_numbers(&op, "a2", None),
+        admin.list_prefixes(&op, "a2", None),
     );
-    assert_eq!((before.0, before.1), after);
+    assert_eq!((before.0, before.1, before.2), after);
+    assert_eq!(
+        admin.list_prefixes(&op, "a2", None).map(|p| p.len()),
+        Ok(1),
+        "the victim's prefix is still there"
+    );
     // The all-projects key does reach a2.
     assert!(admin
         .get_connector(&all_acme, "a2", &victim.connector_id)

@@ -4,6 +4,7 @@
 
 use patchbay_admin::{
     Admin, AdminConfig, Caller, ConnectorPatch, DataDir, ImportRequest, NewConnector, Patch,
+    PrefixImportRequest,
 };
 use patchbay_core::ClientEnv;
 use proptest::prelude::*;
@@ -48,7 +49,35 @@ enum Op {
         variant: Option<String>,
         voice: bool,
     },
+    ImportPrefixes {
+        project: usize,
+        prefixes: Vec<usize>,
+        connector: usize,
+    },
+    ReassignPrefix {
+        project: usize,
+        prefix: usize,
+        connector: usize,
+    },
+    DeletePrefixes {
+        project: usize,
+        prefixes: Vec<usize>,
+    },
     Checkpoint,
+}
+
+/// Nested prefixes over the numbers' block: a country, a city, blocks of a hundred and ten.
+fn prefix(i: usize) -> String {
+    [
+        "+44",
+        "+4420",
+        "+44207946",
+        "+442079460",
+        "+4420794600",
+        "+4420794601",
+        "+4420794602",
+    ][i % 7]
+        .to_string()
 }
 
 const PROJECTS: [&str; 2] = ["p1", "p2"];
@@ -70,6 +99,12 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (p.clone(), 0..8usize, 0..2usize).prop_map(|(project, connector, to)| Op::Move { project, connector, to }),
         2 => (p, 0..8usize, proptest::option::of("[a-z]{0,3}"), any::<bool>())
             .prop_map(|(project, connector, variant, voice)| Op::Update { project, connector, variant, voice }),
+        2 => (0..2usize, proptest::collection::vec(0..7usize, 1..4), 0..8usize)
+            .prop_map(|(project, prefixes, connector)| Op::ImportPrefixes { project, prefixes, connector }),
+        1 => (0..2usize, 0..7usize, 0..8usize)
+            .prop_map(|(project, prefix, connector)| Op::ReassignPrefix { project, prefix, connector }),
+        1 => (0..2usize, proptest::collection::vec(0..7usize, 1..3))
+            .prop_map(|(project, prefixes)| Op::DeletePrefixes { project, prefixes }),
         1 => Just(Op::Checkpoint),
     ]
 }
@@ -170,6 +205,34 @@ fn run(admin: &Admin, op: &Op) {
                 let _ = admin.update_connector(&caller, project, &id, &patch);
             }
         }
+        Op::ImportPrefixes {
+            project,
+            prefixes,
+            connector,
+        } => {
+            let project = PROJECTS[*project];
+            if let Some(id) = connector_id(admin, project, *connector) {
+                let request = PrefixImportRequest {
+                    prefixes: prefixes.iter().map(|&i| prefix(i)).collect(),
+                    connector_id: id,
+                };
+                let _ = admin.import_prefixes(&caller, project, &request);
+            }
+        }
+        Op::ReassignPrefix {
+            project,
+            prefix: i,
+            connector,
+        } => {
+            let project = PROJECTS[*project];
+            if let Some(id) = connector_id(admin, project, *connector) {
+                let _ = admin.reassign_prefix(&caller, project, &prefix(*i), &id);
+            }
+        }
+        Op::DeletePrefixes { project, prefixes } => {
+            let list: Vec<String> = prefixes.iter().map(|&i| prefix(i)).collect();
+            let _ = admin.delete_prefixes(&caller, PROJECTS[*project], &list);
+        }
         Op::Checkpoint => {
             admin.checkpoint().expect("checkpoint");
         }
@@ -182,9 +245,10 @@ fn state(admin: &Admin) -> String {
     let mut out = String::new();
     for project in PROJECTS {
         out += &format!(
-            "{:?}\n{:?}\n",
+            "{:?}\n{:?}\n{:?}\n",
             admin.list_connectors(&op, project),
-            admin.list_numbers(&op, project, None)
+            admin.list_numbers(&op, project, None),
+            admin.list_prefixes(&op, project, None)
         );
     }
     out

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use parking_lot::{Condvar, Mutex, MutexGuard, RwLockWriteGuard};
-use patchbay_core::{Snapshot, SnapshotPatch, E164};
+use patchbay_core::{Prefix, Snapshot, SnapshotPatch, E164};
 
 use super::{encode, store_error, Admin, Writer};
 use crate::error::AdminError;
@@ -194,6 +194,8 @@ struct Effect {
     numbers: Vec<E164>,
     /// Ids of connectors put or removed, in order.
     connectors: Vec<String>,
+    /// Prefixes put or removed, in order.
+    prefixes: Vec<Prefix>,
 }
 
 impl Effect {
@@ -209,18 +211,22 @@ impl Effect {
                 Mutation::RemoveConnector { connector_id } => {
                     self.connectors.push(connector_id.clone())
                 }
+                Mutation::PutPrefixes { prefixes, .. } | Mutation::RemovePrefixes { prefixes } => {
+                    self.prefixes.extend_from_slice(prefixes)
+                }
                 _ => {}
             }
         }
     }
 
     fn is_empty(&self) -> bool {
-        self.numbers.is_empty() && self.connectors.is_empty()
+        self.numbers.is_empty() && self.connectors.is_empty() && self.prefixes.is_empty()
     }
 
     /// The patch that takes `snapshot` to what `model` routes, for what the group touched:
-    /// each touched connector put as the model has it or removed, each touched number routed
-    /// to its connector or unrouted. O(change): nothing else of the model is read.
+    /// each touched connector put as the model has it or removed, each touched number and
+    /// prefix routed to its connector or unrouted. O(change): nothing else of the model is
+    /// read.
     fn patch<'a>(&self, snapshot: &'a Snapshot, model: &Model, version: u64) -> SnapshotPatch<'a> {
         let mut patch = snapshot.patch(version);
         for id in &self.connectors {
@@ -243,6 +249,16 @@ impl Effect {
             match routed {
                 Some(id) => patch.route(number, id),
                 None => patch.unroute(number),
+            };
+        }
+        for &prefix in &self.prefixes {
+            let routed = model
+                .prefixes
+                .get(&prefix)
+                .filter(|id| model.connectors.contains_key(id.as_ref() as &str));
+            match routed {
+                Some(id) => patch.route_prefix(prefix, id),
+                None => patch.unroute_prefix(prefix),
             };
         }
         patch

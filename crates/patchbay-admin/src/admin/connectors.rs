@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use patchbay_core::{Connector, E164};
+use patchbay_core::{Connector, Match, Prefix, E164};
 
 use super::{check_text, Admin, Caller};
 use crate::api::{
@@ -298,10 +298,20 @@ impl Admin {
                 .get(id.as_str())
                 .map(|set| set.iter().copied().collect())
                 .unwrap_or_default();
+            let prefixes: Vec<Prefix> = model
+                .prefixes_by_connector
+                .get(id.as_str())
+                .map(|set| set.iter().copied().collect())
+                .unwrap_or_default();
             let mut change = Vec::new();
             if !numbers.is_empty() {
                 change.push(Mutation::RemoveNumbers {
                     numbers: numbers.clone(),
+                });
+            }
+            if !prefixes.is_empty() {
+                change.push(Mutation::RemovePrefixes {
+                    prefixes: prefixes.clone(),
                 });
             }
             change.push(Mutation::RemoveConnector {
@@ -312,6 +322,7 @@ impl Admin {
                 DeletedConnector {
                     deleted_connector: id,
                     deleted_phone_numbers: numbers,
+                    deleted_prefixes: prefixes,
                 },
             ))
         })
@@ -324,6 +335,19 @@ impl Admin {
         project: &str,
         phone_number: &str,
     ) -> Result<Connector, AdminError> {
+        self.lookup_route(caller, project, phone_number)
+            .map(|(connector, _)| connector)
+    }
+
+    /// [`Admin::lookup_connector`], and how the number matched: its own entry, or which
+    /// prefix. Routing is global; the project check comes after (a number another project
+    /// routes is not found here).
+    pub fn lookup_route(
+        &self,
+        caller: &Caller,
+        project: &str,
+        phone_number: &str,
+    ) -> Result<(Connector, Match), AdminError> {
         {
             let model = self.model.read();
             self.authorize(&model, caller, project)?;
@@ -331,7 +355,9 @@ impl Admin {
         let number = self.normalize(phone_number)?;
         let route = self.router.get(number);
         match route {
-            Some(route) if route.connector().project_id == project => Ok(route.connector().clone()),
+            Some(route) if route.connector().project_id == project => {
+                Ok((route.connector().clone(), route.matched()))
+            }
             _ => Err(AdminError::new(
                 ErrorCode::NotFound,
                 format!("no connector of this project serves {number}"),

@@ -1,6 +1,6 @@
 //! [`Admin`]: every operation of the contract, with access control, validation, durable
 //! journaling and publishing; the operations live one module per resource (`projects`,
-//! `connectors`, `numbers`), the path every change takes in `commit`.
+//! `connectors`, `numbers`, `prefixes`), the path every change takes in `commit`.
 //!
 //! A change is a plan: validate against the model, then name the mutations. Plans run in
 //! group commits (`commit`): concurrent changes share one journal write, one fsync and one
@@ -12,6 +12,7 @@
 mod commit;
 mod connectors;
 mod numbers;
+mod prefixes;
 mod projects;
 
 use std::sync::Arc;
@@ -321,11 +322,26 @@ impl Admin {
             ));
         }
         for (number, entry) in &model.numbers {
-            let routed = snapshot.get(*number).map(|c| c.connector_id.as_str());
+            let routed = snapshot.exact(*number).map(|c| c.connector_id.as_str());
             if routed != entry.connector.as_deref() {
                 return Err(format!(
                     "{number} routes to {routed:?}, the model says {:?}",
                     entry.connector
+                ));
+            }
+        }
+        if snapshot.prefix_count() != model.prefixes.len() {
+            return Err(format!(
+                "the snapshot routes {} prefixes, the model {}",
+                snapshot.prefix_count(),
+                model.prefixes.len()
+            ));
+        }
+        for (prefix, connector) in &model.prefixes {
+            let routed = snapshot.prefix(*prefix).map(|c| c.connector_id.as_str());
+            if routed != Some(&**connector) {
+                return Err(format!(
+                    "{prefix} routes to {routed:?}, the model says {connector}"
                 ));
             }
         }
