@@ -5,13 +5,14 @@
 //!   patchbay-core's own `catch_unwind` around it) without tripping libFuzzer's panic hook,
 //!   which otherwise aborts on every panic, caught or not.
 //! - [`with_fixed_checksum`] and [`check_snapshot`]: for the snapshot target.
+//! - [`check_prefixes`]: for the prefix target.
 
 use std::cell::{Cell, RefCell};
 use std::panic::{self, AssertUnwindSafe};
 use std::str::FromStr;
 use std::sync::{Once, OnceLock};
 
-use patchbay_core::{Match, Region, Snapshot, E164, HEADER_LEN};
+use patchbay_core::{ClientEnv, Connector, Match, Prefix, Region, Snapshot, E164, HEADER_LEN};
 
 /// The default regions a first byte selects, by `byte % 8`. In the seed corpus the first
 /// byte is an ASCII digit: `'0'` (48) is no region, `'1'` GB, `'2'` US, ... `'7'` BR.
@@ -161,5 +162,78 @@ pub fn check_snapshot(snapshot: &Snapshot) {
             "connector({:?}) differs from connectors()",
             connector.connector_id
         );
+    }
+}
+
+/// Parses `inputs` as prefixes: each accepted one displays as `+digits` that parse back to
+/// it, has 1 to 14 digits, and matches exactly the numbers that start with its digits. A
+/// snapshot routing the accepted ones (each to its own connector), built and then read
+/// back from a file, answers every number made from their digits with the longest
+/// accepted prefix it starts with, found by comparing text.
+pub fn check_prefixes(inputs: &[&str]) {
+    let mut accepted: Vec<Prefix> = Vec::new();
+    for input in inputs {
+        let Ok(prefix) = Prefix::parse(input) else {
+            continue;
+        };
+        let text = prefix.to_string();
+        assert_eq!(Prefix::parse(&text), Ok(prefix), "{input:?} gave {text}");
+        assert!((1..=14).contains(&prefix.len()), "{text}");
+        assert_eq!(text.len(), prefix.len() + 1, "{text}");
+        if !accepted.contains(&prefix) {
+            accepted.push(prefix);
+        }
+    }
+    let connector = |i: usize| Connector {
+        connector_id: format!("c{i}"),
+        name: "c".into(),
+        account_id: "a".into(),
+        project_id: "p".into(),
+        client_env: ClientEnv::Live,
+        variant_id: String::new(),
+        asr_lang_code: "en-US".into(),
+        tts_lang_code: "en-US".into(),
+        voice_name: "en-US-Neural2-A".into(),
+        disable_handoff: false,
+    };
+    let mut builder = Snapshot::builder(1);
+    for (i, &prefix) in accepted.iter().enumerate() {
+        let slot = builder.connector(connector(i)).expect("distinct ids");
+        builder.route_prefix(prefix, slot).expect("a slot of this builder");
+    }
+    let built = builder.build().expect("distinct prefixes");
+    let bytes = built.to_file_bytes().expect("write");
+    let opened = Snapshot::from_file_bytes(&bytes).expect("a written snapshot opens");
+    // Numbers from each prefix's digits: the digits alone, and padded with 0s and 9s.
+    let mut numbers = Vec::new();
+    for prefix in &accepted {
+        let digits = &prefix.to_string()[1..];
+        for len in digits.len()..=15 {
+            for pad in ["0", "9"] {
+                let text = format!("+{digits}{}", pad.repeat(len - digits.len()));
+                if let Ok(number) = text.parse::<E164>() {
+                    numbers.push(number);
+                }
+            }
+        }
+    }
+    for snapshot in [&built, &opened] {
+        assert_eq!(snapshot.prefix_count(), accepted.len());
+        for &number in &numbers {
+            let text = number.to_string();
+            let want = accepted
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| text.starts_with(&p.to_string()))
+                .max_by_key(|(_, p)| p.len())
+                .map(|(i, &p)| (Match::Prefix(p), format!("c{i}")));
+            let got = snapshot
+                .get_match(number)
+                .map(|(how, c)| (how, c.connector_id.clone()));
+            assert_eq!(got, want, "{text} among {accepted:?}");
+            for &prefix in &accepted {
+                assert_eq!(prefix.matches(number), text.starts_with(&prefix.to_string()));
+            }
+        }
     }
 }

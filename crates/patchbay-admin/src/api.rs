@@ -93,7 +93,6 @@ pub struct ConnectorPatch {
 /// One update of `PATCH /connectors/batch`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConnectorUpdate {
     /// The connector to update.
     pub connector_id: String,
@@ -101,6 +100,42 @@ pub struct ConnectorUpdate {
     #[serde(flatten)]
     pub patch: ConnectorPatch,
 }
+
+/// The schema of an update is one object: `connectorId` beside the fields of
+/// [`ConnectorPatch`], and nothing else. (Deriving it from the flattened struct gives an
+/// `allOf` of two closed objects, which no body with a field besides `connectorId` can
+/// satisfy: each part forbids the other's fields.)
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for ConnectorUpdate {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{AdditionalProperties, Object, ObjectBuilder, Schema, Type};
+        use utoipa::openapi::RefOr;
+        let patch = match <ConnectorPatch as utoipa::PartialSchema>::schema() {
+            RefOr::T(Schema::Object(object)) => object,
+            _ => Object::new(),
+        };
+        let mut update = ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .description(Some(
+                "One update of `PATCH /connectors/batch`: the connector, and the fields of \
+                 UpdateConnectorBody to change.",
+            ))
+            .property(
+                "connectorId",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .description(Some("The connector to update.")),
+            )
+            .required("connectorId")
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+            .build();
+        update.properties.extend(patch.properties);
+        RefOr::T(Schema::Object(update))
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for ConnectorUpdate {}
 
 /// `POST /connectors/batch` response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -9,7 +9,10 @@ use std::fs;
 use std::panic;
 use std::path::{Path, PathBuf};
 
-use patchbay_core::{normalize_bytes, normalize_in, Region, Snapshot, E164, HEADER_LEN};
+use patchbay_core::{
+    normalize_bytes, normalize_in, ClientEnv, Connector, Match, Prefix, Region, Snapshot, E164,
+    HEADER_LEN,
+};
 
 /// The default regions the first byte of a normalize input selects, by `byte % 8`
 /// (as in fuzz/src/lib.rs).
@@ -116,6 +119,64 @@ fn open_snapshot(name: &str, bytes: &[u8]) -> bool {
     true
 }
 
+/// The fuzz target `prefix_parse`: accepted prefixes are canonical, and a snapshot of them
+/// answers numbers made from their digits with the longest one, as text comparison does.
+fn check_prefixes(name: &str, data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let mut accepted: Vec<Prefix> = Vec::new();
+    for input in text.lines().take(8) {
+        let parsed = panic::catch_unwind(|| Prefix::parse(input))
+            .unwrap_or_else(|_| panic!("{name}: Prefix::parse({input:?}) panicked"));
+        if let Ok(prefix) = parsed {
+            assert_eq!(Prefix::parse(&prefix.to_string()), Ok(prefix), "{name}");
+            if !accepted.contains(&prefix) {
+                accepted.push(prefix);
+            }
+        }
+    }
+    let mut builder = Snapshot::builder(1);
+    for (i, &prefix) in accepted.iter().enumerate() {
+        let slot = builder
+            .connector(Connector {
+                connector_id: format!("c{i}"),
+                name: "c".into(),
+                account_id: "a".into(),
+                project_id: "p".into(),
+                client_env: ClientEnv::Live,
+                variant_id: String::new(),
+                asr_lang_code: "en-US".into(),
+                tts_lang_code: "en-US".into(),
+                voice_name: "en-US-Neural2-A".into(),
+                disable_handoff: false,
+            })
+            .expect("connector");
+        builder.route_prefix(prefix, slot).expect("route");
+    }
+    let snapshot = builder.build().expect("build");
+    for prefix in &accepted {
+        let digits = &prefix.to_string()[1..];
+        for len in digits.len()..=15 {
+            let Ok(number) = format!("+{digits}{}", "0".repeat(len - digits.len())).parse::<E164>()
+            else {
+                continue;
+            };
+            let text = number.to_string();
+            let want = accepted
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| text.starts_with(&p.to_string()))
+                .max_by_key(|(_, p)| p.len())
+                .map(|(i, &p)| (Match::Prefix(p), format!("c{i}")));
+            let got = snapshot
+                .get_match(number)
+                .map(|(how, c)| (how, c.connector_id.clone()));
+            assert_eq!(got, want, "{name}: {text}");
+        }
+    }
+}
+
 /// `bytes` with the header checksum recomputed, as the fuzz target also tries.
 fn with_fixed_checksum(bytes: &[u8]) -> Option<Vec<u8>> {
     if bytes.len() < HEADER_LEN {
@@ -136,6 +197,9 @@ fn replay_fuzz_corpus() {
         for (path, data) in corpus(target) {
             check_normalize(&path.display().to_string(), &data);
         }
+    }
+    for (path, data) in corpus("prefix_parse") {
+        check_prefixes(&path.display().to_string(), &data);
     }
 
     let (mut opened, mut rejected) = (0, 0);

@@ -59,7 +59,11 @@ enum Command {
     Key(cli::KeyCommand),
     /// Import numbers from a file (one per line, or the first CSV column; `-` for stdin).
     Import(cli::ImportArgs),
-    /// Look numbers up: one JSON line per number, with its connector or an error.
+    /// Manage number prefixes: import from a file, list, delete.
+    #[command(subcommand)]
+    Prefix(cli::PrefixCommand),
+    /// Look numbers up: one JSON line per number, with its connector and how it matched
+    /// (`exact`, or `prefix +4420794600`), or an error.
     Lookup(cli::LookupArgs),
     /// Normalize numbers to E.164: from the arguments, or stdin one per line.
     ///
@@ -98,6 +102,7 @@ fn main() -> ExitCode {
         Command::Project(command) => cli::project(command),
         Command::Key(command) => cli::key(command),
         Command::Import(args) => cli::import(args),
+        Command::Prefix(command) => cli::prefix(command),
         Command::Lookup(args) => cli::lookup(args),
         Command::Normalize(args) => cli::normalize(args),
         Command::Snapshot(command) => cli::snapshot(command),

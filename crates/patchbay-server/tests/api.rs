@@ -626,3 +626,73 @@ fn keys_never_appear_in_logs() {
     assert!(!text.contains(wrong), "a presented key leaked into the log");
     assert!(!text.contains("pb_key_"), "no key of any kind in the log");
 }
+
+/// Every schema of the document can be satisfied by the bodies the server accepts: no
+/// `allOf` combines closed objects (each part forbidding the other's fields, as a flattened
+/// update's derived schema did), and a batch update's item is one object with
+/// `connectorId` and the update's fields.
+#[test]
+fn the_document_has_no_unsatisfiable_schema() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(&dir.path().join("data"), &[]);
+    let doc = server.client(None).get("/openapi.json").json();
+    let schemas = &doc["components"]["schemas"];
+    let resolve = |part: &Value| -> Value {
+        match part["$ref"].as_str() {
+            Some(reference) => {
+                let name = reference.rsplit('/').next().unwrap_or_default();
+                schemas[name].clone()
+            }
+            None => part.clone(),
+        }
+    };
+    fn walk(value: &Value, found: &mut Vec<Value>) {
+        match value {
+            Value::Object(map) => {
+                if let Some(Value::Array(parts)) = map.get("allOf") {
+                    found.push(Value::Array(parts.clone()));
+                }
+                map.values().for_each(|v| walk(v, found));
+            }
+            Value::Array(items) => items.iter().for_each(|v| walk(v, found)),
+            _ => {}
+        }
+    }
+    let mut all_ofs = Vec::new();
+    walk(&doc, &mut all_ofs);
+    for parts in &all_ofs {
+        let parts = parts.as_array().expect("parts");
+        if parts.len() < 2 {
+            continue;
+        }
+        for part in parts {
+            assert_ne!(
+                resolve(part)["additionalProperties"],
+                json!(false),
+                "an allOf with a closed part: {parts:?}"
+            );
+        }
+    }
+    let update = &schemas["ConnectorUpdate"];
+    assert!(update.get("allOf").is_none(), "{update}");
+    assert_eq!(update["additionalProperties"], json!(false));
+    assert_eq!(update["required"], json!(["connectorId"]));
+    for field in [
+        "connectorId",
+        "name",
+        "variantId",
+        "voiceName",
+        "asrLangCode",
+        "projectId",
+    ] {
+        assert!(update["properties"][field].is_object(), "{field}");
+    }
+    // The links that let stateful testing reach what was created.
+    let created = &doc["paths"]["/v1/agents/{agentId}/telephony/connectors"]["post"]["responses"]
+        ["201"]["links"];
+    assert_eq!(created["get_connector"]["operationId"], "get_connector");
+    assert_eq!(
+        created["get_connector"]["parameters"]["connectorId"],
+        "$response.body#/connectorId"
+    );
+}

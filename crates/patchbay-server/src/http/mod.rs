@@ -7,6 +7,7 @@
 mod error;
 mod listing;
 pub mod metrics;
+mod prefixes;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -311,21 +312,26 @@ async fn batch_update_connectors(
     Ok(Json(BatchUpdateResponse { results }))
 }
 
-/// Look up the connector that serves a phone number.
+/// The header of a lookup's answer that says how the number matched.
+pub const MATCH_HEADER: &str = "x-patchbay-match";
+
+/// Look up the connector that serves a phone number: its own entry, else the longest routed
+/// prefix of its digits. The `x-patchbay-match` header says which (`exact`, or
+/// `prefix +4420794600`).
 #[utoipa::path(post, path = "/v1/agents/{agentId}/telephony/connectors/lookup", tag = "connectors",
     params(("agentId" = String, Path, description = "Project ID", example = "default")),
     request_body = LookupBody,
-    responses((status = 200, body = Connector), Errors), security(("api_key" = [])))]
+    responses((status = 200, body = Connector, headers(("x-patchbay-match" = String,
+        description = "How the number matched: `exact`, or `prefix` and the prefix (extension)"))),
+        Errors), security(("api_key" = [])))]
 async fn lookup_connector(
     State(s): State<Arc<AppState>>,
     Auth(caller): Auth,
     ApiPath(agent): ApiPath<String>,
     ApiJson(body): ApiJson<LookupBody>,
-) -> ApiResult<Json<Connector>> {
+) -> ApiResult<Response> {
     // Served from the published snapshot on the request's own thread: no store access.
-    let result = s
-        .admin
-        .lookup_connector(&caller, &agent, &body.phone_number);
+    let result = s.admin.lookup_route(&caller, &agent, &body.phone_number);
     s.metrics.lookups.fetch_add(1, Ordering::Relaxed);
     match &result {
         Ok(_) => s.metrics.hits.fetch_add(1, Ordering::Relaxed),
@@ -334,7 +340,8 @@ async fn lookup_connector(
         }
         Err(_) => 0,
     };
-    Ok(Json(result?))
+    let (connector, matched) = result?;
+    Ok(([(MATCH_HEADER, matched.to_string())], Json(connector)).into_response())
 }
 
 /// Get a connector by ID.
@@ -553,7 +560,7 @@ async fn metrics_text(State(s): State<Arc<AppState>>) -> Response {
 async fn openapi_json() -> Response {
     (
         [(header::CONTENT_TYPE, "application/json")],
-        ApiDoc::openapi().to_json().unwrap_or_default(),
+        document().to_string(),
     )
         .into_response()
 }
@@ -571,15 +578,78 @@ impl utoipa::Modify for ApiKeySecurity {
     }
 }
 
+/// The OpenAPI document as served: [`ApiDoc`] with links from the responses that create
+/// entities to the operations on them, so that stateful testing (and generated clients)
+/// can follow a created connector, number or prefix into its get, update and delete.
+///
+/// The links are written into the JSON rather than through utoipa's `Link`, which
+/// serializes its fields in snake case (`operation_id`), not as OpenAPI names them.
+pub fn document() -> serde_json::Value {
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+    const BASE: &str = "/v1/agents/{agentId}/telephony";
+    // (the creating POST's path, its status, the parameter, where the created entity's id
+    // is in the response, the operations that take it)
+    let links: [(&str, &str, &str, &str, &[&str]); 3] = [
+        (
+            "/connectors",
+            "201",
+            "connectorId",
+            "$response.body#/connectorId",
+            &["get_connector", "update_connector", "delete_connector"],
+        ),
+        (
+            "/phone-numbers",
+            "200",
+            "phoneNumber",
+            "$response.body#/imported/0/number",
+            &["get_number", "assign_number", "delete_number"],
+        ),
+        (
+            "/number-prefixes",
+            "200",
+            "prefix",
+            "$response.body#/imported/0/prefix",
+            &["get_prefix", "reassign_prefix", "delete_prefix"],
+        ),
+    ];
+    for (path, status, parameter, from, targets) in links {
+        let response = doc
+            .pointer_mut(&format!(
+                "/paths/{}/post/responses/{status}",
+                format!("{BASE}{path}")
+                    .replace('~', "~0")
+                    .replace('/', "~1")
+            ))
+            .and_then(serde_json::Value::as_object_mut);
+        let Some(response) = response else {
+            continue;
+        };
+        let links: serde_json::Map<String, serde_json::Value> = targets
+            .iter()
+            .map(|&target| {
+                let link = serde_json::json!({
+                    "operationId": target,
+                    "parameters": { "agentId": "$request.path.agentId", parameter: from },
+                });
+                (target.to_string(), link)
+            })
+            .collect();
+        response.insert("links".into(), links.into());
+    }
+    doc
+}
+
 /// The OpenAPI 3.1 document of the API.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "patchbay", description = "Telephony routing: connectors and phone numbers."),
+    info(title = "patchbay", description = "Telephony routing: connectors, phone numbers and number prefixes."),
     paths(
         list_connectors, create_connector, batch_get_connectors, batch_update_connectors,
         lookup_connector, get_connector, delete_connector, update_connector,
         list_numbers, import_numbers, delete_numbers, batch_get_numbers,
         get_number, assign_number, delete_number,
+        prefixes::list_prefixes, prefixes::import_prefixes, prefixes::delete_prefixes,
+        prefixes::get_prefix, prefixes::reassign_prefix, prefixes::delete_prefix,
         healthz, readyz, metrics_text, openapi_json,
     ),
     components(schemas(ClientEnv, ErrorBody, error::ErrorDetail, ErrorObject)),
@@ -624,6 +694,18 @@ pub fn app(state: Arc<AppState>, limits: Limits) -> Router {
         .route(
             "/phone-numbers/{phoneNumber}",
             get(get_number).patch(assign_number).delete(delete_number),
+        )
+        .route(
+            "/number-prefixes",
+            get(prefixes::list_prefixes)
+                .post(prefixes::import_prefixes)
+                .delete(prefixes::delete_prefixes),
+        )
+        .route(
+            "/number-prefixes/{prefix}",
+            get(prefixes::get_prefix)
+                .patch(prefixes::reassign_prefix)
+                .delete(prefixes::delete_prefix),
         );
     Router::new()
         .nest("/v1/agents/{agentId}/telephony", api)

@@ -1,4 +1,9 @@
-//! The commands: `serve` and the operator's commands on a data directory or snapshot file.
+//! The commands: `serve` and the operator's commands on a data directory or snapshot file
+//! (prefixes in `prefix`).
+
+mod prefix;
+
+pub use prefix::{prefix, PrefixCommand};
 
 use std::io::{BufRead, Write};
 use std::net::SocketAddr;
@@ -501,7 +506,7 @@ pub fn lookup(args: LookupArgs) -> CliResult {
     for input in &args.numbers {
         let line = match reader.lookup(input) {
             Ok(Some(route)) => {
-                json!({"input": input, "phoneNumber": route.number, "connector": route.connector, "version": route.version})
+                json!({"input": input, "phoneNumber": route.number, "match": route.matched.to_string(), "connector": route.connector, "version": route.version})
             }
             Ok(None) => {
                 all_found = false;
