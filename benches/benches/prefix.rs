@@ -13,8 +13,14 @@
 //!   `[u32; 10]` children), walked digit by digit over the `prefix_hit` probes' text,
 //!   remembering the last node with a route: the longest match.
 //!
-//! Compare `prefix_hit` with `exact_hit` (the cost a prefix adds) and with the trie, within
-//! one run.
+//! - `publish_one_prefix`: a patch of the snapshot that moves one DID block to another
+//!   connector, finished (the publish's own work); `publish_country`: one that adds a
+//!   country catch-all of a one-digit code (+7), which rebases 10,000 cells;
+//!   `build_all`: the whole snapshot built from its routes, what a publish would cost if it
+//!   rebuilt.
+//!
+//! Compare `prefix_hit` with `exact_hit` (the cost a prefix adds) and with the trie, and the
+//! publishes with `build_all`, within one run.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -151,25 +157,28 @@ fn prefix_group(c: &mut Criterion) {
         .map(|(i, &(p, _))| (p, i as u32 % connectors))
         .collect();
 
-    let mut builder = Snapshot::builder(1);
-    let slots: Vec<_> = fixture
-        .connectors
-        .iter()
-        .map(|c| {
+    let build = || {
+        let mut builder = Snapshot::builder(1);
+        let slots: Vec<_> = fixture
+            .connectors
+            .iter()
+            .map(|c| {
+                builder
+                    .connector((**c).clone())
+                    .expect("distinct connectors")
+            })
+            .collect();
+        for (&number, &at) in fixture.numbers.iter().zip(&fixture.assignment) {
+            builder.route(number, slots[at as usize]).expect("route");
+        }
+        for &(prefix, at) in &routes {
             builder
-                .connector((**c).clone())
-                .expect("distinct connectors")
-        })
-        .collect();
-    for (&number, &at) in fixture.numbers.iter().zip(&fixture.assignment) {
-        builder.route(number, slots[at as usize]).expect("route");
-    }
-    for &(prefix, at) in &routes {
-        builder
-            .route_prefix(prefix, slots[at as usize])
-            .expect("route");
-    }
-    let snapshot = builder.build().expect("build");
+                .route_prefix(prefix, slots[at as usize])
+                .expect("route");
+        }
+        builder.build().expect("build")
+    };
+    let snapshot = build();
     let trie = DigitTrie::new(&routes);
 
     // Prefix hits: a prefix's source number with the digits past the prefix rerolled, kept
@@ -207,6 +216,31 @@ fn prefix_group(c: &mut Criterion) {
     for i in 0..miss_probes.len() {
         assert_eq!(snapshot.lookup(miss_probes.str(i)), Ok(None));
     }
+
+    let mut group = c.benchmark_group("prefix");
+    group.sample_size(10);
+    let mut version = 1;
+    let moved = routes[routes.len() / 2].0;
+    let target = &fixture.connectors[0].connector_id;
+    group.bench_function("publish_one_prefix", |bench| {
+        bench.iter(|| {
+            version += 1;
+            let mut patch = snapshot.patch(version);
+            patch.route_prefix(moved, target);
+            black_box(patch.finish().expect("patch"))
+        });
+    });
+    let country: Prefix = "+7".parse().expect("a country code");
+    group.bench_function("publish_country", |bench| {
+        bench.iter(|| {
+            version += 1;
+            let mut patch = snapshot.patch(version);
+            patch.route_prefix(country, target);
+            black_box(patch.finish().expect("patch"))
+        });
+    });
+    group.bench_function("build_all", |bench| bench.iter(|| black_box(build())));
+    group.finish();
 
     let router = patchbay_core::Router::new(snapshot);
     let mut reader = router.reader();

@@ -72,13 +72,14 @@ fn len_of(key: u64) -> u32 {
     (key & 0xF) as u32
 }
 
-/// The word (of `words`) and the two bits of a filter that prefix key `key` has.
+/// The word (of a filter of `mask + 1` words, a power of two) and the two bits that prefix
+/// key `key` has in it.
 #[inline(always)]
-fn filter_place(key: u64, words: usize) -> (usize, u64) {
+fn filter_place(key: u64, mask: usize) -> (usize, u64) {
     // A product's high bits depend on all of the key: the two bits come from its top
-    // twelve, the word from the twenty below them.
+    // twelve, the word from bits 32 and up.
     let hash = (key ^ (key >> 29)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    let word = ((u128::from(hash.rotate_left(20)) * words as u128) >> 64) as usize;
+    let word = (hash >> 32) as usize & mask;
     (word, (1 << (hash >> 58)) | (1 << ((hash >> 52) & 63)))
 }
 
@@ -88,8 +89,9 @@ struct Cell {
     base: (u64, u32),
     /// Bit `L` set: some prefix of `L` digits (6 to 14) lies inside the cell.
     lengths: u16,
-    /// The cell's filter words in its page's filter: how many, and from where.
-    words: u16,
+    /// The cell's filter words in its page's filter: how many less one (a power of two
+    /// less one), and from where.
+    mask: u16,
     from: u32,
     /// The long prefixes inside the cell (key, slot), by key: read only by patches.
     long: Option<Arc<[(u64, u32)]>>,
@@ -98,7 +100,7 @@ struct Cell {
 const PLAIN: Cell = Cell {
     base: NONE,
     lengths: 0,
-    words: 0,
+    mask: 0,
     from: 0,
     long: None,
 };
@@ -118,15 +120,20 @@ impl Page {
             cell.lengths = long
                 .iter()
                 .fold(0, |bits, &(key, _)| bits | (1 << len_of(key)));
-            let words = (long.len() * FILTER_BITS)
-                .div_ceil(64)
-                .min(usize::from(u16::MAX));
-            cell.words = words as u16;
+            let words = if long.is_empty() {
+                0
+            } else {
+                (long.len() * FILTER_BITS)
+                    .div_ceil(64)
+                    .next_power_of_two()
+                    .min(1 << 15)
+            };
+            cell.mask = words.saturating_sub(1) as u16;
             cell.from = u32::try_from(filter.len()).unwrap_or(u32::MAX);
             let start = filter.len();
             filter.resize(start + words, 0u64);
             for &(key, _) in long {
-                let (word, bits) = filter_place(key, words);
+                let (word, bits) = filter_place(key, words.saturating_sub(1));
                 if let Some(w) = filter.get_mut(start + word) {
                     *w |= bits;
                 }
@@ -141,7 +148,7 @@ impl Page {
     /// Whether the cell's filter may hold prefix key `key`.
     #[inline(always)]
     fn may_hold(&self, cell: &Cell, key: u64) -> bool {
-        let (word, bits) = filter_place(key, usize::from(cell.words));
+        let (word, bits) = filter_place(key, usize::from(cell.mask));
         self.filter
             .get(cell.from as usize + word)
             .is_some_and(|&w| w & bits == bits)
