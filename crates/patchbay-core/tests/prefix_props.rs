@@ -254,10 +254,23 @@ fn a_connector_with_prefixes_is_not_removed_and_the_reader_says_how_it_matched()
     }
     assert_eq!(reader.lookup("+4512345678").expect("valid"), None);
     // Invalid input is refused as without prefixes, even where a prefix covers its digits.
-    assert!(reader.lookup("+44207946005:").is_err());
+    for invalid in [
+        "+44207946005:",
+        "+4420794600:1",
+        "+44?07946001",
+        "+4420794600>>",
+        "+0420794600",
+    ] {
+        assert!(reader.lookup(invalid).is_err(), "{invalid}");
+        assert!(snapshot_of(&router).lookup(invalid).is_err(), "{invalid}");
+    }
     assert!(reader.lookup("+44 20 7946 00xx").is_err());
     assert_eq!(Match::Prefix(block).to_string(), "prefix +4420794600");
     assert_eq!(Match::Exact.to_string(), "exact");
+}
+
+fn snapshot_of(router: &Router) -> std::sync::Arc<Snapshot> {
+    router.snapshot()
 }
 
 #[test]

@@ -118,6 +118,23 @@ pub(crate) static HOLE: Connector = Connector {
     disable_handoff: false,
 };
 
+/// Whether the digits of probe key `key` past its first `matched` are all 0-9 (the key of
+/// canonical-looking text holds a byte's low four bits per digit, 10-15 for `:` to `?`).
+#[inline]
+fn digits_past_are_decimal(key: u64, matched: usize) -> bool {
+    let nibbles = crate::number::digit_nibbles(key);
+    let count = (key & 0xF) as usize;
+    let below = |digits: usize| {
+        u64::MAX
+            .checked_shr(4 * (16 - digits.min(16)) as u32)
+            .unwrap_or(0)
+    };
+    let past = below(count) & !below(matched);
+    // A four-bit value is above 9 when bit 3 is set with bit 2 or bit 1.
+    let high = nibbles & ((nibbles << 1) | (nibbles << 2)) & 0x8888_8888_8888_8888;
+    high & past == 0
+}
+
 impl Snapshot {
     /// A snapshot with no numbers and no connectors.
     pub fn empty(version: u64) -> Snapshot {
@@ -314,12 +331,12 @@ impl Snapshot {
     /// `:` among the digits, a leading zero, an unknown country code), which [`normalize`]
     /// names. Out of line: the exact path is inlined into callers.
     ///
-    /// A key of digits only with a first digit other than 0 (`is_encoded`) that a prefix
-    /// matches is a valid number without asking `normalize`: every prefix starts with an
-    /// assigned country code, and country codes are prefix-free, so that code is the
-    /// number's. One that no prefix matches is a valid number, and the answer none, when
-    /// it starts with an assigned country code; only invalid input pays for `normalize`,
-    /// which says why.
+    /// A key that a prefix matches is a valid number without asking `normalize` when its
+    /// digits past the prefix are decimal: the match proves the digits it covers, and
+    /// every prefix starts with an assigned country code which, country codes being
+    /// prefix-free, is the number's. A key that no prefix matches is a valid number, and
+    /// the answer none, when it is digits only and starts with an assigned country code;
+    /// only invalid input pays for `normalize`, which says why.
     #[cold]
     #[inline(never)]
     fn canonical_miss<T>(
@@ -328,15 +345,17 @@ impl Snapshot {
         key: u64,
         resolve: impl Fn(u32) -> Option<T>,
     ) -> Result<Option<(E164, Match, T)>, NormalizeError> {
-        if is_encoded(key) {
-            if let Some((prefix, slot)) = self.prefixes.longest(key) {
+        // A prefix match proves its own digits; only the number's digits past it are left
+        // to check (no four-bit place above 9).
+        if let Some((prefix, slot)) = self.prefixes.longest(key) {
+            if digits_past_are_decimal(key, prefix.len()) {
                 if let (Some(found), Some(number)) = (resolve(slot), E164::from_index_key(key)) {
                     return Ok(Some((number, Match::Prefix(prefix), found)));
                 }
             }
-            if E164::is_valid_key(key) {
-                return Ok(None);
-            }
+        }
+        if is_encoded(key) && E164::is_valid_key(key) {
+            return Ok(None);
         }
         normalize(input).map(|_| None)
     }
