@@ -142,7 +142,10 @@ fn check(snapshot: &Snapshot, model: &Model, probes: &[E164], when: &str) {
             .expect("valid")
             .map(|(how, c)| (how, c.connector_id.clone()));
         assert_eq!(looked, want, "{when}: lookup {text}");
-        let spaced = format!("tel:{}-{}", &text[..4], &text[4..]);
+        let spaced = match text.split_at_checked(4) {
+            Some((head, tail)) if !tail.is_empty() => format!("tel:{head}-{tail}"),
+            _ => format!("tel:{text}"),
+        };
         let slow = snapshot
             .lookup_match(&spaced)
             .expect("valid")
@@ -297,4 +300,49 @@ fn many_prefixes_reshard_and_survive_a_file() {
             assert_eq!(s.get_match(n).map(|(m, _)| m), Some(Match::Prefix(p)));
         }
     }
+}
+
+/// Numbers shorter than the cells' five digits, and numbers shorter than a prefix they
+/// begin with, match as a text scan says.
+#[test]
+fn short_numbers_match_only_prefixes_they_are_long_enough_for() {
+    let mut model = Model::default();
+    for (i, p) in [
+        "+1",
+        "+123",
+        "+1234",
+        "+12340",
+        "+123400",
+        "+12345678",
+        "+7",
+    ]
+    .iter()
+    .enumerate()
+    {
+        model
+            .prefixes
+            .insert(p.parse().expect("prefix"), i % CONNECTORS);
+    }
+    let snapshot = full_build(&model, 1);
+    let probes: Vec<E164> = [
+        "+12",
+        "+123",
+        "+1234",
+        "+12340",
+        "+123400",
+        "+1234000",
+        "+1234567",
+        "+12345678",
+        "+123456789",
+        "+19",
+        "+70",
+        "+7999",
+    ]
+    .iter()
+    .map(|s| s.parse().expect("number"))
+    .collect();
+    check(&snapshot, &model, &probes, "short numbers");
+    let reopened =
+        Snapshot::from_file_bytes(&snapshot.to_file_bytes().expect("write")).expect("open");
+    check(&reopened, &model, &probes, "short numbers, from a file");
 }
