@@ -25,18 +25,7 @@ fn every_prefix_operation_over_http() {
     let key = server.key.clone().expect("first start prints a key");
     let c = server.client(Some(&key));
     let base = api("default");
-    let connector = |env: &str| {
-        let created = c.send(
-            "POST",
-            &format!("{base}/connectors"),
-            Some(connector_body(env)),
-        );
-        assert_eq!(created.status, 201);
-        created.json()["connectorId"]
-            .as_str()
-            .expect("id")
-            .to_string()
-    };
+    let connector = |env: &str| create_connector(&c, &base, env);
     let (country, block, sandbox) = (connector("live"), connector("live"), connector("sandbox"));
 
     // Import: wildcards read, per-prefix errors, the connector's fields.
@@ -91,7 +80,7 @@ fn every_prefix_operation_over_http() {
     let number = c.send(
         "POST",
         &format!("{base}/phone-numbers"),
-        Some(json!({"phoneNumbers": ["+442079460058"], "connectorId": free_connector(&c, &base)})),
+        Some(json!({"phoneNumbers": ["+442079460058"], "connectorId": connector("live")})),
     );
     assert_eq!(number.status, 200);
     for (input, want_connector, want_match) in [
@@ -213,13 +202,14 @@ fn every_prefix_operation_over_http() {
     );
 }
 
-/// A new live connector with no prefixes, for a number of its own.
-fn free_connector(c: &common::Client<'_>, base: &str) -> String {
+/// A new connector of `env` under `base`, by its id.
+fn create_connector(c: &common::Client<'_>, base: &str, env: &str) -> String {
     let created = c.send(
         "POST",
         &format!("{base}/connectors"),
-        Some(connector_body("live")),
+        Some(connector_body(env)),
     );
+    assert_eq!(created.status, 201);
     created.json()["connectorId"]
         .as_str()
         .expect("id")
@@ -235,15 +225,7 @@ fn prefixes_survive_restarts_and_the_command_line_manages_them() {
         let server = Server::start(&data, &[]);
         let key = server.key.clone().expect("key");
         let c = server.client(Some(&key));
-        let created = c.send(
-            "POST",
-            &format!("{}/connectors", api("default")),
-            Some(connector_body("live")),
-        );
-        let id = created.json()["connectorId"]
-            .as_str()
-            .expect("id")
-            .to_string();
+        let id = create_connector(&c, &api("default"), "live");
         let r = c.send(
             "POST",
             &format!("{}/number-prefixes", api("default")),

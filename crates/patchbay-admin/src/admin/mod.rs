@@ -15,12 +15,15 @@ mod numbers;
 mod prefixes;
 mod projects;
 
+use std::collections::BTreeSet;
+use std::ops::Bound;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use parking_lot::{Mutex, RwLock};
 use patchbay_core::{normalize_in, Region, Router, E164};
 
+use crate::api::MAX_PAGE;
 use crate::error::{AdminError, ErrorCode};
 use crate::keys;
 use crate::model::{Grant, KeyInfo, Model, Mutation};
@@ -139,6 +142,36 @@ fn check_name(kind: &str, id: &str) -> Result<(), AdminError> {
             "{kind} id {id:?} must be 1 to 64 characters of letters, digits, '_', '-' or '.'"
         )))
     }
+}
+
+/// Refuses a page size outside 1 to [`MAX_PAGE`] (`items` names what the page holds).
+fn check_limit(limit: usize, items: &str) -> Result<(), AdminError> {
+    if (1..=MAX_PAGE).contains(&limit) {
+        return Ok(());
+    }
+    Err(AdminError::invalid_request(format!(
+        "limit {limit} is out of range: ask for 1 to {MAX_PAGE} {items} a page"
+    )))
+}
+
+/// One keyset page of `set`: at most `limit` items after `after`, in order, and the last
+/// of them when more follow. O(`limit`) however large the set.
+fn keyset_page<K: Ord + Copy>(
+    set: Option<&BTreeSet<K>>,
+    after: Option<K>,
+    limit: usize,
+) -> (Vec<K>, Option<K>) {
+    let from = after.map_or(Bound::Unbounded, Bound::Excluded);
+    let mut page: Vec<K> = set
+        .into_iter()
+        .flat_map(|set| set.range((from, Bound::Unbounded)))
+        .take(limit + 1)
+        .copied()
+        .collect();
+    let more = page.len() > limit;
+    page.truncate(limit);
+    let next = if more { page.last().copied() } else { None };
+    (page, next)
 }
 
 fn check_text(field: &str, value: &str, allow_empty: bool) -> Result<(), AdminError> {

@@ -1,15 +1,12 @@
 //! Phone numbers: list, import, read, assign, delete.
 
 use std::collections::{BTreeSet, HashSet};
-use std::ops::Bound;
 
 use patchbay_core::{ClientEnv, E164};
 use rayon::prelude::*;
 
-use super::{Admin, Caller};
-use crate::api::{
-    Deleted, ImportRequest, Imported, NumberError, NumbersFound, NumbersPage, MAX_PAGE,
-};
+use super::{check_limit, keyset_page, Admin, Caller};
+use crate::api::{Deleted, ImportRequest, Imported, NumberError, NumbersFound, NumbersPage};
 use crate::error::AdminError;
 use crate::model::{Model, Mutation, PhoneNumber};
 use crate::validity;
@@ -132,7 +129,7 @@ impl Admin {
     }
 
     /// The numbers of `project` (optionally one connector's) after `after`, sorted, at most
-    /// `limit` (1 to [`MAX_PAGE`]): keyset pages, each O(`limit`) however large the project.
+    /// `limit` (1 to [`MAX_PAGE`](crate::MAX_PAGE)): keyset pages, each O(`limit`) however large the project.
     /// Each page reads the model as it is then, so a number that is in the project from the
     /// first page to the last is listed exactly once, in order; one added or removed in
     /// between may or may not be.
@@ -144,24 +141,12 @@ impl Admin {
         after: Option<E164>,
         limit: usize,
     ) -> Result<NumbersPage, AdminError> {
-        if !(1..=MAX_PAGE).contains(&limit) {
-            return Err(AdminError::invalid_request(format!(
-                "limit {limit} is out of range: ask for 1 to {MAX_PAGE} numbers a page"
-            )));
-        }
+        check_limit(limit, "numbers")?;
         let model = self.model.read();
         let numbers = self.numbers_of(&model, caller, project, connector)?;
-        let from = after.map_or(Bound::Unbounded, Bound::Excluded);
-        let mut page: Vec<E164> = numbers
-            .into_iter()
-            .flat_map(|set| set.range((from, Bound::Unbounded)))
-            .take(limit + 1)
-            .copied()
-            .collect();
-        let more = page.len() > limit;
-        page.truncate(limit);
+        let (page, next) = keyset_page(numbers, after, limit);
         Ok(NumbersPage {
-            next: if more { page.last().copied() } else { None },
+            next,
             phone_numbers: page
                 .into_iter()
                 .filter_map(|n| model.numbers.get(&n).map(|e| model.phone_number(n, e)))

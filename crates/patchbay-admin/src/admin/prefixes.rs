@@ -5,13 +5,12 @@
 //! prefixes by construction, and deleting one deletes them in the same change.
 
 use std::collections::BTreeSet;
-use std::ops::Bound;
 
 use patchbay_core::Prefix;
 
-use super::{Admin, Caller};
+use super::{check_limit, keyset_page, Admin, Caller};
 use crate::api::{
-    PrefixError, PrefixImportRequest, PrefixesDeleted, PrefixesImported, PrefixesPage, MAX_PAGE,
+    PrefixError, PrefixImportRequest, PrefixesDeleted, PrefixesImported, PrefixesPage,
 };
 use crate::error::AdminError;
 use crate::model::{Model, Mutation, NumberPrefix};
@@ -39,7 +38,7 @@ impl Admin {
     }
 
     /// The prefixes of `project` (optionally one connector's) after `after`, in order, at
-    /// most `limit` (1 to [`MAX_PAGE`]): keyset pages, as for numbers.
+    /// most `limit` (1 to [`MAX_PAGE`](crate::MAX_PAGE)): keyset pages, as for numbers.
     pub fn list_prefixes_page(
         &self,
         caller: &Caller,
@@ -48,24 +47,12 @@ impl Admin {
         after: Option<Prefix>,
         limit: usize,
     ) -> Result<PrefixesPage, AdminError> {
-        if !(1..=MAX_PAGE).contains(&limit) {
-            return Err(AdminError::invalid_request(format!(
-                "limit {limit} is out of range: ask for 1 to {MAX_PAGE} prefixes a page"
-            )));
-        }
+        check_limit(limit, "prefixes")?;
         let model = self.model.read();
         let set = self.prefixes_of(&model, caller, project, connector)?;
-        let from = after.map_or(Bound::Unbounded, Bound::Excluded);
-        let mut page: Vec<Prefix> = set
-            .into_iter()
-            .flat_map(|set| set.range((from, Bound::Unbounded)))
-            .take(limit + 1)
-            .copied()
-            .collect();
-        let more = page.len() > limit;
-        page.truncate(limit);
+        let (page, next) = keyset_page(set, after, limit);
         Ok(PrefixesPage {
-            next: if more { page.last().copied() } else { None },
+            next,
             prefixes: page
                 .into_iter()
                 .filter_map(|p| model.prefixes.get(&p).map(|c| model.number_prefix(p, c)))

@@ -152,6 +152,15 @@ pub(crate) fn digit_nibbles(key: u64) -> u64 {
     first | last.checked_shl(4 * (n - 8)).unwrap_or(0)
 }
 
+/// `nibbles` with the order of its sixteen four-bit places reversed: digits kept first digit
+/// lowest (as [`digit_nibbles`] and prefix keys hold them) come out first digit on top, so
+/// that they compare as their text does.
+#[inline(always)]
+pub(crate) fn reversed_nibbles(nibbles: u64) -> u64 {
+    let swapped = nibbles.swap_bytes();
+    ((swapped & 0x0F0F_0F0F_0F0F_0F0F) << 4) | ((swapped >> 4) & 0x0F0F_0F0F_0F0F_0F0F)
+}
+
 /// The low halves of the eight bytes of `x` (whose high halves are zero), packed into its
 /// low 32 bits, byte 0's first.
 #[inline]

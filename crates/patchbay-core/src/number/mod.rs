@@ -17,7 +17,7 @@ mod key;
 mod prefix;
 mod swar;
 
-pub(crate) use key::{digit_nibbles, is_encoded};
+pub(crate) use key::{digit_nibbles, is_encoded, reversed_nibbles};
 pub(crate) use prefix::key_at as prefix_key_at;
 pub use prefix::{Prefix, MAX_PREFIX_DIGITS};
 

@@ -148,12 +148,7 @@ impl Prefix {
     /// the last (a shorter prefix sorts before its extensions through the length).
     fn order(self) -> (u64, u32) {
         let key = self.0.get();
-        let digits = key >> 4;
-        // Reverse the nibbles: swap the bytes, then the two halves of every byte.
-        let swapped = digits.swap_bytes();
-        let reversed =
-            ((swapped & 0x0F0F_0F0F_0F0F_0F0F) << 4) | ((swapped >> 4) & 0x0F0F_0F0F_0F0F_0F0F);
-        (reversed, key_len(key))
+        (key::reversed_nibbles(key >> 4), key_len(key))
     }
 
     /// Writes `+digits` into `buf` and returns it, without allocating.

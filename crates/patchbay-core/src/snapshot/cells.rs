@@ -29,7 +29,7 @@ use std::sync::Arc;
 use rustc_hash::FxHashMap;
 
 use super::index::Index;
-use crate::number::prefix_key_at;
+use crate::number::{prefix_key_at, reversed_nibbles as left_aligned};
 
 /// Digits a cell is named by.
 const CELL_DIGITS: u32 = 5;
@@ -46,14 +46,6 @@ const NONE: (u64, u32) = (0, 0);
 /// Filter bits per long prefix of a cell (two of them set per prefix): about 1.5% of the
 /// keys that are not there pass.
 const FILTER_BITS: usize = 16;
-
-/// `nibbles` (digit 1 in the lowest four bits, as `digit_nibbles` and prefix keys hold
-/// them) with the order of its sixteen four-bit places reversed: digit 1 on top.
-#[inline(always)]
-fn left_aligned(nibbles: u64) -> u64 {
-    let swapped = nibbles.swap_bytes();
-    ((swapped & 0x0F0F_0F0F_0F0F_0F0F) << 4) | ((swapped >> 4) & 0x0F0F_0F0F_0F0F_0F0F)
-}
 
 /// Where the cell of a number or prefix whose digits are `nibbles` is: its page, and its
 /// place in the page.

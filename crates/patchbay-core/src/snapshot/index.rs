@@ -175,19 +175,7 @@ impl Index {
     /// The connector slot the index holds for `key`.
     #[inline(always)]
     pub(crate) fn find(&self, key: u64) -> Option<u32> {
-        let (shard, local) = self.place(key);
-        self.find_at(shard, local, key)
-    }
-
-    /// Where `key` goes: its shard, and the bits of its hash left for the shard's table.
-    #[inline(always)]
-    pub(crate) fn place(&self, key: u64) -> (usize, u64) {
-        place_of(key, self.seed, self.shards.len())
-    }
-
-    /// [`Index::find`] for a key already placed ([`Index::place`]).
-    #[inline(always)]
-    pub(crate) fn find_at(&self, shard: usize, local: u64, key: u64) -> Option<u32> {
+        let (shard, local) = place_of(key, self.seed, self.shards.len());
         let buckets = self.buckets_of(self.shards.get(shard)?);
         table::find(buckets, local, key)
     }

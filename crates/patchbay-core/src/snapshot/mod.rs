@@ -22,7 +22,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rustc_hash::FxHashMap;
 
 use crate::connector::{ClientEnv, Connector};
-use crate::number::{is_encoded, normalize, NormalizeError, Prefix, E164};
+use crate::number::{digit_nibbles, is_encoded, normalize, NormalizeError, Prefix, E164};
 use index::Index;
 use prefixes::Prefixes;
 
@@ -118,11 +118,11 @@ pub(crate) static HOLE: Connector = Connector {
     disable_handoff: false,
 };
 
-/// Whether the digits of probe key `key` past its first `matched` are all 0-9 (the key of
-/// canonical-looking text holds a byte's low four bits per digit, 10-15 for `:` to `?`).
+/// Whether the digits (`nibbles`, from `digit_nibbles`) of probe key `key` past its first
+/// `matched` are all 0-9 (the key of canonical-looking text holds a byte's low four bits
+/// per digit, 10-15 for `:` to `?`).
 #[inline]
-fn digits_past_are_decimal(key: u64, matched: usize) -> bool {
-    let nibbles = crate::number::digit_nibbles(key);
+fn digits_past_are_decimal(nibbles: u64, key: u64, matched: usize) -> bool {
     let count = (key & 0xF) as usize;
     let below = |digits: usize| {
         u64::MAX
@@ -347,10 +347,14 @@ impl Snapshot {
     ) -> Result<Option<(E164, Match, T)>, NormalizeError> {
         // A prefix match proves its own digits; only the number's digits past it are left
         // to check (no four-bit place above 9).
-        if let Some((prefix, slot)) = self.prefixes.longest(key) {
-            if digits_past_are_decimal(key, prefix.len()) {
-                if let (Some(found), Some(number)) = (resolve(slot), E164::from_index_key(key)) {
-                    return Ok(Some((number, Match::Prefix(prefix), found)));
+        if self.prefixes.len() > 0 {
+            let nibbles = digit_nibbles(key);
+            if let Some((prefix, slot)) = self.prefixes.longest_of(key, nibbles) {
+                if digits_past_are_decimal(nibbles, key, prefix.len()) {
+                    if let (Some(found), Some(number)) = (resolve(slot), E164::from_index_key(key))
+                    {
+                        return Ok(Some((number, Match::Prefix(prefix), found)));
+                    }
                 }
             }
         }

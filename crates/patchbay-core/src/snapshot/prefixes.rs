@@ -118,8 +118,14 @@ impl Prefixes {
         if self.count == 0 {
             return None;
         }
+        self.longest_of(number, digit_nibbles(number))
+    }
+
+    /// [`Prefixes::longest`] for a number whose digits as nibbles (`digit_nibbles`) the
+    /// caller has already.
+    #[inline]
+    pub(crate) fn longest_of(&self, number: u64, nibbles: u64) -> Option<(Prefix, u32)> {
         let digits = (number & 0xF) as u32;
-        let nibbles = digit_nibbles(number);
         let found = match self.cells.find(&self.index, nibbles, digits) {
             Ok(found) => found,
             Err(()) => return self.longest_probing(nibbles, digits),

@@ -367,15 +367,7 @@ pub fn import(args: ImportArgs) -> CliResult {
         max_bulk: args.batch.max(1),
         ..AdminConfig::default()
     };
-    let (input, size): (Box<dyn std::io::Read + Send>, Option<u64>) =
-        if args.file.as_os_str() == "-" {
-            (Box::new(std::io::stdin()), None)
-        } else {
-            let file = std::fs::File::open(&args.file)
-                .map_err(|e| format!("{}: {e}", args.file.display()))?;
-            let size = file.metadata().ok().map(|m| m.len());
-            (Box::new(file), size)
-        };
+    let (input, size) = open_input(&args.file)?;
     let admin = open_admin(&args.data.data, config)?;
     let progress = import_progress(size);
     let reader = std::io::BufReader::with_capacity(1 << 20, progress.wrap_read(input));
@@ -451,26 +443,48 @@ pub fn import(args: ImportArgs) -> CliResult {
         .into_inner()
         .map_err(|_| "an import thread failed".to_string())?;
     errors.sort_by_key(|(line, _)| *line);
-    println!(
-        "imported {} of {} numbers into project {} ({} errors)",
+    let summary = format!(
+        "imported {} of {} numbers into project {}",
         imported.into_inner(),
         read.into_inner(),
-        args.project,
-        errors.len()
+        args.project
     );
-    for (line, failure) in &errors {
+    let lines = errors
+        .iter()
+        .map(|(line, f)| (*line, f.phone_number.as_str(), &f.error));
+    Ok(report_import(&summary, lines))
+}
+
+/// The file to import, or standard input for `-`, with its size when known.
+fn open_input(path: &Path) -> Result<(Box<dyn std::io::Read + Send>, Option<u64>), String> {
+    if path.as_os_str() == "-" {
+        return Ok((Box::new(std::io::stdin()), None));
+    }
+    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let size = file.metadata().ok().map(|m| m.len());
+    Ok((Box::new(file), size))
+}
+
+/// Prints an import's summary, its error count, then each refused input with its line; the
+/// exit status is 1 if any was refused.
+fn report_import<'a>(
+    summary: &str,
+    errors: impl ExactSizeIterator<Item = (usize, &'a str, &'a patchbay_admin::AdminError)>,
+) -> ExitCode {
+    let count = errors.len();
+    println!("{summary} ({count} errors)");
+    for (line, input, error) in errors {
         println!(
-            "  line {line}: {:?}: {}: {}",
-            failure.phone_number,
-            failure.error.code(),
-            failure.error.message()
+            "  line {line}: {input:?}: {}: {}",
+            error.code(),
+            error.message()
         );
     }
-    Ok(if errors.is_empty() {
+    if count == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
-    })
+    }
 }
 
 // ---- lookup ------------------------------------------------------------------------------

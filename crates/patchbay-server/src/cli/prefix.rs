@@ -8,7 +8,10 @@ use clap::{Args, Subcommand};
 use patchbay_admin::{AdminConfig, Caller, PrefixImportRequest};
 use serde_json::json;
 
-use super::{import_progress, open_admin, open_read_only, Batches, CliResult, DataArg};
+use super::{
+    import_progress, open_admin, open_input, open_read_only, report_import, Batches, CliResult,
+    DataArg,
+};
 
 /// Manage number prefixes (DID blocks, ranges, whole countries).
 #[derive(Subcommand)]
@@ -87,15 +90,7 @@ fn import(args: ImportArgs) -> CliResult {
         max_bulk: batch,
         ..AdminConfig::default()
     };
-    let (input, size): (Box<dyn std::io::Read + Send>, Option<u64>) =
-        if args.file.as_os_str() == "-" {
-            (Box::new(std::io::stdin()), None)
-        } else {
-            let file = std::fs::File::open(&args.file)
-                .map_err(|e| format!("{}: {e}", args.file.display()))?;
-            let size = file.metadata().ok().map(|m| m.len());
-            (Box::new(file), size)
-        };
+    let (input, size) = open_input(&args.file)?;
     let admin = open_admin(&args.data.data, config)?;
     let progress = import_progress(size);
     let reader = std::io::BufReader::new(progress.wrap_read(input));
@@ -142,24 +137,14 @@ fn import(args: ImportArgs) -> CliResult {
     }
     progress.finish_and_clear();
     admin.checkpoint().map_err(|e| e.to_string())?;
-    println!(
-        "imported {imported} of {read} prefixes into project {} ({} errors)",
-        args.project,
-        errors.len()
+    let summary = format!(
+        "imported {imported} of {read} prefixes into project {}",
+        args.project
     );
-    for (line, failure) in &errors {
-        println!(
-            "  line {line}: {:?}: {}: {}",
-            failure.prefix,
-            failure.error.code(),
-            failure.error.message()
-        );
-    }
-    Ok(if errors.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    let lines = errors
+        .iter()
+        .map(|(line, f)| (*line, f.prefix.as_str(), &f.error));
+    Ok(report_import(&summary, lines))
 }
 
 fn list(args: ListArgs) -> CliResult {
