@@ -143,6 +143,14 @@ fn import_reads_wildcards_reports_each_failure_and_applies_the_rest_at_once() {
         ),
         ErrorCode::NotFound
     );
+    // Refused requests and refused prefixes change nothing and publish nothing.
+    let only_bad = w
+        .admin
+        .import_prefixes(&w.op, "a1", &prefixes(&["4420", "+99"], &c.connector_id))
+        .expect("call");
+    assert_eq!((only_bad.imported.len(), only_bad.errors.len()), (0, 2));
+    assert_eq!(w.admin.router().version(), version + 1);
+    assert_eq!(w.admin.prefix_count(), 3);
     w.admin.check_invariants().expect("invariants");
 }
 
@@ -184,6 +192,13 @@ fn a_prefix_has_one_owner_and_moves_and_dies_with_its_connector() {
                 .reassign_prefix(&w.op, "a1", "+4420", &sandbox.connector_id)
         ),
         ErrorCode::Conflict
+    );
+    assert_eq!(
+        w.admin
+            .get_prefix(&w.op, "a1", "+4420")
+            .map(|np| np.connector_id),
+        Ok(other.connector_id.clone()),
+        "a refused reassign leaves the prefix where it was"
     );
     assert_eq!(
         code(
