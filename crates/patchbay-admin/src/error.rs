@@ -24,6 +24,8 @@ pub enum ErrorCode {
     ValidationFailed,
     /// 500: a fault of patchbay, never caused by input.
     Internal,
+    /// 503: the shared store cannot be reached; nothing was applied: retry.
+    Unavailable,
 }
 
 impl ErrorCode {
@@ -39,6 +41,7 @@ impl ErrorCode {
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::ValidationFailed => "validation_failed",
             ErrorCode::Internal => "internal",
+            ErrorCode::Unavailable => "unavailable",
         }
     }
 
@@ -53,6 +56,7 @@ impl ErrorCode {
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::ValidationFailed => 422,
             ErrorCode::Internal => 500,
+            ErrorCode::Unavailable => 503,
         }
     }
 }
@@ -111,6 +115,10 @@ impl AdminError {
 
     pub(crate) fn internal(message: impl Into<String>) -> Self {
         AdminError::new(ErrorCode::Internal, message)
+    }
+
+    pub(crate) fn unavailable(message: impl Into<String>) -> Self {
+        AdminError::new(ErrorCode::Unavailable, message)
     }
 }
 

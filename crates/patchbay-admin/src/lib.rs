@@ -45,7 +45,7 @@ mod validity;
 mod voices;
 
 pub use admin::PublishStats;
-pub use admin::{Admin, AdminConfig, Caller};
+pub use admin::{Admin, AdminConfig, Caller, FollowStatus};
 pub use api::{
     ConnectorPatch, ConnectorUpdate, ConnectorsFound, Deleted, DeletedConnector, ImportRequest,
     Imported, NewConnector, NumberError, NumbersFound, NumbersPage, Patch, PrefixError,
@@ -56,6 +56,7 @@ pub use keys::new_id as random_id;
 pub use lang::check_language_tag;
 pub use model::{Grant, KeyInfo, NumberPrefix, PhoneNumber, Project};
 pub use patchbay_core;
+pub use store::postgres::{Postgres, SCHEMA_VERSION};
 pub use store::{DataDir, Loaded, MemoryStore, Records, Store, StoreError};
 pub use validity::NumberCheck;
 pub use voices::{tts_lang_code, VoiceCatalog, VoiceValidator};

@@ -92,7 +92,7 @@ fn main() -> ExitCode {
             max_bulk,
             max_body,
         } => cli::serve(cli::ServeOptions {
-            data: data.data,
+            data,
             listen,
             region,
             accept_possible,

@@ -24,7 +24,7 @@ use patchbay_core::{Prefix, Snapshot, SnapshotPatch, E164};
 use super::{encode, store_error, Admin, Writer};
 use crate::error::AdminError;
 use crate::model::{Model, Mutation};
-use crate::store::Store;
+use crate::store::{MemoryStore, Records, SharedError, Store};
 
 /// A plan: validates against the model and returns the mutations and the caller's answer.
 type Plan<R> = Box<dyn FnOnce(&Admin, &Model) -> Result<(Vec<Mutation>, R), AdminError> + Send>;
@@ -176,9 +176,7 @@ pub(super) fn load(store: &mut dyn Store) -> Result<(Model, u64, Vec<String>), A
                 "journal record {at} follows {seq}: a record is missing"
             )));
         }
-        let mutations: Vec<Mutation> = serde_json::from_slice(bytes)
-            .map_err(|e| AdminError::internal(format!("unreadable journal record {at}: {e}")))?;
-        mutations.into_iter().for_each(|m| model.apply(m));
+        decode(*at, bytes)?.into_iter().for_each(|m| model.apply(m));
         seq = *at;
     }
     model
@@ -187,9 +185,26 @@ pub(super) fn load(store: &mut dyn Store) -> Result<(Model, u64, Vec<String>), A
     Ok((model, seq, loaded.warnings))
 }
 
+/// The admin's error for a shared store's failure: `unavailable` (503, retry) when it
+/// cannot be reached or the commit's outcome is unknown, `internal` when it refused.
+pub(super) fn shared_error(err: SharedError) -> AdminError {
+    match err {
+        SharedError::Unavailable(_) | SharedError::Unknown(_) => {
+            AdminError::unavailable(format!("{err}; nothing was applied here: retry"))
+        }
+        SharedError::Refused(_) => AdminError::internal(err.to_string()),
+    }
+}
+
+/// Decodes a stored change.
+fn decode(at: u64, bytes: &[u8]) -> Result<Vec<Mutation>, AdminError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| AdminError::internal(format!("unreadable change {at}: {e}")))
+}
+
 /// What a group changed that the published snapshot must show.
 #[derive(Default)]
-struct Effect {
+pub(super) struct Effect {
     /// Numbers put or removed, in order (a number may be there more than once).
     numbers: Vec<E164>,
     /// Ids of connectors put or removed, in order.
@@ -299,12 +314,69 @@ impl Admin {
         }
     }
 
+    /// Applies changes committed in the shared store (those past the node's position, which
+    /// must follow it without a gap) to `model` and the local cache, and adds them to
+    /// `effect`. Nothing is applied when one of them cannot be read.
+    pub(super) fn apply_committed(
+        &self,
+        writer: &mut Writer,
+        model: &mut Model,
+        records: &Records,
+        effect: &mut Effect,
+    ) -> Result<(), AdminError> {
+        let mut at = writer.seq;
+        let mut fresh = Vec::new();
+        let mut changes = Vec::new();
+        for (position, bytes) in records {
+            if *position <= at {
+                continue; // applied already (this node wrote it, or an earlier read had it)
+            }
+            if *position != at + 1 {
+                return Err(AdminError::internal(format!(
+                    "change {position} of the log follows {at}: read the log again"
+                )));
+            }
+            changes.push(decode(*position, bytes)?);
+            fresh.push((*position, bytes.clone()));
+            at = *position;
+        }
+        if fresh.is_empty() {
+            return Ok(());
+        }
+        let cached = writer.store.append_group(&fresh);
+        for change in changes {
+            effect.add(&change);
+            change.into_iter().for_each(|m| model.apply(m));
+        }
+        writer.seq = at;
+        if let Some(cluster) = &self.cluster {
+            cluster.set_applied(at);
+        }
+        if let Err(err) = cached {
+            Self::replace_cache(writer, model, err);
+        }
+        Ok(())
+    }
+
+    /// The local cache of a shared store failed to take a change: the node goes on with a
+    /// cache in memory (it restarts from the store's tables), which a failed commit can
+    /// still reload from.
+    fn replace_cache(writer: &mut Writer, model: &Model, err: crate::store::StoreError) {
+        tracing::error!(error = %err, "the local cache failed; keeping it in memory instead");
+        let mut memory = MemoryStore::default();
+        if let Ok(bytes) = encode(&model.to_mutations()) {
+            let _ = memory.checkpoint(writer.seq, &bytes, &Snapshot::empty(1));
+        }
+        writer.store = Box::new(memory);
+    }
+
     /// Plans, stores, applies and publishes `jobs` as one group, then settles each.
     fn commit_group(&self, mut writer: MutexGuard<'_, Writer>, jobs: &[Arc<dyn Job>]) {
         let mut guard = SettleAll {
             jobs,
             finished: false,
         };
+        let writer = &mut *writer;
         if let Some(why) = &writer.poisoned {
             let refused = AdminError::internal(format!(
                 "an earlier write failed and the store could not be reloaded ({why}): \
@@ -316,9 +388,26 @@ impl Admin {
         }
         let started = Instant::now();
         let mut model = self.model.write();
+        let mut effect = Effect::default();
+        // A shared store: take the log's head, and apply what other nodes committed before
+        // planning, so that every plan is validated against every change before it.
+        if let Some(shared) = writer.shared.as_mut() {
+            let caught_up = shared
+                .begin(writer.seq)
+                .map_err(shared_error)
+                .and_then(|missed| self.apply_committed(writer, &mut model, &missed, &mut effect));
+            if let Err(error) = caught_up {
+                if let Some(shared) = writer.shared.as_mut() {
+                    shared.abort();
+                }
+                jobs.iter().for_each(|job| job.settle(Err(error.clone())));
+                guard.finished = true;
+                return;
+            }
+        }
         let mut planned = Vec::with_capacity(jobs.len());
         let mut records = Vec::new();
-        let mut effect = Effect::default();
+        let mut changes = Vec::new();
         let mut seq = writer.seq;
         for job in jobs {
             let Some(change) = job.plan(self, &model) else {
@@ -335,23 +424,44 @@ impl Admin {
                 seq += 1;
                 records.push((seq, payload));
                 effect.add(&change);
+                if writer.shared.is_some() {
+                    changes.push(change.clone());
+                }
                 change.into_iter().for_each(|m| model.apply(m));
             }
             planned.push(job);
         }
         let outcome = if records.is_empty() {
-            Ok(())
+            if let Some(shared) = writer.shared.as_mut() {
+                shared.abort();
+            }
+            let model = RwLockWriteGuard::downgrade(model);
+            self.publish_group(effect, &model, started)
         } else {
-            self.store_group(&mut writer, &mut model, &records)
-                .and_then(|()| {
+            match self.store_group(writer, &mut model, &records, &changes) {
+                Ok(()) => {
                     writer.seq = seq;
-                    let model = RwLockWriteGuard::downgrade(model);
-                    self.publish_group(effect, &model, started)?;
-                    if writer.store.journal_len() > self.config.checkpoint_after {
-                        Self::checkpoint_locked(&mut writer, &model, &self.router)?;
+                    if let Some(cluster) = &self.cluster {
+                        cluster.set_applied(seq);
                     }
-                    Ok(())
-                })
+                    let model = RwLockWriteGuard::downgrade(model);
+                    self.publish_group(effect, &model, started).and_then(|()| {
+                        if writer.store.journal_len() > self.config.checkpoint_after {
+                            Self::checkpoint_locked(writer, &model, &self.router)?;
+                        }
+                        Ok(())
+                    })
+                }
+                Err(error) => {
+                    if writer.shared.is_some() {
+                        // The model is back at what the log holds, with the changes caught
+                        // up before planning: publish those.
+                        let model = RwLockWriteGuard::downgrade(model);
+                        let _ = self.publish_group(effect, &model, started);
+                    }
+                    Err(error)
+                }
+            }
         };
         for job in planned {
             job.settle(outcome.clone());
@@ -361,16 +471,32 @@ impl Admin {
 
     /// Appends the group's records durably. On failure the model, which already holds the
     /// group's mutations, is reloaded from the store.
+    ///
+    /// With a shared store the group commits there first (`changes` are its mutations, for
+    /// the tables), then goes to the local cache; a failed commit reloads the model from
+    /// the cache, which holds everything the log had up to the group.
     fn store_group(
         &self,
         writer: &mut Writer,
         model: &mut Model,
         records: &[(u64, Vec<u8>)],
+        changes: &[Vec<Mutation>],
     ) -> Result<(), AdminError> {
-        let Err(err) = writer.store.append_group(records) else {
-            return Ok(());
+        let error = match writer.shared.as_mut() {
+            Some(shared) => match shared.commit(records, changes) {
+                Ok(()) => {
+                    if let Err(err) = writer.store.append_group(records) {
+                        Self::replace_cache(writer, model, err);
+                    }
+                    return Ok(());
+                }
+                Err(err) => shared_error(err),
+            },
+            None => match writer.store.append_group(records) {
+                Ok(()) => return Ok(()),
+                Err(err) => store_error(err),
+            },
         };
-        let error = store_error(err);
         match load(&mut *writer.store) {
             Ok((reloaded, seq, _)) => {
                 *model = reloaded;
@@ -382,7 +508,7 @@ impl Admin {
     }
 
     /// Builds and publishes the snapshot that shows `effect`, and records the timing.
-    fn publish_group(
+    pub(super) fn publish_group(
         &self,
         effect: Effect,
         model: &Model,

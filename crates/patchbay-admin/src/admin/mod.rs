@@ -11,9 +11,12 @@
 
 mod commit;
 mod connectors;
+mod follow;
 mod numbers;
 mod prefixes;
 mod projects;
+
+pub use follow::FollowStatus;
 
 use std::collections::BTreeSet;
 use std::ops::Bound;
@@ -27,7 +30,8 @@ use crate::api::MAX_PAGE;
 use crate::error::{AdminError, ErrorCode};
 use crate::keys;
 use crate::model::{Grant, KeyInfo, Model, Mutation};
-use crate::store::{Store, StoreError};
+use crate::store::postgres::Postgres;
+use crate::store::{Feed, SharedLog, Store, StoreError};
 use crate::validity::NumberCheck;
 use crate::voices::{VoiceCatalog, VoiceValidator};
 
@@ -92,8 +96,12 @@ pub struct PublishStats {
 }
 
 struct Writer {
+    /// The durable store (embedded), or the node's local cache of the shared store.
     store: Box<dyn Store>,
+    /// The last change applied: a journal sequence number, or a position in the shared log.
     seq: u64,
+    /// The shared store's log, when the node follows one: changes commit there first.
+    shared: Option<Box<dyn SharedLog>>,
     /// Why reloading failed, when a failed append left the model ahead of the store and
     /// the store could not be read back: every later change is refused.
     poisoned: Option<String>,
@@ -110,6 +118,8 @@ pub struct Admin {
     config: AdminConfig,
     warnings: Vec<String>,
     stats: Mutex<PublishStats>,
+    /// The shared store and where this node stands in its log, when it follows one.
+    cluster: Option<follow::Cluster>,
 }
 
 const MAX_TEXT: usize = 256;
@@ -192,14 +202,70 @@ impl Admin {
     /// the resulting snapshot. A torn journal tail is dropped (see [`Admin::warnings`]).
     pub fn open(mut store: Box<dyn Store>, config: AdminConfig) -> Result<Admin, AdminError> {
         let (model, seq, warnings) = commit::load(&mut *store)?;
+        Admin::assemble(store, model, seq, warnings, config, None)
+    }
+
+    /// Opens a node of the shared store `shared`, with `cache` as its local cache (a
+    /// [`crate::DataDir`] to restart from, or a [`crate::MemoryStore`]). The node starts
+    /// from the cache, or from the store's tables when the cache is empty or older than the
+    /// log reaches back; [`Admin::follow`] then keeps it in step, and every change commits
+    /// in the shared store before it is applied here.
+    pub fn open_shared(
+        mut cache: Box<dyn Store>,
+        shared: Postgres,
+        config: AdminConfig,
+    ) -> Result<Admin, AdminError> {
+        let (mut model, mut seq, warnings) = commit::load(&mut *cache)?;
+        let mut feed = shared.feed();
+        let oldest = feed.oldest().map_err(commit::shared_error)?;
+        let (_, head) = feed.read(seq, 0).map_err(commit::shared_error)?;
+        if head < seq {
+            return Err(AdminError::internal(format!(
+                "the store's log ends at {head}, but the local cache has applied {seq}: the \
+                 cache belongs to another database, or the database was restored from an \
+                 older backup (start the node with an empty --data directory)"
+            )));
+        }
+        if head > seq && (seq == 0 || oldest > seq + 1) {
+            // Nothing cached, or the log no longer reaches back: start from the tables.
+            let (at, mutations) = feed.tables().map_err(commit::shared_error)?;
+            model = crate::model::Model::default();
+            mutations.into_iter().for_each(|m| model.apply(m));
+            model.check_invariants().map_err(|e| {
+                AdminError::internal(format!("the store's tables are inconsistent: {e}"))
+            })?;
+            seq = at;
+            let snapshot = model
+                .snapshot(seq + 1)
+                .map_err(|e| AdminError::internal(e.to_string()))?;
+            cache
+                .checkpoint(seq, &encode(&model.to_mutations())?, &snapshot)
+                .map_err(store_error)?;
+        }
+        let cluster = follow::Cluster::new(shared, seq, head);
+        Admin::assemble(cache, model, seq, warnings, config, Some(cluster))
+    }
+
+    fn assemble(
+        store: Box<dyn Store>,
+        model: Model,
+        seq: u64,
+        warnings: Vec<String>,
+        config: AdminConfig,
+        cluster: Option<follow::Cluster>,
+    ) -> Result<Admin, AdminError> {
         let snapshot = model
             .snapshot(seq + 1)
             .map_err(|e| AdminError::internal(e.to_string()))?;
+        let shared = cluster
+            .as_ref()
+            .map(|c| Box::new(c.store.writer()) as Box<dyn SharedLog>);
         Ok(Admin {
             model: RwLock::new(model),
             writer: Mutex::new(Writer {
                 store,
                 seq,
+                shared,
                 poisoned: None,
             }),
             queue: Mutex::new(Vec::new()),
@@ -207,6 +273,7 @@ impl Admin {
             config,
             warnings,
             stats: Mutex::new(PublishStats::default()),
+            cluster,
         })
     }
 

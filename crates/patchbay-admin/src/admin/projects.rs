@@ -131,12 +131,16 @@ impl Admin {
     }
 
     /// On an empty store: creates account `default`, project `default` and a key for it,
-    /// and returns that key (to show once). `None` when the store already has accounts.
+    /// and returns that key (to show once). `None` when the store already has accounts, or
+    /// another node of a shared store created the project first.
     pub fn bootstrap(&self) -> Result<Option<String>, AdminError> {
         if !self.model.read().accounts.is_empty() {
             return Ok(None);
         }
-        self.create_project(&Caller::Operator, "default", "default")?;
+        match self.create_project(&Caller::Operator, "default", "default") {
+            Err(error) if error.code() == crate::error::ErrorCode::Conflict => return Ok(None),
+            created => created?,
+        };
         let (secret, _) =
             self.create_key(&Caller::Operator, "default", &[], "created on first start")?;
         Ok(Some(secret))

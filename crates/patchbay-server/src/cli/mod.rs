@@ -2,8 +2,10 @@
 //! (prefixes in `prefix`).
 
 mod prefix;
+mod store;
 
 pub use prefix::{prefix, PrefixCommand};
+pub use store::{open_admin, open_read_only, DataArg};
 
 use std::io::{BufRead, Write};
 use std::net::SocketAddr;
@@ -14,28 +16,15 @@ use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::Arc;
 
 use clap::{Args, Subcommand};
-use patchbay_admin::{Admin, AdminConfig, Caller, DataDir, ImportRequest, NumberCheck};
+use patchbay_admin::{AdminConfig, Caller, ImportRequest, NumberCheck};
 use patchbay_core::{normalize_in, ClientEnv, Region, Router, Snapshot};
 use serde_json::json;
 
 use crate::http::{self, AppState, Limits};
 
-/// Where the data lives.
-#[derive(Args, Clone)]
-pub struct DataArg {
-    /// The data directory: journal, checkpoint and snapshot files.
-    #[arg(
-        long,
-        value_name = "DIR",
-        default_value = "./patchbay-data",
-        env = "PATCHBAY_DATA"
-    )]
-    pub data: PathBuf,
-}
-
 /// Options of `patchbay serve`.
 pub struct ServeOptions {
-    pub data: PathBuf,
+    pub data: DataArg,
     pub listen: SocketAddr,
     pub region: Option<String>,
     pub accept_possible: bool,
@@ -54,32 +43,6 @@ fn parse_region(region: Option<&str>) -> Result<Option<Region>, String> {
         .transpose()
 }
 
-/// Opens the data directory for changes (taking its lock) with `config`.
-fn open_admin(data: &Path, config: AdminConfig) -> Result<Admin, String> {
-    let store =
-        DataDir::open(data).map_err(|e| format!("cannot change {}: {e}", data.display()))?;
-    let admin =
-        Admin::open(Box::new(store), config).map_err(|e| format!("{}: {e}", data.display()))?;
-    for warning in admin.warnings() {
-        tracing::warn!("{warning}");
-    }
-    Ok(admin)
-}
-
-/// Opens the data directory to read, without its lock (a server may own it).
-fn open_read_only(data: &Path) -> Result<Admin, String> {
-    if !data.join(DataDir::JOURNAL).exists() && !data.join(DataDir::CHECKPOINT).exists() {
-        return Err(format!(
-            "{} is not a patchbay data directory (no journal or checkpoint); run `patchbay serve --data {}` first",
-            data.display(),
-            data.display()
-        ));
-    }
-    let store = DataDir::open_read_only(data).map_err(|e| e.to_string())?;
-    Admin::open(Box::new(store), AdminConfig::default())
-        .map_err(|e| format!("{}: {e}", data.display()))
-}
-
 pub fn serve(opts: ServeOptions) -> CliResult {
     let config = AdminConfig {
         number_check: if opts.accept_possible {
@@ -92,6 +55,9 @@ pub fn serve(opts: ServeOptions) -> CliResult {
         ..AdminConfig::default()
     };
     let admin = Arc::new(open_admin(&opts.data, config)?);
+    if admin.follow().is_some() {
+        tracing::info!(node = %opts.data.node_name(), "following the shared store");
+    }
     // Load the numbering metadata now, not on the first caller's import.
     let _ = normalize_in("020 7946 0958", "GB".parse().ok());
     let new_key = admin.bootstrap().map_err(|e| e.to_string())?;
@@ -125,7 +91,7 @@ pub fn serve(opts: ServeOptions) -> CliResult {
             );
         }
         // Last line of the start-up output: scripts wait for it.
-        let _ = writeln!(out, "patchbay listening on http://{addr} (data: {})", opts.data.display());
+        let _ = writeln!(out, "patchbay listening on http://{addr} ({})", opts.data.describe());
         let _ = out.flush();
         drop(out);
         axum::serve(listener, http::app(state, limits))
@@ -136,7 +102,7 @@ pub fn serve(opts: ServeOptions) -> CliResult {
     admin.checkpoint().map_err(|e| {
         format!("stopped, but the final checkpoint failed (the journal is intact): {e}")
     })?;
-    eprintln!("patchbay: stopped; data is durable in {}", data.display());
+    eprintln!("patchbay: stopped; data is durable ({})", data.describe());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -182,14 +148,14 @@ pub fn project(command: ProjectCommand) -> CliResult {
             account,
             project,
         } => {
-            let admin = open_admin(&data.data, AdminConfig::default())?;
+            let admin = open_admin(&data, AdminConfig::default())?;
             admin
                 .create_project(&Caller::Operator, &account, &project)
                 .map_err(|e| e.to_string())?;
             println!("created project {project} in account {account}");
         }
         ProjectCommand::List { data } => {
-            let admin = open_read_only(&data.data)?;
+            let admin = open_read_only(&data)?;
             for p in admin
                 .list_projects(&Caller::Operator)
                 .map_err(|e| e.to_string())?
@@ -241,14 +207,14 @@ pub fn key(command: KeyCommand) -> CliResult {
             projects,
             label,
         } => {
-            let admin = open_admin(&data.data, AdminConfig::default())?;
+            let admin = open_admin(&data, AdminConfig::default())?;
             let (secret, _) = admin
                 .create_key(&Caller::Operator, &account, &projects, &label)
                 .map_err(|e| e.to_string())?;
             println!("{secret}");
         }
         KeyCommand::List { data } => {
-            let admin = open_read_only(&data.data)?;
+            let admin = open_read_only(&data)?;
             for key in admin
                 .list_keys(&Caller::Operator)
                 .map_err(|e| e.to_string())?
@@ -260,7 +226,7 @@ pub fn key(command: KeyCommand) -> CliResult {
             }
         }
         KeyCommand::Revoke { data, id } => {
-            let admin = open_admin(&data.data, AdminConfig::default())?;
+            let admin = open_admin(&data, AdminConfig::default())?;
             admin
                 .revoke_key(&Caller::Operator, &id)
                 .map_err(|e| e.to_string())?;
@@ -368,7 +334,7 @@ pub fn import(args: ImportArgs) -> CliResult {
         ..AdminConfig::default()
     };
     let (input, size) = open_input(&args.file)?;
-    let admin = open_admin(&args.data.data, config)?;
+    let admin = open_admin(&args.data, config)?;
     let progress = import_progress(size);
     let reader = std::io::BufReader::with_capacity(1 << 20, progress.wrap_read(input));
     let read_error = std::sync::Mutex::new(None);
@@ -490,14 +456,16 @@ fn report_import<'a>(
 // ---- lookup ------------------------------------------------------------------------------
 
 #[derive(Args)]
-#[group(required = true, multiple = false, id = "source")]
 pub struct LookupSource {
     /// Look up in this data directory (read-only: a running server may own it).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", conflicts_with = "snapshot")]
     data: Option<PathBuf>,
     /// Look up in this snapshot file.
     #[arg(long, value_name = "FILE")]
     snapshot: Option<PathBuf>,
+    /// Look up in this shared PostgreSQL store, as it is now.
+    #[arg(long, value_name = "URL", env = "PATCHBAY_STORE")]
+    store: Option<String>,
 }
 
 #[derive(Args)]
@@ -510,10 +478,17 @@ pub struct LookupArgs {
 }
 
 pub fn lookup(args: LookupArgs) -> CliResult {
-    let router = match (&args.source.data, &args.source.snapshot) {
-        (_, Some(file)) => Router::new(Snapshot::open(file).map_err(|e| e.to_string())?),
-        (Some(dir), None) => open_read_only(dir)?.router().clone(),
-        (None, None) => return Err("give --data DIR or --snapshot FILE".into()),
+    let source = &args.source;
+    let router = match (&source.snapshot, &source.store, &source.data) {
+        (Some(file), _, _) => Router::new(Snapshot::open(file).map_err(|e| e.to_string())?),
+        (None, None, None) => return Err("give --data DIR, --snapshot FILE or --store URL".into()),
+        (None, store, data) => open_read_only(&DataArg {
+            data: data.clone(),
+            store: store.clone(),
+            node: None,
+        })?
+        .router()
+        .clone(),
     };
     let mut reader = router.reader();
     let mut all_found = true;
@@ -614,7 +589,7 @@ pub enum SnapshotCommand {
 pub fn snapshot(command: SnapshotCommand) -> CliResult {
     match command {
         SnapshotCommand::Export { data, out } => {
-            let admin = open_read_only(&data.data)?;
+            let admin = open_read_only(&data)?;
             let snapshot = admin.router().snapshot();
             let size = snapshot.write_to(&out).map_err(|e| e.to_string())?;
             println!(

@@ -48,14 +48,9 @@ pub struct ImportArgs {
 
 #[derive(Args)]
 pub struct ListArgs {
-    /// The data directory (read-only: a running server may own it).
-    #[arg(
-        long,
-        value_name = "DIR",
-        default_value = "./patchbay-data",
-        env = "PATCHBAY_DATA"
-    )]
-    data: PathBuf,
+    /// Where the data is (a data directory is read without its lock: a server may own it).
+    #[command(flatten)]
+    data: DataArg,
     /// The project.
     #[arg(long)]
     project: String,
@@ -91,7 +86,7 @@ fn import(args: ImportArgs) -> CliResult {
         ..AdminConfig::default()
     };
     let (input, size) = open_input(&args.file)?;
-    let admin = open_admin(&args.data.data, config)?;
+    let admin = open_admin(&args.data, config)?;
     let progress = import_progress(size);
     let reader = std::io::BufReader::new(progress.wrap_read(input));
     let batches = Batches {
@@ -159,7 +154,7 @@ fn list(args: ListArgs) -> CliResult {
 }
 
 fn delete(args: DeleteArgs) -> CliResult {
-    let admin = open_admin(&args.data.data, AdminConfig::default())?;
+    let admin = open_admin(&args.data, AdminConfig::default())?;
     let result = admin
         .delete_prefixes(&Caller::Operator, &args.project, &args.prefixes)
         .map_err(|e| e.to_string())?;

@@ -45,7 +45,8 @@ impl From<&AdminError> for ErrorObject {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorDetail {
     /// `invalid_request`, `invalid_phone_number`, `unauthorized`, `forbidden`, `not_found`,
-    /// `conflict`, `payload_too_large`, `validation_failed` or `internal`.
+    /// `conflict`, `payload_too_large`, `validation_failed`, `internal` or `unavailable`
+    /// (503 with `Retry-After`: the shared store cannot be reached; nothing was applied).
     pub code: String,
     /// What was wrong and how to fix it.
     pub message: String,
@@ -125,7 +126,15 @@ impl IntoResponse for ApiError {
                 correlation_id: current_correlation_id(),
             },
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            // The shared store is down: nothing was applied, and a retry soon may succeed.
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("1"),
+            );
+        }
+        response
     }
 }
 

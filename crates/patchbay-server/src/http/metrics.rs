@@ -148,7 +148,35 @@ pub fn render(state: &AppState) -> String {
             stats.rebuilds.to_string(),
         ),
     ];
-    for (name, kind, help, value) in rows {
+    let follow = state.admin.follow_status().map(|f| {
+        [
+            (
+                "patchbay_store_applied_position",
+                "gauge",
+                "Position in the shared store's log of the last change this node applied.",
+                f.applied.to_string(),
+            ),
+            (
+                "patchbay_store_newest_position",
+                "gauge",
+                "Newest position of the shared store's log this node has seen.",
+                f.newest.to_string(),
+            ),
+            (
+                "patchbay_store_lag_changes",
+                "gauge",
+                "Changes committed in the shared store that this node has not applied yet.",
+                f.newest.saturating_sub(f.applied).to_string(),
+            ),
+            (
+                "patchbay_store_reachable",
+                "gauge",
+                "1 while the shared store answers, 0 while it cannot be reached.",
+                u8::from(f.reachable).to_string(),
+            ),
+        ]
+    });
+    for (name, kind, help, value) in rows.into_iter().chain(follow.into_iter().flatten()) {
         let _ = writeln!(
             out,
             "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"

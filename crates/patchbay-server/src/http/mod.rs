@@ -526,11 +526,13 @@ async fn healthz() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
-/// Readiness: the store is loaded and a snapshot is published.
+/// Readiness: the store is loaded and a snapshot is published; with a shared store, the
+/// node has also caught up with it once since it started.
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses((status = 200, body = Health), (status = 503, body = Health)))]
 async fn readyz(State(s): State<Arc<AppState>>) -> (StatusCode, Json<Health>) {
-    if s.ready.load(Ordering::Acquire) {
+    let caught_up = s.admin.follow_status().is_none_or(|f| f.ready);
+    if s.ready.load(Ordering::Acquire) && caught_up {
         (StatusCode::OK, Json(Health { status: "ok" }))
     } else {
         (

@@ -1,24 +1,4 @@
-//! Durable storage behind a small trait: the embedded data directory is the default.
-//!
-//! A [`Store`] keeps opaque, already-encoded changes: an append-only journal of records, each
-//! with a sequence number, and a checkpoint (the whole model at a sequence number, plus the
-//! snapshot file of that moment). The admin encodes and decodes; a store only has to keep
-//! bytes durable and in order, which is what a shared PostgreSQL store would do as well.
-//!
-//! [`DataDir`] layout:
-//!
-//! | file | what |
-//! |---|---|
-//! | `LOCK` | held with an exclusive lock while a process owns the directory |
-//! | `journal.log` | records appended since the checkpoint, each fsynced before it is acknowledged |
-//! | `checkpoint.json` | the model at a sequence number, replaced atomically |
-//! | `snapshot.pbsnap` | the routing snapshot of the checkpoint (a `patchbay-core` snapshot file) |
-//!
-//! A journal record is `PBJ1`, payload length (u32), sequence number (u64), CRC-32 of the
-//! sequence number and payload (u32), then the payload; integers little-endian. On start a
-//! record that is cut short or fails its checksum at the very end of the journal (a crash
-//! during an append: it was never acknowledged) is dropped with a warning; a bad record
-//! followed by a good one is corruption of acknowledged data and an error naming the offset.
+//! [`DataDir`]: the embedded store, a data directory of one process (layout in `store`).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -26,122 +6,11 @@ use std::path::{Path, PathBuf};
 
 use patchbay_core::Snapshot;
 
+use super::{io_err, Loaded, Records, Store, StoreError, RECORD_HEADER};
+
 const RECORD_MAGIC: &[u8; 4] = b"PBJ1";
-const RECORD_HEADER: usize = 20;
 /// The largest payload a record may have (a bulk change of every number fits many times).
 const MAX_RECORD: usize = 1 << 30;
-
-/// Journal records: sequence number and payload, in order.
-pub type Records = Vec<(u64, Vec<u8>)>;
-
-/// What a store holds on start.
-#[derive(Debug, Default)]
-pub struct Loaded {
-    /// The checkpoint: its sequence number and bytes, if one was written.
-    pub checkpoint: Option<(u64, Vec<u8>)>,
-    /// Journal records after the checkpoint, in order.
-    pub records: Records,
-    /// Things a person should know (a dropped torn record, say).
-    pub warnings: Vec<String>,
-}
-
-/// Why a store failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum StoreError {
-    /// Reading or writing a file failed.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// What the OS said.
-        source: io::Error,
-    },
-    /// Another process owns the data directory.
-    #[error(
-        "{path} is in use by another patchbay process (stop it, or use another --data directory)"
-    )]
-    Locked {
-        /// The data directory.
-        path: PathBuf,
-    },
-    /// Acknowledged data is damaged: the file and offset say where.
-    #[error(
-        "{path}: corrupt at byte offset {offset}: {what}; restore the data directory from a backup"
-    )]
-    Corrupt {
-        /// The damaged file.
-        path: PathBuf,
-        /// Where the damage starts.
-        offset: u64,
-        /// What is wrong.
-        what: String,
-    },
-}
-
-fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
-    move |source| StoreError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
-}
-
-/// Durable storage of journal records and checkpoints.
-pub trait Store: Send {
-    /// Everything stored: the checkpoint and the journal records after it.
-    fn load(&mut self) -> Result<Loaded, StoreError>;
-    /// Appends records `(seq, payload)`, in order, and returns once all of them are durable:
-    /// one write and one sync for the group. On an error none of them is kept.
-    fn append_group(&mut self, records: &[(u64, Vec<u8>)]) -> Result<(), StoreError>;
-    /// Appends one record; returns once it is durable.
-    fn append(&mut self, seq: u64, payload: &[u8]) -> Result<(), StoreError> {
-        self.append_group(&[(seq, payload.to_vec())])
-    }
-    /// Replaces the checkpoint with `model` at `seq` (and `snapshot`, where the store keeps
-    /// one), then drops the journal records up to `seq`.
-    fn checkpoint(&mut self, seq: u64, model: &[u8], snapshot: &Snapshot)
-        -> Result<(), StoreError>;
-    /// Bytes in the journal since the last checkpoint.
-    fn journal_len(&self) -> u64;
-}
-
-/// A store that keeps everything in memory: for tests, benchmarks and embedders that do
-/// not need durability. Dropping it loses everything.
-#[derive(Debug, Default)]
-pub struct MemoryStore {
-    checkpoint: Option<(u64, Vec<u8>)>,
-    records: Records,
-    journal_len: u64,
-}
-
-impl Store for MemoryStore {
-    fn load(&mut self) -> Result<Loaded, StoreError> {
-        Ok(Loaded {
-            checkpoint: self.checkpoint.clone(),
-            records: self.records.clone(),
-            warnings: Vec::new(),
-        })
-    }
-
-    fn append_group(&mut self, records: &[(u64, Vec<u8>)]) -> Result<(), StoreError> {
-        for (seq, payload) in records {
-            self.journal_len += (RECORD_HEADER + payload.len()) as u64;
-            self.records.push((*seq, payload.clone()));
-        }
-        Ok(())
-    }
-
-    fn checkpoint(&mut self, seq: u64, model: &[u8], _: &Snapshot) -> Result<(), StoreError> {
-        self.checkpoint = Some((seq, model.to_vec()));
-        self.records.retain(|(s, _)| *s > seq);
-        self.journal_len = 0;
-        Ok(())
-    }
-
-    fn journal_len(&self) -> u64 {
-        self.journal_len
-    }
-}
 
 /// The embedded store: a data directory owned by one process at a time.
 #[derive(Debug)]

@@ -1,0 +1,198 @@
+//! Following a shared store: every change any node commits, applied here in commit order.
+//!
+//! A follower thread reads the log by position after the last change this node applied,
+//! applies what it finds as one group (each change whole, in order, each once: a change at
+//! or below the node's position is skipped, a gap is read again), then waits for the
+//! store's notification of the next commit. A notification may be lost; the log cannot,
+//! so the wait ends after [`SAFETY_NET`] anyway and the log is read again. While the store
+//! is unreachable the follower retries with a growing pause, and lookups answer from the
+//! last state applied.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use parking_lot::RwLockWriteGuard;
+
+use super::commit::Effect;
+use super::Admin;
+use crate::error::AdminError;
+use crate::store::postgres::Postgres;
+use crate::store::{Feed, Records};
+
+/// The longest a follower waits for a notification before it reads the log anyway.
+pub const SAFETY_NET: Duration = Duration::from_millis(500);
+/// The most changes one read of the log applies as one group.
+const READ_LIMIT: usize = 1_000;
+/// The longest pause between attempts to reach an unreachable store.
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+
+/// Where this node stands against the shared store.
+pub(crate) struct Cluster {
+    pub(crate) store: Postgres,
+    applied: AtomicU64,
+    newest: AtomicU64,
+    reachable: AtomicBool,
+    ready: AtomicBool,
+}
+
+/// A node's position against the shared store, for monitoring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FollowStatus {
+    /// The position of the last change this node applied.
+    pub applied: u64,
+    /// The newest position this node has seen in the store.
+    pub newest: u64,
+    /// Whether the last attempt to reach the store succeeded.
+    pub reachable: bool,
+    /// Whether the node has caught up with the store once since it started.
+    pub ready: bool,
+}
+
+impl Cluster {
+    pub(crate) fn new(store: Postgres, applied: u64, newest: u64) -> Cluster {
+        Cluster {
+            store,
+            applied: AtomicU64::new(applied),
+            newest: AtomicU64::new(newest),
+            reachable: AtomicBool::new(true),
+            ready: AtomicBool::new(applied >= newest),
+        }
+    }
+
+    pub(crate) fn set_applied(&self, at: u64) {
+        self.applied.store(at, Ordering::Release);
+        self.newest.fetch_max(at, Ordering::AcqRel);
+    }
+
+    pub(crate) fn set_reachable(&self, reachable: bool) {
+        self.reachable.store(reachable, Ordering::Release);
+    }
+}
+
+impl Admin {
+    /// Where this node stands against its shared store; `None` for an embedded store.
+    pub fn follow_status(&self) -> Option<FollowStatus> {
+        self.cluster.as_ref().map(|c| FollowStatus {
+            applied: c.applied.load(Ordering::Acquire),
+            newest: c.newest.load(Ordering::Acquire),
+            reachable: c.reachable.load(Ordering::Acquire),
+            ready: c.ready.load(Ordering::Acquire),
+        })
+    }
+
+    /// Starts the thread that keeps this node in step with its shared store; `None` for an
+    /// embedded store. The thread ends once the admin is dropped.
+    pub fn follow(self: &Arc<Admin>) -> Option<JoinHandle<()>> {
+        let cluster = self.cluster.as_ref()?;
+        let feed = cluster.store.feed();
+        let admin = Arc::downgrade(self);
+        std::thread::Builder::new()
+            .name("patchbay-follow".into())
+            .spawn(move || follow_loop(admin, feed))
+            .ok()
+    }
+
+    /// Reads the shared log until this node has applied everything committed when the call
+    /// began: what a command that answers once and exits runs instead of [`Admin::follow`].
+    pub fn catch_up(&self) -> Result<u64, AdminError> {
+        let Some(cluster) = &self.cluster else {
+            return Ok(self.writer.lock().seq);
+        };
+        let mut feed = cluster.store.feed();
+        loop {
+            let applied = cluster.applied.load(Ordering::Acquire);
+            let (records, newest) = feed
+                .read(applied, READ_LIMIT)
+                .map_err(super::commit::shared_error)?;
+            cluster.newest.fetch_max(newest, Ordering::AcqRel);
+            self.apply_followed(&records)?;
+            if cluster.applied.load(Ordering::Acquire) >= newest {
+                cluster.ready.store(true, Ordering::Release);
+                return Ok(newest);
+            }
+        }
+    }
+
+    /// Applies changes read from the log, as one group, under the writer lock.
+    fn apply_followed(&self, records: &Records) -> Result<(), AdminError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let applied = {
+            let mut writer = self.writer.lock();
+            let writer = &mut *writer;
+            let mut model = self.model.write();
+            let mut effect = Effect::default();
+            let started = std::time::Instant::now();
+            let applied = self.apply_committed(writer, &mut model, records, &mut effect);
+            let model = RwLockWriteGuard::downgrade(model);
+            let published = self.publish_group(effect, &model, started);
+            if writer.store.journal_len() > self.config.checkpoint_after {
+                Self::checkpoint_locked(writer, &model, &self.router)?;
+            }
+            applied.and(published)
+        };
+        self.nudge_next();
+        applied
+    }
+}
+
+fn follow_loop(admin: Weak<Admin>, mut feed: impl Feed) {
+    let mut backoff = Duration::from_millis(50);
+    let mut logged_down = false;
+    loop {
+        let Some(node) = admin.upgrade() else {
+            return;
+        };
+        let Some(cluster) = node.cluster.as_ref() else {
+            return;
+        };
+        let applied = cluster.applied.load(Ordering::Acquire);
+        let step = feed.read(applied, READ_LIMIT).inspect(|(_, newest)| {
+            cluster.newest.fetch_max(*newest, Ordering::AcqRel);
+            cluster.set_reachable(true);
+        });
+        match step {
+            Ok((records, newest)) => {
+                if logged_down {
+                    tracing::info!(node = cluster.store.node(), "the store is reachable again");
+                    logged_down = false;
+                }
+                backoff = Duration::from_millis(50);
+                let full = records.len() == READ_LIMIT;
+                if let Err(error) = node.apply_followed(&records) {
+                    tracing::error!(node = cluster.store.node(), %error, "applying the log failed");
+                    drop(node);
+                    std::thread::sleep(MAX_BACKOFF);
+                    continue;
+                }
+                if cluster.applied.load(Ordering::Acquire) >= newest {
+                    cluster.ready.store(true, Ordering::Release);
+                }
+                if full {
+                    continue;
+                }
+                drop(node);
+                if let Err(error) = feed.wait(SAFETY_NET) {
+                    tracing::debug!(%error, "waiting for the store's notification failed");
+                }
+            }
+            Err(error) => {
+                cluster.set_reachable(false);
+                if !logged_down {
+                    tracing::warn!(
+                        node = cluster.store.node(),
+                        %error,
+                        "lost the store: lookups answer from the last state; retrying"
+                    );
+                    logged_down = true;
+                }
+                drop(node);
+                std::thread::sleep(backoff);
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+}

@@ -1,0 +1,43 @@
+//! [`MemoryStore`]: everything in memory, nothing durable.
+
+use patchbay_core::Snapshot;
+
+use super::{Loaded, Records, Store, StoreError, RECORD_HEADER};
+
+/// A store that keeps everything in memory: for tests, benchmarks and embedders that do
+/// not need durability. Dropping it loses everything.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    checkpoint: Option<(u64, Vec<u8>)>,
+    records: Records,
+    journal_len: u64,
+}
+
+impl Store for MemoryStore {
+    fn load(&mut self) -> Result<Loaded, StoreError> {
+        Ok(Loaded {
+            checkpoint: self.checkpoint.clone(),
+            records: self.records.clone(),
+            warnings: Vec::new(),
+        })
+    }
+
+    fn append_group(&mut self, records: &[(u64, Vec<u8>)]) -> Result<(), StoreError> {
+        for (seq, payload) in records {
+            self.journal_len += (RECORD_HEADER + payload.len()) as u64;
+            self.records.push((*seq, payload.clone()));
+        }
+        Ok(())
+    }
+
+    fn checkpoint(&mut self, seq: u64, model: &[u8], _: &Snapshot) -> Result<(), StoreError> {
+        self.checkpoint = Some((seq, model.to_vec()));
+        self.records.retain(|(s, _)| *s > seq);
+        self.journal_len = 0;
+        Ok(())
+    }
+
+    fn journal_len(&self) -> u64 {
+        self.journal_len
+    }
+}

@@ -1,0 +1,227 @@
+//! A throwaway PostgreSQL cluster for tests: `initdb` in a temporary directory (as the
+//! `postgres` user when the tests run as root), a server listening only on a private socket
+//! directory, new databases on demand, and `pg_ctl -m immediate stop` to crash it. Each test
+//! starts its own; dropping it stops the server and removes the directory.
+//!
+//! The server's binaries come from `PATCHBAY_PG_BIN`, or the newest
+//! `/usr/lib/postgresql/*/bin` (Debian's `postgresql` package); `.ci/run` installs it.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+/// A running PostgreSQL server of one test binary.
+pub struct PgCluster {
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+    port: u16,
+    as_postgres: bool,
+    running: Mutex<bool>,
+}
+
+fn bin_dir() -> PathBuf {
+    if let Ok(dir) = std::env::var("PATCHBAY_PG_BIN") {
+        return PathBuf::from(dir);
+    }
+    let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| {
+                    let version = e.file_name().to_str()?.parse().ok()?;
+                    let bin = e.path().join("bin");
+                    bin.join("initdb").exists().then_some((version, bin))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort();
+    found
+        .pop()
+        .map(|(_, bin)| bin)
+        .expect("PostgreSQL's server is not installed: apt-get install -y postgresql")
+}
+
+impl PgCluster {
+    /// Creates and starts a new cluster.
+    pub fn start() -> PgCluster {
+        let dir = tempfile::Builder::new()
+            .prefix("patchbay-pg-")
+            .tempdir()
+            .expect("tempdir");
+        let as_postgres = is_root();
+        let cluster = PgCluster {
+            bin: bin_dir(),
+            port: 5432,
+            as_postgres,
+            running: Mutex::new(false),
+            dir,
+        };
+        std::fs::create_dir(cluster.data()).expect("data dir");
+        std::fs::create_dir(cluster.socket_dir()).expect("socket dir");
+        if as_postgres {
+            let status = Command::new("chmod")
+                .arg("755")
+                .arg(cluster.dir.path())
+                .status()
+                .expect("chmod");
+            assert!(status.success());
+            let status = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(cluster.dir.path())
+                .status()
+                .expect("chown");
+            assert!(status.success());
+        }
+        cluster.run(
+            "initdb",
+            &[
+                "-D",
+                path(&cluster.data()),
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "--no-sync",
+                "-E",
+                "UTF8",
+            ],
+        );
+        cluster.restart();
+        cluster
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// The directory of the server's socket.
+    pub fn socket_dir(&self) -> PathBuf {
+        self.dir.path().join("run")
+    }
+
+    fn run(&self, tool: &str, args: &[&str]) {
+        let program = self.bin.join(tool);
+        let output = if self.as_postgres {
+            Command::new("runuser")
+                .args(["-u", "postgres", "--"])
+                .arg(&program)
+                .args(args)
+                .current_dir("/")
+                .output()
+        } else {
+            Command::new(&program).args(args).output()
+        }
+        .unwrap_or_else(|e| panic!("{}: {e}", program.display()));
+        assert!(
+            output.status.success(),
+            "{tool} {args:?}: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    /// Starts the server (again) and waits until it accepts connections.
+    pub fn restart(&self) {
+        let options = format!(
+            "-k {} -c listen_addresses='' -p {} -c max_connections=200 -c fsync=off",
+            self.socket_dir().display(),
+            self.port
+        );
+        let log = self.dir.path().join("server.log");
+        self.run(
+            "pg_ctl",
+            &[
+                "-D",
+                path(&self.data()),
+                "-l",
+                path(&log),
+                "-w",
+                "-o",
+                &options,
+                "start",
+            ],
+        );
+        *self.running.lock().expect("lock") = true;
+    }
+
+    /// Crashes the server: `pg_ctl -m immediate stop` (no shutdown checkpoint, clients cut).
+    pub fn crash(&self) {
+        self.run(
+            "pg_ctl",
+            &["-D", path(&self.data()), "-m", "immediate", "stop"],
+        );
+        *self.running.lock().expect("lock") = false;
+    }
+
+    /// The connection settings of `db`, as a URL (`postgresql://postgres@%2Fsocket:port/db`).
+    pub fn url(&self, db: &str) -> String {
+        let socket = self.socket_dir().display().to_string().replace('/', "%2F");
+        format!("postgresql://postgres@{socket}:{}/{db}", self.port)
+    }
+
+    /// A new, empty database with a name of its own.
+    pub fn database(&self) -> String {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let name = format!(
+            "t{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let mut client =
+            postgres::Client::connect(&self.url("postgres"), postgres::NoTls).expect("connect");
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .expect("create database");
+        self.url(&name)
+    }
+
+    /// Runs `sql` in `url`'s database and returns the first column of each row, as text.
+    pub fn query(&self, url: &str, sql: &str) -> Vec<String> {
+        let mut client = postgres::Client::connect(url, postgres::NoTls).expect("connect");
+        client
+            .simple_query(sql)
+            .expect(sql)
+            .into_iter()
+            .filter_map(|m| match m {
+                postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+impl Drop for PgCluster {
+    fn drop(&mut self) {
+        if *self.running.lock().expect("lock") {
+            let _ = Command::new(self.bin.join("pg_ctl"))
+                .args(["-D", path(&self.data()), "-m", "immediate", "stop"])
+                .output();
+            if self.as_postgres {
+                let _ = Command::new("runuser")
+                    .args(["-u", "postgres", "--"])
+                    .arg(self.bin.join("pg_ctl"))
+                    .args(["-D", path(&self.data()), "-m", "immediate", "stop"])
+                    .current_dir("/")
+                    .output();
+            }
+        }
+    }
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().expect("a UTF-8 path")
+}
+
+/// Whether the tests run as root (PostgreSQL refuses to run as root: its tools then run as
+/// the `postgres` user).
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}

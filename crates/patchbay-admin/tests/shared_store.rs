@@ -1,0 +1,327 @@
+//! Nodes of one PostgreSQL store, in one process: writes through any node reach every
+//! node's router, conflicting writes on two nodes settle on one, a crashed database fails
+//! changes with `unavailable` while lookups answer, and nodes restart from their cache or
+//! the tables.
+
+mod pg;
+
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use patchbay_admin::{
+    Admin, AdminConfig, Caller, DataDir, ErrorCode, ImportRequest, MemoryStore, NewConnector,
+    Postgres,
+};
+use patchbay_core::{ClientEnv, Connector, E164};
+use pg::PgCluster;
+
+fn node(url: &str, name: &str) -> Arc<Admin> {
+    let store = Postgres::connect(url, name).expect("connect");
+    let admin = Arc::new(
+        Admin::open_shared(
+            Box::new(MemoryStore::default()),
+            store,
+            AdminConfig::default(),
+        )
+        .expect("open"),
+    );
+    admin.follow().expect("a follower");
+    admin
+}
+
+fn connector(admin: &Admin) -> Connector {
+    admin
+        .create_connector(
+            &Caller::Operator,
+            "default",
+            NewConnector {
+                name: "Support".into(),
+                client_env: ClientEnv::Live,
+                asr_lang_code: "en-US".into(),
+                voice_name: "en-US-Neural2-A".into(),
+                variant_id: None,
+                disable_handoff: None,
+            },
+        )
+        .expect("create")
+}
+
+fn import(admin: &Admin, numbers: &[String], connector: &str) -> patchbay_admin::Imported {
+    admin
+        .import_numbers(
+            &Caller::Operator,
+            "default",
+            &ImportRequest {
+                phone_numbers: numbers.to_vec(),
+                client_env: None,
+                connector_id: Some(connector.to_string()),
+            },
+        )
+        .expect("import")
+}
+
+fn number(i: u64) -> String {
+    format!("+4420794{:05}", i)
+}
+
+/// Waits (up to 10 s) until `admin`'s router answers `number` with `connector` (or no
+/// route, for `None`).
+fn routes(admin: &Admin, number: &str, connector: Option<&str>) -> bool {
+    let number: E164 = number.parse().expect("a number");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let found = admin
+            .router()
+            .get(number)
+            .map(|c| c.connector().connector_id.clone());
+        if found.as_deref() == connector {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn writes_through_one_node_reach_every_node_and_the_tables() {
+    let cluster = PgCluster::start();
+    let url = cluster.database();
+    let nodes: Vec<Arc<Admin>> = (0..3).map(|i| node(&url, &format!("n{i}"))).collect();
+    assert!(nodes[0].bootstrap().expect("bootstrap").is_some());
+    assert_eq!(nodes[1].bootstrap().expect("bootstrap"), None);
+    let c = connector(&nodes[0]);
+    let batch: Vec<String> = (0..50).map(number).collect();
+    let imported = import(&nodes[1], &batch, &c.connector_id);
+    assert_eq!(imported.imported.len(), 50, "{:?}", imported.errors);
+    // Read-your-writes on the node that wrote, then every node in step.
+    assert!(nodes[1]
+        .router()
+        .get(batch[0].parse().expect("n"))
+        .is_some());
+    for n in &nodes {
+        assert!(routes(n, &batch[49], Some(&c.connector_id)));
+        assert_eq!(n.number_count(), 50);
+    }
+    // Each node's follower reaches the newest position and reports it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while nodes.iter().any(|n| {
+        n.follow_status()
+            .is_none_or(|s| s.applied != s.newest || !s.ready)
+    }) {
+        assert!(Instant::now() < deadline, "followers did not catch up");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let positions: Vec<u64> = nodes
+        .iter()
+        .map(|n| n.follow_status().expect("shared").applied)
+        .collect();
+    assert!(
+        positions.iter().all(|&p| p == positions[0] && p >= 4),
+        "{positions:?}"
+    );
+    // The tables hold the model, readable with psql.
+    assert_eq!(
+        cluster.query(&url, "SELECT count(*) FROM patchbay.numbers"),
+        ["50"]
+    );
+    assert_eq!(
+        cluster.query(
+            &url,
+            &format!(
+                "SELECT connector_id FROM patchbay.numbers WHERE number = '{}'",
+                batch[7]
+            )
+        ),
+        std::slice::from_ref(&c.connector_id)
+    );
+    assert_eq!(
+        cluster.query(&url, "SELECT max(position) FROM patchbay.changes"),
+        [positions[0].to_string()]
+    );
+    // A delete through a third node is seen everywhere.
+    nodes[2]
+        .delete_number(&Caller::Operator, "default", &batch[3])
+        .expect("delete");
+    for n in &nodes {
+        assert!(routes(n, &batch[3], None));
+        n.check_invariants().expect("invariants");
+    }
+    // A node started later, with nothing cached, loads the tables.
+    let late = node(&url, "late");
+    assert_eq!(late.number_count(), 49);
+    assert!(routes(&late, &batch[4], Some(&c.connector_id)));
+    late.check_invariants().expect("invariants");
+}
+
+#[test]
+fn the_same_number_imported_on_two_nodes_at_once_lands_once() {
+    let cluster = PgCluster::start();
+    let url = cluster.database();
+    let a = node(&url, "a");
+    let b = node(&url, "b");
+    a.bootstrap().expect("bootstrap");
+    let ca = connector(&a);
+    let cb = connector(&b);
+    for round in 0..20u64 {
+        let wanted = vec![number(1_000 + round)];
+        let barrier = Arc::new(Barrier::new(2));
+        let run = |admin: Arc<Admin>, connector: String| {
+            let barrier = barrier.clone();
+            let wanted = wanted.clone();
+            std::thread::spawn(move || {
+                barrier.wait();
+                import(&admin, &wanted, &connector)
+            })
+        };
+        let ta = run(a.clone(), ca.connector_id.clone());
+        let tb = run(b.clone(), cb.connector_id.clone());
+        let results = [ta.join().expect("a"), tb.join().expect("b")];
+        let won: Vec<usize> = (0..2).filter(|&i| results[i].imported.len() == 1).collect();
+        assert_eq!(won.len(), 1, "round {round}: {results:?}");
+        let lost = &results[1 - won[0]];
+        assert_eq!(lost.errors.len(), 1, "round {round}: {lost:?}");
+        assert_eq!(lost.errors[0].error.code(), ErrorCode::Conflict);
+        let winner = if won[0] == 0 { &ca } else { &cb };
+        assert!(routes(&a, &wanted[0], Some(&winner.connector_id)));
+        assert!(routes(&b, &wanted[0], Some(&winner.connector_id)));
+    }
+    a.check_invariants().expect("invariants");
+    b.check_invariants().expect("invariants");
+}
+
+#[test]
+fn a_crashed_database_fails_changes_fast_and_lookups_go_on() {
+    let cluster = PgCluster::start();
+    let url = cluster.database();
+    let a = node(&url, "a");
+    let b = node(&url, "b");
+    a.bootstrap().expect("bootstrap");
+    let c = connector(&a);
+    import(&a, &[number(1)], &c.connector_id);
+    assert!(routes(&b, &number(1), Some(&c.connector_id)));
+
+    cluster.crash();
+    let started = Instant::now();
+    let refused = a
+        .import_numbers(
+            &Caller::Operator,
+            "default",
+            &ImportRequest {
+                phone_numbers: vec![number(2)],
+                client_env: None,
+                connector_id: Some(c.connector_id.clone()),
+            },
+        )
+        .expect_err("the store is down");
+    assert_eq!(refused.code(), ErrorCode::Unavailable, "{refused}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    // Nothing was applied; the last state still answers.
+    assert!(a.router().get(number(2).parse().expect("n")).is_none());
+    assert!(a.router().get(number(1).parse().expect("n")).is_some());
+    assert_eq!(a.number_count(), 1);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while b.follow_status().expect("shared").reachable {
+        assert!(Instant::now() < deadline, "the follower never noticed");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+
+    cluster.restart();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let imported = loop {
+        match a.import_numbers(
+            &Caller::Operator,
+            "default",
+            &ImportRequest {
+                phone_numbers: vec![number(2)],
+                client_env: None,
+                connector_id: Some(c.connector_id.clone()),
+            },
+        ) {
+            Ok(imported) => break imported,
+            Err(e) if e.code() == ErrorCode::Unavailable && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(50))
+            }
+            Err(e) => panic!("{e}"),
+        }
+    };
+    assert_eq!(imported.imported.len(), 1);
+    assert!(routes(&b, &number(2), Some(&c.connector_id)));
+    assert!(b.follow_status().expect("shared").reachable);
+    a.check_invariants().expect("invariants");
+    b.check_invariants().expect("invariants");
+}
+
+#[test]
+fn a_node_restarts_from_its_cache_and_catches_up() {
+    let cluster = PgCluster::start();
+    let url = cluster.database();
+    let cache = tempfile::tempdir().expect("tempdir");
+    let writer = node(&url, "writer");
+    writer.bootstrap().expect("bootstrap");
+    let c = connector(&writer);
+    import(&writer, &[number(1)], &c.connector_id);
+    let open_cached = || {
+        let admin = Arc::new(
+            Admin::open_shared(
+                Box::new(DataDir::open(cache.path()).expect("cache")),
+                Postgres::connect(&url, "cached").expect("connect"),
+                AdminConfig::default(),
+            )
+            .expect("open"),
+        );
+        admin.follow().expect("a follower");
+        admin
+    };
+    let cached = open_cached();
+    assert!(routes(&cached, &number(1), Some(&c.connector_id)));
+    import(&writer, &[number(2)], &c.connector_id);
+    assert!(routes(&cached, &number(2), Some(&c.connector_id)));
+    let before = cached.follow_status().expect("shared").applied;
+    drop(cached);
+    // Let the follower thread let go of the cache's lock.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while DataDir::is_locked(cache.path()) {
+        assert!(Instant::now() < deadline, "the cache stayed locked");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Changes made while the node is down.
+    for i in 3..13 {
+        import(&writer, &[number(i)], &c.connector_id);
+    }
+    writer
+        .delete_number(&Caller::Operator, "default", &number(1))
+        .expect("delete");
+    let cached = open_cached();
+    // It starts where it stopped, from the cache, and then follows the log.
+    assert!(cached.follow_status().expect("shared").applied >= before);
+    assert!(routes(&cached, &number(12), Some(&c.connector_id)));
+    assert!(routes(&cached, &number(1), None));
+    assert_eq!(cached.number_count(), 11);
+    cached.check_invariants().expect("invariants");
+}
+
+#[test]
+fn a_schema_newer_than_the_build_is_refused() {
+    let cluster = PgCluster::start();
+    let url = cluster.database();
+    Postgres::connect(&url, "first").expect("creates the schema");
+    Postgres::connect(&url, "second").expect("finds it current");
+    cluster.query(
+        &url,
+        "INSERT INTO patchbay.schema_migrations (version) VALUES (999)",
+    );
+    let err = Postgres::connect(&url, "third").expect_err("too new");
+    assert!(
+        err.contains("999") && err.contains("upgrade patchbay"),
+        "{err}"
+    );
+    let err =
+        Postgres::connect(&cluster.url("no_such_database"), "fourth").expect_err("no database");
+    assert!(err.contains("cannot reach the store"), "{err}");
+}
