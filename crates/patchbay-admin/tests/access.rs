@@ -1,10 +1,15 @@
-//! A key never reads or changes another project's data, through any operation.
+//! A key never reads or changes another project's data, through any operation, on the
+//! embedded store and on a node of a shared PostgreSQL store.
+
+mod pg;
+mod two_stores;
 
 use patchbay_admin::{
     Admin, AdminConfig, AdminError, Caller, ConnectorPatch, ConnectorUpdate, ErrorCode,
-    ImportRequest, MemoryStore, NewConnector, Patch, PrefixImportRequest,
+    ImportRequest, NewConnector, Patch, PrefixImportRequest,
 };
 use patchbay_core::ClientEnv;
+use two_stores::Backend;
 
 fn new_connector() -> NewConnector {
     NewConnector {
@@ -131,10 +136,8 @@ fn every_operation(
 /// The victim project's prefix.
 const PREFIX: &str = "+4420794600";
 
-#[test]
-fn keys_never_touch_projects_they_do_not_grant() {
-    let admin =
-        Admin::open(Box::new(MemoryStore::default()), AdminConfig::default()).expect("open");
+fn keys_never_touch_projects_they_do_not_grant(store: Backend) {
+    let admin = two_stores::open(store, AdminConfig::default());
     let op = Caller::Operator;
     admin.create_project(&op, "acme", "a1").expect("a1");
     admin.create_project(&op, "acme", "a2").expect("a2");
@@ -273,3 +276,5 @@ fn keys_never_touch_projects_they_do_not_grant() {
         .is_ok());
     admin.check_invariants().expect("invariants");
 }
+
+on_both_stores!(keys_never_touch_projects_they_do_not_grant);

@@ -1,12 +1,20 @@
 //! Random sequences of operations: after every step the invariants of the contract hold and
 //! the published snapshot routes exactly what the model says; a reopened data directory
-//! holds exactly the same state.
+//! holds exactly the same state. On a shared PostgreSQL store, a node restarted from its
+//! cache, a node loaded from the tables and a node that followed the log all end with the
+//! model of the node that made the changes.
+
+mod pg;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use patchbay_admin::{
-    Admin, AdminConfig, Caller, ConnectorPatch, DataDir, ImportRequest, NewConnector, Patch,
-    PrefixImportRequest,
+    Admin, AdminConfig, Caller, ConnectorPatch, DataDir, ImportRequest, MemoryStore, NewConnector,
+    Patch, Postgres, PrefixImportRequest,
 };
 use patchbay_core::ClientEnv;
+use pg::PgCluster;
 use proptest::prelude::*;
 
 #[derive(Debug, Clone)]
@@ -278,5 +286,54 @@ proptest! {
         prop_assert!(reopened.warnings().is_empty(), "{:?}", reopened.warnings());
         reopened.check_invariants().map_err(TestCaseError::fail)?;
         prop_assert_eq!(state(&reopened), expected);
+    }
+}
+
+fn shared_node(url: &str, name: &str, cache: Box<dyn patchbay_admin::Store>) -> Admin {
+    let config = AdminConfig {
+        checkpoint_after: 2048,
+        ..AdminConfig::default()
+    };
+    let store = Postgres::connect(url, name).expect("connect");
+    Admin::open_shared(cache, store, config).expect("open")
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+
+    #[test]
+    fn every_node_of_a_shared_store_ends_with_the_writers_model(ops in proptest::collection::vec(op(), 1..40)) {
+        let url = PgCluster::shared().database();
+        let cache = tempfile::tempdir().expect("tempdir");
+        let follower = Arc::new(shared_node(&url, "follower", Box::new(MemoryStore::default())));
+        follower.follow().expect("a follower");
+        let expected = {
+            let writer = shared_node(&url, "writer", Box::new(DataDir::open(cache.path()).expect("dir")));
+            for project in PROJECTS {
+                writer.create_project(&Caller::Operator, "acme", project).expect("project");
+            }
+            for op in &ops {
+                run(&writer, op);
+                if let Err(broken) = writer.check_invariants() {
+                    return Err(TestCaseError::fail(format!("after {op:?}: {broken}")));
+                }
+            }
+            (writer.model_fingerprint(), state(&writer))
+        };
+        let restarted = shared_node(&url, "restarted", Box::new(DataDir::open(cache.path()).expect("dir")));
+        restarted.catch_up().map_err(|e| TestCaseError::fail(e.to_string()))?;
+        restarted.check_invariants().map_err(TestCaseError::fail)?;
+        prop_assert_eq!(restarted.model_fingerprint(), expected.0.clone());
+        prop_assert_eq!(state(&restarted), expected.1.clone());
+        let fresh = shared_node(&url, "fresh", Box::new(MemoryStore::default()));
+        fresh.check_invariants().map_err(TestCaseError::fail)?;
+        prop_assert_eq!(fresh.model_fingerprint(), expected.0.clone());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while follower.model_fingerprint() != expected.0 {
+            prop_assert!(Instant::now() < deadline, "the follower never caught up");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        follower.check_invariants().map_err(TestCaseError::fail)?;
+        prop_assert_eq!(state(&follower), expected.1);
     }
 }

@@ -1,19 +1,23 @@
-//! Every operation's successes and errors, with the contract's codes.
+//! Every operation's successes and errors, with the contract's codes, on the embedded store
+//! and on a node of a shared PostgreSQL store.
+
+mod pg;
+mod two_stores;
 
 use patchbay_admin::{
-    Admin, AdminConfig, Caller, ConnectorPatch, ConnectorUpdate, ErrorCode, ImportRequest,
-    MemoryStore, NewConnector, NumberCheck, Patch,
+    AdminConfig, Caller, ConnectorPatch, ConnectorUpdate, ErrorCode, ImportRequest, NewConnector,
+    NumberCheck, Patch,
 };
 use patchbay_core::{ClientEnv, Connector};
+use two_stores::Backend;
 
 struct World {
-    admin: Admin,
+    admin: two_stores::Node,
     key: Caller,
 }
 
-fn world() -> World {
-    let admin =
-        Admin::open(Box::new(MemoryStore::default()), AdminConfig::default()).expect("open");
+fn world(store: Backend) -> World {
+    let admin = two_stores::open(store, AdminConfig::default());
     let key = Caller::Key(admin.bootstrap().expect("bootstrap").expect("new store"));
     World { admin, key }
 }
@@ -49,9 +53,8 @@ impl World {
     }
 }
 
-#[test]
-fn connectors_create_get_list_and_derive_tts() {
-    let w = world();
+fn connectors_create_get_list_and_derive_tts(store: Backend) {
+    let w = world(store);
     let c = w.connector(ClientEnv::Live);
     assert!(c.connector_id.starts_with("conn_"));
     assert_eq!(
@@ -106,9 +109,8 @@ fn connectors_create_get_list_and_derive_tts() {
     );
 }
 
-#[test]
-fn batch_get_reports_found_and_not_found() {
-    let w = world();
+fn batch_get_reports_found_and_not_found(store: Backend) {
+    let w = world(store);
     let c = w.connector(ClientEnv::Live);
     let found = w
         .admin
@@ -122,9 +124,8 @@ fn batch_get_reports_found_and_not_found() {
     );
 }
 
-#[test]
-fn partial_updates_distinguish_absent_null_and_value() {
-    let w = world();
+fn partial_updates_distinguish_absent_null_and_value(store: Backend) {
+    let w = world(store);
     let c = w.connector(ClientEnv::Live);
     let id = c.connector_id.clone();
     let set_variant = ConnectorPatch {
@@ -207,9 +208,8 @@ fn partial_updates_distinguish_absent_null_and_value() {
     );
 }
 
-#[test]
-fn batch_updates_are_independent() {
-    let w = world();
+fn batch_updates_are_independent(store: Backend) {
+    let w = world(store);
     let a = w.connector(ClientEnv::Live);
     let b = w.connector(ClientEnv::Live);
     let updates = vec![
@@ -265,9 +265,8 @@ fn batch_updates_are_independent() {
     );
 }
 
-#[test]
-fn numbers_import_route_and_report_per_number_errors() {
-    let w = world();
+fn numbers_import_route_and_report_per_number_errors(store: Backend) {
+    let w = world(store);
     let c = w.connector(ClientEnv::Live);
     let result = w
         .admin
@@ -393,20 +392,19 @@ fn numbers_import_route_and_report_per_number_errors() {
     w.admin.check_invariants().expect("invariants");
 }
 
-#[test]
-fn possible_numbers_import_when_configured() {
+fn possible_numbers_import_when_configured(store: Backend) {
     let config = AdminConfig {
         number_check: NumberCheck::Possible,
         ..Default::default()
     };
-    let admin = Admin::open(Box::new(MemoryStore::default()), config).expect("open");
+    let admin = two_stores::open(store, config);
     let key = Caller::Key(admin.bootstrap().expect("bootstrap").expect("key"));
     // A possible length for +1, but no area code starts with 1: not valid per the metadata.
     let result = admin
         .import_numbers(&key, "default", &import(&["+11235550100"], None, None))
         .expect("import");
     assert_eq!(result.imported.len(), 1, "{:?}", result.errors);
-    let strict = world();
+    let strict = world(store);
     let result = strict
         .admin
         .import_numbers(
@@ -418,9 +416,8 @@ fn possible_numbers_import_when_configured() {
     assert_eq!(result.errors.len(), 1);
 }
 
-#[test]
-fn numbers_get_batch_assign_and_delete() {
-    let w = world();
+fn numbers_get_batch_assign_and_delete(store: Backend) {
+    let w = world(store);
     let live = w.connector(ClientEnv::Live);
     let sandbox = w.connector(ClientEnv::Sandbox);
     w.admin
@@ -538,9 +535,8 @@ fn numbers_get_batch_assign_and_delete() {
     w.admin.check_invariants().expect("invariants");
 }
 
-#[test]
-fn deleting_a_connector_releases_its_numbers_in_one_change() {
-    let w = world();
+fn deleting_a_connector_releases_its_numbers_in_one_change(store: Backend) {
+    let w = world(store);
     let c = w.connector(ClientEnv::Live);
     let keep = w.connector(ClientEnv::Live);
     w.admin
@@ -606,9 +602,8 @@ fn deleting_a_connector_releases_its_numbers_in_one_change() {
     w.admin.check_invariants().expect("invariants");
 }
 
-#[test]
-fn moving_a_connector_moves_its_numbers_and_needs_both_grants() {
-    let w = world();
+fn moving_a_connector_moves_its_numbers_and_needs_both_grants(store: Backend) {
+    let w = world(store);
     w.admin
         .create_project(&Caller::Operator, "default", "second")
         .expect("project");
@@ -665,9 +660,8 @@ fn moving_a_connector_moves_its_numbers_and_needs_both_grants() {
     w.admin.check_invariants().expect("invariants");
 }
 
-#[test]
-fn projects_and_keys_are_the_operators() {
-    let w = world();
+fn projects_and_keys_are_the_operators(store: Backend) {
+    let w = world(store);
     assert_eq!(
         code(w.admin.create_project(&w.key, "default", "x")),
         ErrorCode::Forbidden
@@ -740,3 +734,16 @@ fn projects_and_keys_are_the_operators() {
     );
     assert!(format!("{other:?}").starts_with("Key(key_"));
 }
+
+on_both_stores!(
+    connectors_create_get_list_and_derive_tts,
+    batch_get_reports_found_and_not_found,
+    partial_updates_distinguish_absent_null_and_value,
+    batch_updates_are_independent,
+    numbers_import_route_and_report_per_number_errors,
+    possible_numbers_import_when_configured,
+    numbers_get_batch_assign_and_delete,
+    deleting_a_connector_releases_its_numbers_in_one_change,
+    moving_a_connector_moves_its_numbers_and_needs_both_grants,
+    projects_and_keys_are_the_operators,
+);

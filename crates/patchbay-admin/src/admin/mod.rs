@@ -465,6 +465,18 @@ impl Admin {
         Ok(())
     }
 
+    /// A digest of the whole model (accounts, projects, keys, connectors, numbers, prefixes):
+    /// two admins, on one node or two, hold the same model exactly when their fingerprints
+    /// agree. O(model): for checks and diagnostics, not for every call.
+    pub fn model_fingerprint(&self) -> String {
+        use sha2::Digest;
+        let bytes = encode(&self.model.read().to_mutations()).unwrap_or_default();
+        sha2::Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
     /// How many numbers the store holds.
     pub fn number_count(&self) -> usize {
         self.model.read().numbers.len()

@@ -1,7 +1,9 @@
 //! A throwaway PostgreSQL cluster for tests: `initdb` in a temporary directory (as the
 //! `postgres` user when the tests run as root), a server listening only on a private socket
-//! directory, new databases on demand, and `pg_ctl -m immediate stop` to crash it. Each test
-//! starts its own; dropping it stops the server and removes the directory.
+//! directory, new databases on demand, and `pg_ctl -m immediate stop` to crash it. A test
+//! that crashes the server starts its own cluster (dropping it stops the server and removes
+//! the directory); the others share one per test binary ([`PgCluster::shared`]), which a
+//! watchdog process stops and removes once the test binary has exited.
 //!
 //! The server's binaries come from `PATCHBAY_PG_BIN`, or the newest
 //! `/usr/lib/postgresql/*/bin` (Debian's `postgresql` package); `.ci/run` installs it.
@@ -11,7 +13,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 /// A running PostgreSQL server of one test binary.
 pub struct PgCluster {
@@ -46,6 +48,45 @@ fn bin_dir() -> PathBuf {
 }
 
 impl PgCluster {
+    /// The cluster this test binary shares, started on first use; a database of it per test.
+    pub fn shared() -> &'static PgCluster {
+        static CLUSTER: OnceLock<PgCluster> = OnceLock::new();
+        CLUSTER.get_or_init(|| {
+            let cluster = PgCluster::start();
+            cluster.watch();
+            cluster
+        })
+    }
+
+    /// Starts a process that waits for this one to exit, then stops the server and removes
+    /// its directory (a static is never dropped).
+    fn watch(&self) {
+        let stop = format!(
+            "{} -D {} -m immediate stop",
+            self.bin.join("pg_ctl").display(),
+            self.data().display()
+        );
+        let stop = if self.as_postgres {
+            format!("runuser -u postgres -- {stop}")
+        } else {
+            stop
+        };
+        let script = format!(
+            "while kill -0 {pid} 2>/dev/null; do sleep 0.2; done; cd /; {stop} >/dev/null 2>&1; rm -rf {dir}",
+            pid = std::process::id(),
+            dir = self.dir.path().display()
+        );
+        // Never waited for: it outlives this process by design, and init reaps it.
+        #[allow(clippy::zombie_processes)]
+        Command::new("sh")
+            .args(["-c", &script])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("the cluster's watchdog");
+    }
+
     /// Creates and starts a new cluster.
     pub fn start() -> PgCluster {
         let dir = tempfile::Builder::new()
