@@ -56,7 +56,7 @@ pub use keys::new_id as random_id;
 pub use lang::check_language_tag;
 pub use model::{Grant, KeyInfo, NumberPrefix, PhoneNumber, Project};
 pub use patchbay_core;
-pub use store::postgres::{Postgres, SCHEMA_VERSION};
+pub use store::postgres::{Postgres, DEFAULT_RETAIN, SCHEMA_VERSION};
 pub use store::{DataDir, Loaded, MemoryStore, Records, Store, StoreError};
 pub use validity::NumberCheck;
 pub use voices::{tts_lang_code, VoiceCatalog, VoiceValidator};

@@ -325,3 +325,47 @@ fn a_schema_newer_than_the_build_is_refused() {
         Postgres::connect(&cluster.url("no_such_database"), "fourth").expect_err("no database");
     assert!(err.contains("cannot reach the store"), "{err}");
 }
+
+#[test]
+fn a_node_behind_the_pruned_log_reloads_from_the_tables() {
+    let cluster = PgCluster::shared();
+    let url = cluster.database();
+    let store = Postgres::connect(&url, "writer")
+        .expect("connect")
+        .retain(10);
+    let writer = Admin::open_shared(
+        Box::new(MemoryStore::default()),
+        store,
+        AdminConfig::default(),
+    )
+    .expect("open");
+    writer.bootstrap().expect("bootstrap");
+    let c = connector(&writer);
+    // A node that stays behind while the log moves on past a pruning point.
+    let behind = Admin::open_shared(
+        Box::new(MemoryStore::default()),
+        Postgres::connect(&url, "behind").expect("connect"),
+        AdminConfig::default(),
+    )
+    .expect("open");
+    let at = behind.follow_status().expect("shared").applied;
+    for i in 0..1_100 {
+        import(&writer, &[number(i)], &c.connector_id);
+    }
+    let oldest: u64 = cluster.query(&url, "SELECT min(position) FROM patchbay.changes")[0]
+        .parse()
+        .expect("a position");
+    let newest = writer.follow_status().expect("shared").applied;
+    assert!(oldest > at + 1, "the log was not pruned: {oldest}");
+    assert!(newest - oldest < 1_024 + 10, "kept {}", newest - oldest);
+    assert_eq!(behind.catch_up().expect("catch up"), newest);
+    assert_eq!(behind.follow_status().expect("shared").applied, newest);
+    assert_eq!(behind.model_fingerprint(), writer.model_fingerprint());
+    assert!(routes(&behind, &number(1_099), Some(&c.connector_id)));
+    behind.check_invariants().expect("invariants");
+    // A write through it works from there on, and reaches the writer (which follows no
+    // feed here: it catches up once).
+    import(&behind, &[number(5_000)], &c.connector_id);
+    writer.catch_up().expect("catch up");
+    assert!(routes(&writer, &number(5_000), Some(&c.connector_id)));
+}

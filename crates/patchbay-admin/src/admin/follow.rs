@@ -15,9 +15,10 @@ use std::time::Duration;
 
 use parking_lot::RwLockWriteGuard;
 
-use super::commit::Effect;
-use super::Admin;
-use crate::error::AdminError;
+use super::commit::{shared_error, Effect};
+use super::{encode, Admin};
+use crate::error::{AdminError, ErrorCode};
+use crate::model::Model;
 use crate::store::postgres::Postgres;
 use crate::store::{Feed, Records};
 
@@ -102,17 +103,89 @@ impl Admin {
         };
         let mut feed = cluster.store.feed();
         loop {
-            let applied = cluster.applied.load(Ordering::Acquire);
-            let (records, newest) = feed
-                .read(applied, READ_LIMIT)
-                .map_err(super::commit::shared_error)?;
-            cluster.newest.fetch_max(newest, Ordering::AcqRel);
-            self.apply_followed(&records)?;
+            let newest = self.follow_step(cluster, &mut feed)?;
             if cluster.applied.load(Ordering::Acquire) >= newest {
-                cluster.ready.store(true, Ordering::Release);
                 return Ok(newest);
             }
         }
+    }
+
+    /// One read of the log, applied; when the log no longer holds the changes right after
+    /// this node's position (pruned), the node reloads from the tables instead. Returns the
+    /// newest position seen.
+    fn follow_step(&self, cluster: &Cluster, feed: &mut impl Feed) -> Result<u64, AdminError> {
+        let applied = cluster.applied.load(Ordering::Acquire);
+        let (records, newest) = feed.read(applied, READ_LIMIT).map_err(|e| {
+            cluster.set_reachable(false);
+            shared_error(e)
+        })?;
+        cluster.set_reachable(true);
+        cluster.newest.fetch_max(newest, Ordering::AcqRel);
+        let pruned = match records.first() {
+            Some((first, _)) => *first > applied + 1,
+            None => false,
+        };
+        if pruned {
+            tracing::warn!(
+                node = cluster.store.node(),
+                applied,
+                "the log no longer holds the changes after this node's position: reloading \
+                 from the tables"
+            );
+            self.reload_from_tables(cluster, feed)?;
+        } else {
+            self.apply_followed(&records)?;
+        }
+        if cluster.applied.load(Ordering::Acquire) >= newest {
+            cluster.ready.store(true, Ordering::Release);
+        }
+        Ok(newest)
+    }
+
+    /// Replaces the model with the tables' (read in one snapshot of the database), caches
+    /// it, and publishes a snapshot built from it.
+    fn reload_from_tables(
+        &self,
+        cluster: &Cluster,
+        feed: &mut impl Feed,
+    ) -> Result<(), AdminError> {
+        let (at, mutations) = feed.tables().map_err(shared_error)?;
+        let mut fresh = Model::default();
+        mutations.into_iter().for_each(|m| fresh.apply(m));
+        fresh.check_invariants().map_err(|e| {
+            AdminError::internal(format!("the store's tables are inconsistent: {e}"))
+        })?;
+        let reloaded = {
+            let mut writer = self.writer.lock();
+            let writer = &mut *writer;
+            if writer.seq >= at {
+                Ok(()) // this node got as far on its own meanwhile
+            } else {
+                let mut model = self.model.write();
+                let snapshot = fresh
+                    .snapshot(self.router.version() + 1)
+                    .map_err(|e| AdminError::internal(e.to_string()))?;
+                let cached = encode(&fresh.to_mutations()).and_then(|bytes| {
+                    writer
+                        .store
+                        .checkpoint(at, &bytes, &snapshot)
+                        .map_err(super::store_error)
+                });
+                *model = fresh;
+                writer.seq = at;
+                cluster.set_applied(at);
+                if let Err(error) = cached {
+                    tracing::error!(%error, "the local cache failed; keeping it in memory instead");
+                    writer.store = Box::new(crate::store::MemoryStore::default());
+                    Self::checkpoint_locked(writer, &model, &self.router)?;
+                }
+                self.router
+                    .publish(snapshot)
+                    .map_err(|e| AdminError::internal(e.to_string()))
+            }
+        };
+        self.nudge_next();
+        reloaded
     }
 
     /// Applies changes read from the log, as one group, under the writer lock.
@@ -149,29 +222,17 @@ fn follow_loop(admin: Weak<Admin>, mut feed: impl Feed) {
         let Some(cluster) = node.cluster.as_ref() else {
             return;
         };
-        let applied = cluster.applied.load(Ordering::Acquire);
-        let step = feed.read(applied, READ_LIMIT).inspect(|(_, newest)| {
-            cluster.newest.fetch_max(*newest, Ordering::AcqRel);
-            cluster.set_reachable(true);
-        });
-        match step {
-            Ok((records, newest)) => {
+        let before = cluster.applied.load(Ordering::Acquire);
+        match node.follow_step(cluster, &mut feed) {
+            Ok(newest) => {
                 if logged_down {
                     tracing::info!(node = cluster.store.node(), "the store is reachable again");
                     logged_down = false;
                 }
                 backoff = Duration::from_millis(50);
-                let full = records.len() == READ_LIMIT;
-                if let Err(error) = node.apply_followed(&records) {
-                    tracing::error!(node = cluster.store.node(), %error, "applying the log failed");
-                    drop(node);
-                    std::thread::sleep(MAX_BACKOFF);
-                    continue;
-                }
-                if cluster.applied.load(Ordering::Acquire) >= newest {
-                    cluster.ready.store(true, Ordering::Release);
-                }
-                if full {
+                let applied = cluster.applied.load(Ordering::Acquire);
+                // More is waiting when this read filled up: read on at once.
+                if applied < newest && applied >= before + READ_LIMIT as u64 {
                     continue;
                 }
                 drop(node);
@@ -179,8 +240,7 @@ fn follow_loop(admin: Weak<Admin>, mut feed: impl Feed) {
                     tracing::debug!(%error, "waiting for the store's notification failed");
                 }
             }
-            Err(error) => {
-                cluster.set_reachable(false);
+            Err(error) if error.code() == ErrorCode::Unavailable => {
                 if !logged_down {
                     tracing::warn!(
                         node = cluster.store.node(),
@@ -192,6 +252,11 @@ fn follow_loop(admin: Weak<Admin>, mut feed: impl Feed) {
                 drop(node);
                 std::thread::sleep(backoff);
                 backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+            Err(error) => {
+                tracing::error!(node = cluster.store.node(), %error, "applying the log failed");
+                drop(node);
+                std::thread::sleep(MAX_BACKOFF);
             }
         }
     }

@@ -113,7 +113,14 @@ pub struct Postgres {
     config: Config,
     node: String,
     cluster_id: String,
+    retain: u64,
 }
+
+/// How many of the newest changes the log keeps by default: a node that was away for fewer
+/// catches up from the log, one away longer reloads from the tables.
+pub const DEFAULT_RETAIN: u64 = 1_000_000;
+/// Writers prune the log once every this many positions.
+const PRUNE_EVERY: u64 = 1_024;
 
 impl std::fmt::Debug for Postgres {
     /// Never prints a password.
@@ -151,7 +158,15 @@ impl Postgres {
             config,
             node: node.to_string(),
             cluster_id,
+            retain: DEFAULT_RETAIN,
         })
+    }
+
+    /// Keeps only the newest `changes` changes in the log (at least one): the writer whose
+    /// commit crosses a multiple of 1,024 positions deletes the older ones.
+    pub fn retain(mut self, changes: u64) -> Postgres {
+        self.retain = changes.max(1);
+        self
     }
 
     /// The id the database drew when its schema was created: a local cache of another
@@ -313,9 +328,9 @@ impl PgWriter {
         let missed = records(&rows)?;
         let expected = head - after;
         if missed.len() as u64 != expected {
-            return Err(SharedError::Refused(format!(
-                "the log holds {} of the {expected} changes after {after}: they were pruned; \
-                 restart the node to reload from the tables",
+            return Err(SharedError::Unavailable(format!(
+                "the log holds {} of the {expected} changes after {after} (the rest were \
+                 pruned): this node reloads from the tables",
                 missed.len()
             )));
         }
@@ -328,6 +343,7 @@ impl PgWriter {
         changes: &[Vec<Mutation>],
     ) -> Result<(), SharedError> {
         let node = self.store.node.clone();
+        let retain = self.store.retain;
         let head = self
             .head
             .take()
@@ -360,6 +376,14 @@ impl PgWriter {
                 &[&position(newest)],
             )
             .map_err(failed)?;
+        if newest / PRUNE_EVERY != head / PRUNE_EVERY && newest > retain {
+            client
+                .execute(
+                    "DELETE FROM patchbay.changes WHERE position <= $1",
+                    &[&position(newest - retain)],
+                )
+                .map_err(failed)?;
+        }
         client
             .execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &newest.to_string()])
             .map_err(failed)?;
