@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use patchbay_core::{ClientEnv, Connector, Prefix, E164};
 use postgres::fallible_iterator::FallibleIterator;
-use postgres::{Client, Config, NoTls};
+use postgres::{Client, Config, NoTls, Statement};
 
 use super::{Records, SharedError, SharedLog};
 use crate::model::{Grant, KeyInfo, KeyRecord, Mutation};
@@ -83,8 +83,16 @@ const MIGRATIONS: &[(i32, &str)] = &[(
 /// The newest schema version this build understands.
 pub const SCHEMA_VERSION: i32 = 1;
 
+/// The server's own message and SQLSTATE when it answered, else what the client saw.
+fn describe(err: &postgres::Error) -> String {
+    match err.as_db_error() {
+        Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
+        None => err.to_string(),
+    }
+}
+
 fn unavailable(err: &postgres::Error) -> SharedError {
-    SharedError::Unavailable(err.to_string())
+    SharedError::Unavailable(describe(err))
 }
 
 /// What a failed statement means: the connection (or a server that is shutting down,
@@ -102,7 +110,7 @@ fn failed(err: postgres::Error) -> SharedError {
     if transient {
         unavailable(&err)
     } else {
-        SharedError::Refused(err.to_string())
+        SharedError::Refused(describe(&err))
     }
 }
 
@@ -187,7 +195,7 @@ impl Postgres {
     pub(crate) fn writer(&self) -> PgWriter {
         PgWriter {
             store: self.clone(),
-            client: None,
+            session: None,
             head: None,
         }
     }
@@ -274,23 +282,62 @@ fn records(rows: &[postgres::Row]) -> Result<Records, SharedError> {
 const READ_AFTER: &str = "SELECT position, change::text FROM patchbay.changes \
                           WHERE position > $1 ORDER BY position LIMIT $2";
 
-/// The write connection of a node.
+/// The write connection of a node, with its statements prepared.
 pub(crate) struct PgWriter {
     store: Postgres,
-    client: Option<Client>,
+    session: Option<Session>,
     /// The head read by `begin`, while a write is open.
     head: Option<u64>,
 }
 
+/// A connection and the statements prepared on it (one round trip each).
+struct Session {
+    client: Client,
+    lock: Statement,
+    read: Statement,
+    append: Statement,
+    move_head: Statement,
+    tables: TableStatements,
+}
+
+/// Locks the head. The changes up to it are read by the next statement: under READ
+/// COMMITTED a statement sees the database as it was when it began, so a read in the same
+/// statement as a lock that waited would miss the change committed by the writer before.
+const LOCK: &str = "SELECT position FROM patchbay.head FOR UPDATE";
+const APPEND: &str = "INSERT INTO patchbay.changes (position, node, change) \
+     SELECT p, $2, c::json FROM unnest($1::bigint[], $3::text[]) AS t(p, c)";
+
+impl Session {
+    fn open(store: &Postgres) -> Result<Session, SharedError> {
+        let mut client = store.client()?;
+        client
+            .batch_execute("SET lock_timeout = '10s'")
+            .map_err(failed)?;
+        Ok(Session {
+            lock: client.prepare(LOCK).map_err(failed)?,
+            read: client.prepare(READ_AFTER).map_err(failed)?,
+            append: client.prepare(APPEND).map_err(failed)?,
+            move_head: client
+                .prepare(&format!(
+                    "UPDATE patchbay.head SET position = $1::bigint \
+                     RETURNING pg_notify('{CHANNEL}', position::text)"
+                ))
+                .map_err(failed)?,
+            tables: TableStatements::prepare(&mut client).map_err(failed)?,
+            client,
+        })
+    }
+}
+
 impl PgWriter {
-    fn connected(&mut self) -> Result<&mut Client, SharedError> {
-        if self.client.as_ref().is_some_and(Client::is_closed) {
-            self.client = None;
+    fn connected(&mut self) -> Result<&mut Session, SharedError> {
+        if self.session.as_ref().is_some_and(|s| s.client.is_closed()) {
+            self.session = None;
         }
-        if self.client.is_none() {
-            self.client = Some(self.store.client()?);
+        if self.session.is_none() {
+            self.session = Some(Session::open(&self.store)?);
         }
-        self.client
+        self.session
             .as_mut()
             .ok_or_else(|| SharedError::Unavailable("no connection".into()))
     }
@@ -298,22 +345,22 @@ impl PgWriter {
     /// Rolls back what is open, dropping the connection if even that fails.
     fn roll_back(&mut self) {
         self.head = None;
-        if let Some(client) = self.client.as_mut() {
-            if client.batch_execute("ROLLBACK").is_err() {
-                self.client = None;
+        if let Some(session) = self.session.as_mut() {
+            if session.client.batch_execute("ROLLBACK").is_err() {
+                self.session = None;
             }
         }
     }
 
     fn try_begin(&mut self, after: u64) -> Result<(u64, Records), SharedError> {
-        let client = self.connected()?;
-        client
-            .batch_execute("BEGIN; SET LOCAL lock_timeout = '10s'")
-            .map_err(failed)?;
-        let head: i64 = client
-            .query_one("SELECT position FROM patchbay.head FOR UPDATE", &[])
+        let session = self.connected()?;
+        session.client.batch_execute("BEGIN").map_err(failed)?;
+        let head: i64 = session
+            .client
+            .query_one(&session.lock, &[])
             .map_err(failed)?
-            .get(0);
+            .try_get(0)
+            .map_err(failed)?;
         let head = head as u64;
         if head < after {
             return Err(SharedError::Refused(format!(
@@ -322,8 +369,9 @@ impl PgWriter {
                  from an older backup (start the node with an empty --data directory)"
             )));
         }
-        let rows = client
-            .query(READ_AFTER, &[&position(after), &position(head - after)])
+        let rows = session
+            .client
+            .query(&session.read, &[&position(after), &position(head - after)])
             .map_err(failed)?;
         let missed = records(&rows)?;
         let expected = head - after;
@@ -348,9 +396,10 @@ impl PgWriter {
             .head
             .take()
             .ok_or_else(|| SharedError::Refused("commit without begin".into()))?;
-        let client = self.connected()?;
+        let mut positions = Vec::with_capacity(records.len());
+        let mut texts = Vec::with_capacity(records.len());
         let mut newest = head;
-        for ((at, payload), change) in records.iter().zip(changes) {
+        for (at, payload) in records {
             if *at != newest + 1 {
                 return Err(SharedError::Refused(format!(
                     "change {at} does not follow the log's head {newest}"
@@ -358,41 +407,40 @@ impl PgWriter {
             }
             let text = std::str::from_utf8(payload)
                 .map_err(|e| SharedError::Refused(format!("change {at}: {e}")))?;
-            client
-                .execute(
-                    "INSERT INTO patchbay.changes (position, node, change) \
-                     VALUES ($1, $2, $3::text::json)",
-                    &[&position(*at), &node, &text],
-                )
-                .map_err(failed)?;
-            for mutation in change {
-                write_tables(client, mutation).map_err(failed)?;
-            }
+            positions.push(position(*at));
+            texts.push(text);
             newest = *at;
         }
-        client
-            .execute(
-                "UPDATE patchbay.head SET position = $1",
-                &[&position(newest)],
-            )
+        let session = self.connected()?;
+        session
+            .client
+            .execute(&session.append, &[&positions, &node, &texts])
+            .map_err(failed)?;
+        for mutation in changes.iter().flatten() {
+            session
+                .tables
+                .write(&mut session.client, mutation)
+                .map_err(failed)?;
+        }
+        session
+            .client
+            .query(&session.move_head, &[&position(newest)])
             .map_err(failed)?;
         if newest / PRUNE_EVERY != head / PRUNE_EVERY && newest > retain {
-            client
+            session
+                .client
                 .execute(
                     "DELETE FROM patchbay.changes WHERE position <= $1",
                     &[&position(newest - retain)],
                 )
                 .map_err(failed)?;
         }
-        client
-            .execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &newest.to_string()])
-            .map_err(failed)?;
-        match client.batch_execute("COMMIT") {
+        match session.client.batch_execute("COMMIT") {
             Ok(()) => Ok(()),
             // The server answered: the transaction is rolled back.
             Err(err) if err.as_db_error().is_some() => Err(failed(err)),
             Err(err) => {
-                self.client = None;
+                self.session = None;
                 Err(SharedError::Unknown(err.to_string()))
             }
         }
@@ -437,27 +485,32 @@ fn texts<T: ToString>(items: &[T]) -> Vec<String> {
     items.iter().map(ToString::to_string).collect()
 }
 
-/// Writes one mutation to the tables, as [`crate::model::Model::apply`] applies it.
-fn write_tables(client: &mut Client, mutation: &Mutation) -> Result<(), postgres::Error> {
-    match mutation {
-        Mutation::PutAccount { account_id } => client.execute(
-            "INSERT INTO patchbay.accounts (account_id) VALUES ($1) ON CONFLICT DO NOTHING",
-            &[account_id],
-        ),
-        Mutation::PutProject {
-            project_id,
-            account_id,
-        } => client.execute(
-            "INSERT INTO patchbay.projects (project_id, account_id) VALUES ($1, $2) \
-             ON CONFLICT (project_id) DO UPDATE SET account_id = excluded.account_id",
-            &[project_id, account_id],
-        ),
-        Mutation::PutKey { key } => {
-            let grant: Option<Vec<String>> = match &key.info.grant {
-                Grant::AllProjects => None,
-                Grant::Projects(set) => Some(set.iter().cloned().collect()),
-            };
-            client.execute(
+/// The statements that write each kind of mutation to the tables, as
+/// [`crate::model::Model::apply`] applies it.
+struct TableStatements {
+    put_account: Statement,
+    put_project: Statement,
+    put_key: Statement,
+    revoke_key: Statement,
+    put_connector: Statement,
+    remove_connector: Statement,
+    put_numbers: Statement,
+    remove_numbers: Statement,
+    put_prefixes: Statement,
+    remove_prefixes: Statement,
+}
+
+impl TableStatements {
+    fn prepare(client: &mut Client) -> Result<TableStatements, postgres::Error> {
+        Ok(TableStatements {
+            put_account: client.prepare(
+                "INSERT INTO patchbay.accounts (account_id) VALUES ($1) ON CONFLICT DO NOTHING",
+            )?,
+            put_project: client.prepare(
+                "INSERT INTO patchbay.projects (project_id, account_id) VALUES ($1, $2) \
+                 ON CONFLICT (project_id) DO UPDATE SET account_id = excluded.account_id",
+            )?,
+            put_key: client.prepare(
                 "INSERT INTO patchbay.api_keys \
                  (key_id, account_id, grant_projects, label, created_at, revoked, sha256) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7) \
@@ -465,71 +518,99 @@ fn write_tables(client: &mut Client, mutation: &Mutation) -> Result<(), postgres
                  grant_projects = excluded.grant_projects, label = excluded.label, \
                  created_at = excluded.created_at, revoked = excluded.revoked, \
                  sha256 = excluded.sha256",
-                &[
-                    &key.info.key_id,
-                    &key.info.account_id,
-                    &grant,
-                    &key.info.label,
-                    &position(key.info.created_at),
-                    &key.info.revoked,
-                    &key.hash,
-                ],
-            )
-        }
-        Mutation::RevokeKey { key_id } => client.execute(
-            "UPDATE patchbay.api_keys SET revoked = true WHERE key_id = $1",
-            &[key_id],
-        ),
-        Mutation::PutConnector { connector } => {
-            let body = serde_json::to_string(connector).unwrap_or_default();
-            client.execute(
+            )?,
+            revoke_key: client
+                .prepare("UPDATE patchbay.api_keys SET revoked = true WHERE key_id = $1")?,
+            put_connector: client.prepare(
                 "INSERT INTO patchbay.connectors (connector_id, project_id, connector) \
                  VALUES ($1, $2, $3::text::json) \
                  ON CONFLICT (connector_id) DO UPDATE SET project_id = excluded.project_id, \
                  connector = excluded.connector",
-                &[&connector.connector_id, &connector.project_id, &body],
-            )
-        }
-        Mutation::RemoveConnector { connector_id } => client.execute(
-            "DELETE FROM patchbay.connectors WHERE connector_id = $1",
-            &[connector_id],
-        ),
-        Mutation::PutNumbers {
-            project_id,
-            client_env,
-            connector_id,
-            numbers,
-        } => client.execute(
-            "INSERT INTO patchbay.numbers (number, project_id, client_env, connector_id) \
-             SELECT n, $2, $3, $4 FROM unnest($1::text[]) AS n \
-             ON CONFLICT (number) DO UPDATE SET project_id = excluded.project_id, \
-             client_env = excluded.client_env, connector_id = excluded.connector_id",
-            &[
-                &texts(numbers),
-                project_id,
-                &client_env.as_str(),
-                connector_id,
-            ],
-        ),
-        Mutation::RemoveNumbers { numbers } => client.execute(
-            "DELETE FROM patchbay.numbers WHERE number = ANY($1::text[])",
-            &[&texts(numbers)],
-        ),
-        Mutation::PutPrefixes {
-            connector_id,
-            prefixes,
-        } => client.execute(
-            "INSERT INTO patchbay.prefixes (prefix, connector_id) \
-             SELECT p, $2 FROM unnest($1::text[]) AS p \
-             ON CONFLICT (prefix) DO UPDATE SET connector_id = excluded.connector_id",
-            &[&texts(prefixes), connector_id],
-        ),
-        Mutation::RemovePrefixes { prefixes } => client.execute(
-            "DELETE FROM patchbay.prefixes WHERE prefix = ANY($1::text[])",
-            &[&texts(prefixes)],
-        ),
+            )?,
+            remove_connector: client
+                .prepare("DELETE FROM patchbay.connectors WHERE connector_id = $1")?,
+            put_numbers: client.prepare(
+                "INSERT INTO patchbay.numbers (number, project_id, client_env, connector_id) \
+                 SELECT n, $2, $3, $4 FROM unnest($1::text[]) AS n \
+                 ON CONFLICT (number) DO UPDATE SET project_id = excluded.project_id, \
+                 client_env = excluded.client_env, connector_id = excluded.connector_id",
+            )?,
+            remove_numbers: client
+                .prepare("DELETE FROM patchbay.numbers WHERE number = ANY($1::text[])")?,
+            put_prefixes: client.prepare(
+                "INSERT INTO patchbay.prefixes (prefix, connector_id) \
+                 SELECT p, $2 FROM unnest($1::text[]) AS p \
+                 ON CONFLICT (prefix) DO UPDATE SET connector_id = excluded.connector_id",
+            )?,
+            remove_prefixes: client
+                .prepare("DELETE FROM patchbay.prefixes WHERE prefix = ANY($1::text[])")?,
+        })
     }
-    .map(|_| ())
+
+    /// Writes one mutation.
+    fn write(&self, client: &mut Client, mutation: &Mutation) -> Result<(), postgres::Error> {
+        match mutation {
+            Mutation::PutAccount { account_id } => client.execute(&self.put_account, &[account_id]),
+            Mutation::PutProject {
+                project_id,
+                account_id,
+            } => client.execute(&self.put_project, &[project_id, account_id]),
+            Mutation::PutKey { key } => {
+                let grant: Option<Vec<String>> = match &key.info.grant {
+                    Grant::AllProjects => None,
+                    Grant::Projects(set) => Some(set.iter().cloned().collect()),
+                };
+                client.execute(
+                    &self.put_key,
+                    &[
+                        &key.info.key_id,
+                        &key.info.account_id,
+                        &grant,
+                        &key.info.label,
+                        &position(key.info.created_at),
+                        &key.info.revoked,
+                        &key.hash,
+                    ],
+                )
+            }
+            Mutation::RevokeKey { key_id } => client.execute(&self.revoke_key, &[key_id]),
+            Mutation::PutConnector { connector } => {
+                let body = serde_json::to_string(connector).unwrap_or_default();
+                client.execute(
+                    &self.put_connector,
+                    &[&connector.connector_id, &connector.project_id, &body],
+                )
+            }
+            Mutation::RemoveConnector { connector_id } => {
+                client.execute(&self.remove_connector, &[connector_id])
+            }
+            Mutation::PutNumbers {
+                project_id,
+                client_env,
+                connector_id,
+                numbers,
+            } => client.execute(
+                &self.put_numbers,
+                &[
+                    &texts(numbers),
+                    project_id,
+                    &client_env.as_str(),
+                    connector_id,
+                ],
+            ),
+            Mutation::RemoveNumbers { numbers } => {
+                client.execute(&self.remove_numbers, &[&texts(numbers)])
+            }
+            Mutation::PutPrefixes {
+                connector_id,
+                prefixes,
+            } => client.execute(&self.put_prefixes, &[&texts(prefixes), connector_id]),
+            Mutation::RemovePrefixes { prefixes } => {
+                client.execute(&self.remove_prefixes, &[&texts(prefixes)])
+            }
+        }
+        .map(|_| ())
+    }
 }
 
 /// The follow connection of a node: listens for commits and reads the log by position.

@@ -168,7 +168,7 @@ impl PgCluster {
     /// Starts the server (again) and waits until it accepts connections.
     pub fn restart(&self) {
         let options = format!(
-            "-k {} -c listen_addresses='' -p {} -c max_connections=200 -c fsync=off",
+            "-k {} -c listen_addresses='' -p {} -c max_connections=200",
             self.socket_dir().display(),
             self.port
         );

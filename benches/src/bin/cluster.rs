@@ -1,0 +1,376 @@
+//! Many nodes on one PostgreSQL store, measured with the real `patchbay` binary (release)
+//! and a throwaway PostgreSQL cluster (fsync on), all on this machine's loopback:
+//!
+//! - **convergence**: a one-number import through node A until node B's lookup answers it,
+//!   over `PATCHBAY_CLUSTER_CHANGES` changes (default 1,000) with three nodes: p50, p99 and
+//!   the worst, counted from A's acknowledgment and from the moment the request was sent;
+//! - **write throughput**: one-number imports per second from 8 concurrent clients for 5 s,
+//!   through 1 node and through 3 nodes, beside the embedded store (`--data`) in the same
+//!   run;
+//! - **catch-up**: a node stopped while `PATCHBAY_CLUSTER_CATCHUP` changes (default 100,000)
+//!   are made without it, restarted on its cache: time to `/readyz` 200; and a new node with
+//!   no cache (it loads the tables).
+//!
+//! Run: `benches/cluster/run` (builds in release first).
+
+#[path = "../../../crates/patchbay-admin/tests/pg/mod.rs"]
+mod pg;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+/// A keep-alive HTTP/1.1 connection.
+struct Http {
+    addr: SocketAddr,
+    stream: BufReader<TcpStream>,
+    key: String,
+}
+
+impl Http {
+    fn new(addr: SocketAddr, key: &str) -> Http {
+        let stream = TcpStream::connect(addr).expect("connect");
+        stream.set_nodelay(true).expect("nodelay");
+        Http {
+            addr,
+            stream: BufReader::new(stream),
+            key: key.to_string(),
+        }
+    }
+
+    /// Sends a request and reads the answer: status and body.
+    fn send(&mut self, method: &str, path: &str, body: Option<&Value>) -> (u16, Vec<u8>) {
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nhost: {}\r\nx-api-key: {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            self.addr,
+            self.key,
+            body.len()
+        );
+        self.stream
+            .get_mut()
+            .write_all(request.as_bytes())
+            .expect("write");
+        let mut line = String::new();
+        self.stream.read_line(&mut line).expect("status line");
+        let status = line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("no status in {line:?}"));
+        let mut length = 0usize;
+        loop {
+            line.clear();
+            self.stream.read_line(&mut line).expect("header");
+            let header = line.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':') {
+                if name.eq_ignore_ascii_case("content-length") {
+                    length = value.trim().parse().expect("a length");
+                }
+            }
+        }
+        let mut body = vec![0; length];
+        self.stream.read_exact(&mut body).expect("body");
+        (status, body)
+    }
+
+    fn import(&mut self, number: &str, connector: &str) -> bool {
+        let (status, _) = self.send(
+            "POST",
+            "/v1/agents/default/telephony/phone-numbers",
+            Some(&json!({"phoneNumbers": [number], "connectorId": connector})),
+        );
+        status == 200
+    }
+
+    fn lookup(&mut self, number: &str) -> Option<String> {
+        let (status, body) = self.send(
+            "POST",
+            "/v1/agents/default/telephony/connectors/lookup",
+            Some(&json!({"phoneNumber": number})),
+        );
+        if status != 200 {
+            return None;
+        }
+        let value: Value = serde_json::from_slice(&body).ok()?;
+        value["connectorId"].as_str().map(str::to_string)
+    }
+}
+
+/// A running `patchbay serve`.
+struct Node {
+    child: Child,
+    addr: SocketAddr,
+    key: Option<String>,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn binary() -> PathBuf {
+    std::env::var_os("PATCHBAY_BIN").map_or_else(
+        || {
+            std::env::current_exe()
+                .expect("this binary")
+                .with_file_name("patchbay")
+        },
+        PathBuf::from,
+    )
+}
+
+fn serve(args: &[&str]) -> Node {
+    let mut child = Command::new(binary())
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(args)
+        .env("PATCHBAY_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn patchbay (build it: cargo build --release -p patchbay-server)");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut key = None;
+    let addr = loop {
+        let line = lines.next().expect("the server's address").expect("utf-8");
+        if let Some(rest) = line.strip_prefix("patchbay listening on http://") {
+            break rest
+                .split_whitespace()
+                .next()
+                .and_then(|a| a.parse().ok())
+                .expect("an address");
+        }
+        key = key.or_else(|| {
+            line.split_whitespace()
+                .find(|w| w.starts_with("pb_key_"))
+                .map(str::to_string)
+        });
+    };
+    std::thread::spawn(move || for _ in lines {});
+    Node { child, addr, key }
+}
+
+fn node(url: &str, name: &str, cache: &Path) -> Node {
+    serve(&[
+        "--store",
+        url,
+        "--node",
+        name,
+        "--data",
+        cache.to_str().expect("utf-8"),
+    ])
+}
+
+fn ready(addr: SocketAddr) -> bool {
+    let Ok(mut stream) = TcpStream::connect(addr) else {
+        return false;
+    };
+    let _ = write!(
+        stream,
+        "GET /readyz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"
+    );
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer.starts_with("HTTP/1.1 200")
+}
+
+fn size(var: &str, default: u64) -> u64 {
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.replace('_', "").parse().ok())
+        .unwrap_or(default)
+}
+
+/// A number no other call of this run gets (London, +44 207 and seven digits).
+fn fresh_number() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(1_000_000);
+    format!("+44207{:07}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+fn connector(http: &mut Http) -> String {
+    let (status, body) = http.send(
+        "POST",
+        "/v1/agents/default/telephony/connectors",
+        Some(&json!({"name": "Bench", "clientEnv": "live", "asrLangCode": "en-US", "voiceName": "en-US-Neural2-A"})),
+    );
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
+    let value: Value = serde_json::from_slice(&body).expect("json");
+    value["connectorId"].as_str().expect("id").to_string()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let at = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted.get(at).copied().unwrap_or_default()
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1e3)
+}
+
+/// One-number imports per second from `clients` concurrent clients for `secs`, spread over
+/// `addrs`.
+fn throughput(addrs: &[SocketAddr], key: &str, connector: &str, clients: usize, secs: f64) -> f64 {
+    let stop = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicU64::new(0));
+    let workers: Vec<_> = (0..clients)
+        .map(|i| {
+            let (stop, done) = (stop.clone(), done.clone());
+            let mut http = Http::new(addrs[i % addrs.len()], key);
+            let connector = connector.to_string();
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    if http.import(&fresh_number(), &connector) {
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    let started = Instant::now();
+    std::thread::sleep(Duration::from_secs_f64(secs));
+    stop.store(true, Ordering::Relaxed);
+    for w in workers {
+        w.join().expect("client");
+    }
+    done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+}
+
+fn main() {
+    let changes = size("PATCHBAY_CLUSTER_CHANGES", 1_000) as usize;
+    let catchup = size("PATCHBAY_CLUSTER_CATCHUP", 100_000);
+    let cluster = pg::PgCluster::start();
+    let url = cluster.database();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cache = |name: &str| dir.path().join(name);
+    let a = node(&url, "a", &cache("a"));
+    let key = a.key.clone().expect("the first node creates the key");
+    let b = node(&url, "b", &cache("b"));
+    let mut c = node(&url, "c", &cache("c"));
+    let mut to_a = Http::new(a.addr, &key);
+    let mut to_b = Http::new(b.addr, &key);
+    let id = connector(&mut to_a);
+    while to_b
+        .send(
+            "GET",
+            &format!("/v1/agents/default/telephony/connectors/{id}"),
+            None,
+        )
+        .0
+        != 200
+    {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+
+    // Convergence.
+    let mut from_ack = Vec::with_capacity(changes);
+    let mut from_send = Vec::with_capacity(changes);
+    for _ in 0..changes {
+        let number = fresh_number();
+        let sent = Instant::now();
+        assert!(to_a.import(&number, &id), "import {number}");
+        let acked = Instant::now();
+        while to_b.lookup(&number).as_deref() != Some(id.as_str()) {
+            std::hint::spin_loop();
+        }
+        let seen = Instant::now();
+        from_ack.push(seen - acked);
+        from_send.push(seen - sent);
+    }
+    from_ack.sort();
+    from_send.sort();
+    println!("convergence over {changes} one-number imports, 3 nodes (A writes, B looks up):");
+    for (what, set) in [("from A's ack", &from_ack), ("from the send", &from_send)] {
+        println!(
+            "  {what:>14}: p50 {}  p99 {}  max {}",
+            ms(percentile(set, 0.5)),
+            ms(percentile(set, 0.99)),
+            ms(*set.last().expect("some"))
+        );
+    }
+
+    // Write throughput: 1 and 3 writer nodes, and the embedded store.
+    let clients = 8;
+    let secs = 5.0;
+    let one = throughput(&[a.addr], &key, &id, clients, secs);
+    let three = throughput(&[a.addr, b.addr, c.addr], &key, &id, clients, secs);
+    let embedded = {
+        let node = serve(&["--data", cache("embedded").to_str().expect("utf-8")]);
+        let key = node.key.clone().expect("a key");
+        let id = connector(&mut Http::new(node.addr, &key));
+        throughput(&[node.addr], &key, &id, clients, secs)
+    };
+    println!("write throughput, one-number imports/s, {clients} clients for {secs} s:");
+    println!("  embedded store (--data): {embedded:>8.0}");
+    println!(
+        "  PostgreSQL, 1 writer node: {one:>6.0}  ({:.2}x embedded)",
+        one / embedded
+    );
+    println!(
+        "  PostgreSQL, 3 writer nodes: {three:>5.0}  ({:.2}x embedded)",
+        three / embedded
+    );
+
+    // Catch-up: C away while `catchup` changes are made.
+    let _ = Command::new("kill")
+        .args(["-TERM", &c.child.id().to_string()])
+        .status();
+    let _ = c.child.wait();
+    let started = Instant::now();
+    let stop = Arc::new(AtomicBool::new(false));
+    let made = Arc::new(AtomicU64::new(0));
+    let workers: Vec<_> = (0..clients)
+        .map(|i| {
+            let (stop, made) = (stop.clone(), made.clone());
+            let mut http = Http::new([a.addr, b.addr][i % 2], &key);
+            let id = id.clone();
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    if made.fetch_add(1, Ordering::Relaxed) >= catchup {
+                        break;
+                    }
+                    assert!(http.import(&fresh_number(), &id));
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().expect("writer");
+    }
+    stop.store(true, Ordering::Relaxed);
+    println!(
+        "catch-up: {catchup} changes made without node C in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let started = Instant::now();
+    c = node(&url, "c", &cache("c"));
+    while !ready(c.addr) {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    println!(
+        "  C restarted on its cache: ready in {}",
+        ms(started.elapsed())
+    );
+    let started = Instant::now();
+    let d = node(&url, "d", &cache("d"));
+    while !ready(d.addr) {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    println!(
+        "  a new node, no cache (loads the tables): ready in {}",
+        ms(started.elapsed())
+    );
+    let numbers = cluster.query(&url, "SELECT count(*) FROM patchbay.numbers");
+    println!("  the store holds {} numbers", numbers[0]);
+    drop((a, b, c, d));
+}
