@@ -190,8 +190,12 @@ impl Admin {
 
     /// Applies changes read from the log, as one group, under the writer lock.
     fn apply_followed(&self, records: &Records) -> Result<(), AdminError> {
-        if records.is_empty() {
-            return Ok(());
+        let applied = self
+            .cluster
+            .as_ref()
+            .map_or(0, |c| c.applied.load(Ordering::Acquire));
+        if records.last().is_none_or(|(newest, _)| *newest <= applied) {
+            return Ok(()); // nothing new (this node's own commits, say): no lock taken
         }
         let applied = {
             let mut writer = self.writer.lock();

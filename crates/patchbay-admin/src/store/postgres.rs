@@ -204,6 +204,7 @@ impl Postgres {
         PgFeed {
             store: self.clone(),
             client: None,
+            statements: None,
         }
     }
 }
@@ -617,6 +618,8 @@ impl TableStatements {
 pub(crate) struct PgFeed {
     store: Postgres,
     client: Option<Client>,
+    /// `READ_AFTER` and the head's position, prepared on `client`.
+    statements: Option<(Statement, Statement)>,
 }
 
 impl PgFeed {
@@ -629,6 +632,12 @@ impl PgFeed {
             client
                 .batch_execute(&format!("LISTEN {CHANNEL}"))
                 .map_err(failed)?;
+            self.statements = Some((
+                client.prepare(READ_AFTER).map_err(failed)?,
+                client
+                    .prepare("SELECT position FROM patchbay.head")
+                    .map_err(failed)?,
+            ));
             self.client = Some(client);
         }
         self.client
@@ -656,16 +665,19 @@ impl PgFeed {
 
 impl super::Feed for PgFeed {
     fn read(&mut self, after: u64, limit: usize) -> Result<(Records, u64), SharedError> {
+        self.connected()?;
+        let (read, head) = self
+            .statements
+            .clone()
+            .ok_or_else(|| SharedError::Unavailable("no connection".into()))?;
         let (rows, head) = self.with(|client| {
             let mut tx = client
                 .build_transaction()
                 .isolation_level(postgres::IsolationLevel::RepeatableRead)
                 .read_only(true)
                 .start()?;
-            let head: i64 = tx
-                .query_one("SELECT position FROM patchbay.head", &[])?
-                .get(0);
-            let rows = tx.query(READ_AFTER, &[&position(after), &(limit as i64)])?;
+            let head: i64 = tx.query_one(&head, &[])?.get(0);
+            let rows = tx.query(&read, &[&position(after), &(limit as i64)])?;
             tx.commit()?;
             Ok((rows, head as u64))
         })?;
