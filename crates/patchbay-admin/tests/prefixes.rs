@@ -1,12 +1,17 @@
 //! Number prefixes through the admin: every operation and error, the invariants (one owner
 //! system-wide, the connector's project and environment, moves and deletes with the
-//! connector), lookups (exact first, then the longest prefix), and a restart.
+//! connector), lookups (exact first, then the longest prefix), and a restart; the operations
+//! on the embedded store and on a node of a shared PostgreSQL store.
+
+mod pg;
+mod two_stores;
 
 use patchbay_admin::{
-    Admin, AdminConfig, Caller, ConnectorPatch, DataDir, ErrorCode, ImportRequest, MemoryStore,
-    NewConnector, Patch, PrefixImportRequest,
+    Admin, AdminConfig, Caller, ConnectorPatch, DataDir, ErrorCode, ImportRequest, NewConnector,
+    Patch, PrefixImportRequest,
 };
 use patchbay_core::{ClientEnv, Connector, Match, Prefix};
+use two_stores::Backend;
 
 fn new_connector(env: ClientEnv) -> NewConnector {
     NewConnector {
@@ -35,14 +40,13 @@ fn code<T: std::fmt::Debug>(result: Result<T, patchbay_admin::AdminError>) -> Er
 }
 
 struct World {
-    admin: Admin,
+    admin: two_stores::Node,
     op: Caller,
 }
 
 impl World {
-    fn new() -> World {
-        let admin =
-            Admin::open(Box::new(MemoryStore::default()), AdminConfig::default()).expect("open");
+    fn new(store: Backend) -> World {
+        let admin = two_stores::open(store, AdminConfig::default());
         let op = Caller::Operator;
         admin.create_project(&op, "acme", "a1").expect("a1");
         admin.create_project(&op, "acme", "a2").expect("a2");
@@ -64,9 +68,8 @@ impl World {
     }
 }
 
-#[test]
-fn import_reads_wildcards_reports_each_failure_and_applies_the_rest_at_once() {
-    let w = World::new();
+fn import_reads_wildcards_reports_each_failure_and_applies_the_rest_at_once(store: Backend) {
+    let w = World::new(store);
     let c = w.connector("a1", ClientEnv::Live);
     let version = w.admin.router().version();
     let got = w
@@ -154,9 +157,8 @@ fn import_reads_wildcards_reports_each_failure_and_applies_the_rest_at_once() {
     w.admin.check_invariants().expect("invariants");
 }
 
-#[test]
-fn a_prefix_has_one_owner_and_moves_and_dies_with_its_connector() {
-    let w = World::new();
+fn a_prefix_has_one_owner_and_moves_and_dies_with_its_connector(store: Backend) {
+    let w = World::new(store);
     let a1 = w.connector("a1", ClientEnv::Live);
     let other = w.connector("a1", ClientEnv::Live);
     let sandbox = w.connector("a1", ClientEnv::Sandbox);
@@ -271,9 +273,8 @@ fn a_prefix_has_one_owner_and_moves_and_dies_with_its_connector() {
     w.admin.check_invariants().expect("invariants");
 }
 
-#[test]
-fn lookups_take_the_number_first_then_the_longest_prefix() {
-    let w = World::new();
+fn lookups_take_the_number_first_then_the_longest_prefix(store: Backend) {
+    let w = World::new(store);
     let country = w.connector("a1", ClientEnv::Live);
     let block = w.connector("a1", ClientEnv::Live);
     let own = w.connector("a1", ClientEnv::Live);
@@ -359,9 +360,8 @@ fn lookups_take_the_number_first_then_the_longest_prefix() {
     w.admin.check_invariants().expect("invariants");
 }
 
-#[test]
-fn pages_of_prefixes_walk_them_in_order() {
-    let w = World::new();
+fn pages_of_prefixes_walk_them_in_order(store: Backend) {
+    let w = World::new(store);
     let c = w.connector("a1", ClientEnv::Live);
     let all: Vec<String> = (0..25).map(|i| format!("+4420794{i:03}")).collect();
     let request = PrefixImportRequest {
@@ -430,3 +430,10 @@ fn prefixes_survive_a_restart_from_the_journal_and_from_a_checkpoint() {
         admin.checkpoint().expect("checkpoint");
     }
 }
+
+on_both_stores!(
+    import_reads_wildcards_reports_each_failure_and_applies_the_rest_at_once,
+    a_prefix_has_one_owner_and_moves_and_dies_with_its_connector,
+    lookups_take_the_number_first_then_the_longest_prefix,
+    pages_of_prefixes_walk_them_in_order,
+);

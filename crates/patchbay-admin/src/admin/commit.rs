@@ -540,3 +540,150 @@ impl Admin {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! A commit whose reply is lost: the caller gets `unavailable`, and the log settles the
+    //! change, on the node that made it and on every other.
+
+    use std::sync::atomic::{AtomicU8, Ordering};
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::store::postgres::{PgWriter, Postgres};
+    use crate::store::{MemoryStore, SharedLog};
+    use crate::{AdminConfig, Caller, ErrorCode, ImportRequest, NewConnector};
+
+    /// What the next commit does before its reply is lost.
+    const PASS: u8 = 0;
+    const COMMIT_THEN_LOSE: u8 = 1;
+    const ABORT_THEN_LOSE: u8 = 2;
+
+    struct LostReply {
+        inner: PgWriter,
+        next: Arc<AtomicU8>,
+    }
+
+    impl SharedLog for LostReply {
+        fn begin(&mut self, after: u64) -> Result<Records, SharedError> {
+            self.inner.begin(after)
+        }
+
+        fn commit(
+            &mut self,
+            records: &[(u64, Vec<u8>)],
+            changes: &[Vec<Mutation>],
+        ) -> Result<(), SharedError> {
+            match self.next.swap(PASS, Ordering::AcqRel) {
+                COMMIT_THEN_LOSE => {
+                    self.inner.commit(records, changes)?;
+                    Err(SharedError::Unknown("the reply was lost".into()))
+                }
+                ABORT_THEN_LOSE => {
+                    self.inner.abort();
+                    Err(SharedError::Unknown("the reply was lost".into()))
+                }
+                _ => self.inner.commit(records, changes),
+            }
+        }
+
+        fn abort(&mut self) {
+            self.inner.abort();
+        }
+    }
+
+    fn node(url: &str, name: &str) -> Admin {
+        let store = Postgres::connect(url, name).expect("connect");
+        Admin::open_shared(
+            Box::new(MemoryStore::default()),
+            store,
+            AdminConfig::default(),
+        )
+        .expect("open")
+    }
+
+    fn import(admin: &Admin, number: &str, connector: &str) -> Result<usize, AdminError> {
+        admin
+            .import_numbers(
+                &Caller::Operator,
+                "default",
+                &ImportRequest {
+                    phone_numbers: vec![number.to_string()],
+                    client_env: None,
+                    connector_id: Some(connector.to_string()),
+                },
+            )
+            .map(|imported| imported.imported.len())
+    }
+
+    fn routed(admin: &Admin, number: &str) -> bool {
+        admin
+            .router()
+            .get(number.parse().expect("a number"))
+            .is_some()
+    }
+
+    #[test]
+    fn a_commit_whose_outcome_is_unknown_is_settled_by_the_log() {
+        let cluster = crate::admin::pg::PgCluster::start();
+        let url = cluster.database();
+        let admin = node(&url, "writer");
+        let next = Arc::new(AtomicU8::new(PASS));
+        {
+            let mut writer = admin.writer.lock();
+            let inner = admin
+                .cluster
+                .as_ref()
+                .map(|c| c.store.writer())
+                .expect("shared");
+            writer.shared = Some(Box::new(LostReply {
+                inner,
+                next: next.clone(),
+            }));
+        }
+        let other = node(&url, "other");
+        admin.bootstrap().expect("bootstrap");
+        let connector = admin
+            .create_connector(
+                &Caller::Operator,
+                "default",
+                NewConnector {
+                    name: "Support".into(),
+                    client_env: patchbay_core::ClientEnv::Live,
+                    asr_lang_code: "en-US".into(),
+                    voice_name: "en-US-Neural2-A".into(),
+                    variant_id: None,
+                    disable_handoff: None,
+                },
+            )
+            .expect("connector")
+            .connector_id;
+
+        // Committed, but the node never heard: 503, not applied here until the log says so.
+        next.store(COMMIT_THEN_LOSE, Ordering::Release);
+        let err = import(&admin, "+442079460001", &connector).expect_err("unknown");
+        assert_eq!(err.code(), ErrorCode::Unavailable, "{err}");
+        assert!(!routed(&admin, "+442079460001"));
+        admin.check_invariants().expect("invariants");
+        admin.catch_up().expect("catch up");
+        other.catch_up().expect("catch up");
+        assert!(routed(&admin, "+442079460001"), "the log has it");
+        assert!(routed(&other, "+442079460001"));
+
+        // Never committed: 503, and nowhere after the log is read.
+        next.store(ABORT_THEN_LOSE, Ordering::Release);
+        let err = import(&admin, "+442079460002", &connector).expect_err("unknown");
+        assert_eq!(err.code(), ErrorCode::Unavailable, "{err}");
+        admin.catch_up().expect("catch up");
+        other.catch_up().expect("catch up");
+        assert!(!routed(&admin, "+442079460002"));
+        assert!(!routed(&other, "+442079460002"));
+        // A retry succeeds, and both nodes end with one model.
+        assert_eq!(import(&admin, "+442079460002", &connector), Ok(1));
+        other.catch_up().expect("catch up");
+        assert!(routed(&other, "+442079460002"));
+        assert_eq!(admin.model_fingerprint(), other.model_fingerprint());
+        admin.check_invariants().expect("invariants");
+        other.check_invariants().expect("invariants");
+    }
+}

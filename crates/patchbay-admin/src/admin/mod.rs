@@ -16,6 +16,11 @@ mod numbers;
 mod prefixes;
 mod projects;
 
+/// The throwaway PostgreSQL clusters of the integration tests, for the unit tests.
+#[cfg(test)]
+#[path = "../../tests/pg/mod.rs"]
+mod pg;
+
 pub use follow::FollowStatus;
 
 use std::collections::BTreeSet;
