@@ -354,7 +354,17 @@ fn a_killed_node_and_a_crashed_database_lose_no_acknowledged_change() {
         writer.join().expect("stream")
     });
     assert!(acked.len() > 20, "too few writes: {}", acked.len());
-    nodes.servers.insert(1, start(&nodes.caches[1], &url, "n1"));
+    let log_path = nodes._dir.path().join("n1.log");
+    let log = std::fs::File::create(&log_path).expect("log file");
+    nodes.servers.insert(
+        1,
+        Server::start_logging(
+            &nodes.caches[1],
+            &["--store", &url, "--node", "n1"],
+            "warn",
+            log,
+        ),
+    );
 
     // A database crash and restart during a stream of writes through all three.
     let stop = Arc::new(AtomicBool::new(false));
@@ -410,6 +420,13 @@ fn a_killed_node_and_a_crashed_database_lose_no_acknowledged_change() {
         seen.push(held);
     }
     assert!(seen.windows(2).all(|w| w[0] == w[1]), "the nodes disagree");
+    // The node's log says it lost the store, and names the node.
+    let log = std::fs::read_to_string(&log_path).expect("log");
+    assert!(
+        log.lines()
+            .any(|l| l.contains("lost the store") && l.contains("n1")),
+        "{log}"
+    );
     let rows: usize = cluster.query(&url, "SELECT count(*) FROM patchbay.numbers")[0]
         .parse()
         .expect("a count");

@@ -73,6 +73,11 @@ impl Cluster {
 }
 
 impl Admin {
+    /// This node's name in its shared store's log; `None` for an embedded store.
+    pub fn node_name(&self) -> Option<&str> {
+        self.cluster.as_ref().map(|c| c.store.node())
+    }
+
     /// Where this node stands against its shared store; `None` for an embedded store.
     pub fn follow_status(&self) -> Option<FollowStatus> {
         self.cluster.as_ref().map(|c| FollowStatus {

@@ -673,6 +673,7 @@ async fn method_not_allowed() -> ApiError {
 
 /// The whole HTTP application.
 pub fn app(state: Arc<AppState>, limits: Limits) -> Router {
+    let node = state.admin.node_name().map(str::to_string);
     let api = Router::new()
         .route("/connectors", get(list_connectors).post(create_connector))
         .route(
@@ -726,8 +727,26 @@ pub fn app(state: Arc<AppState>, limits: Limits) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             limits.timeout,
         ))
-        // Request spans carry method, path and status, never headers (so never a key).
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        // Request spans carry method, path and status, never headers (so never a key); on
+        // a node of a shared store they name the node, at the default level.
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http().make_span_with(
+                move |request: &axum::http::Request<axum::body::Body>| match &node {
+                    Some(node) => tracing::info_span!(
+                        "request",
+                        node = %node,
+                        method = %request.method(),
+                        path = %request.uri().path(),
+                    ),
+                    None => tracing::debug_span!(
+                        "request",
+                        method = %request.method(),
+                        uri = %request.uri(),
+                        version = ?request.version(),
+                    ),
+                },
+            ),
+        )
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
             ApiError::new(ErrorCode::Internal, "the server failed on this request").into_response()
         }))
