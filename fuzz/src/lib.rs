@@ -6,13 +6,16 @@
 //!   which otherwise aborts on every panic, caught or not.
 //! - [`with_fixed_checksum`] and [`check_snapshot`]: for the snapshot target.
 //! - [`check_prefixes`]: for the prefix target.
+//! - [`check_sip`]: for the SIP target.
 
 use std::cell::{Cell, RefCell};
 use std::panic::{self, AssertUnwindSafe};
 use std::str::FromStr;
 use std::sync::{Once, OnceLock};
 
-use patchbay_core::{ClientEnv, Connector, Match, Prefix, Region, Snapshot, E164, HEADER_LEN};
+use patchbay_core::{
+    ClientEnv, Connector, Match, Prefix, Region, Router, Snapshot, E164, HEADER_LEN,
+};
 
 /// The default regions a first byte selects, by `byte % 8`. In the seed corpus the first
 /// byte is an ASCII digit: `'0'` (48) is no region, `'1'` GB, `'2'` US, ... `'7'` BR.
@@ -236,4 +239,53 @@ pub fn check_prefixes(inputs: &[&str]) {
             }
         }
     }
+}
+
+/// Answers `message` from a router with two routed numbers and a DID block, twice: no
+/// panic, the same answer both times (a stateless server answers retransmissions
+/// identically), and an answer with the properties of `patchbay_sip::check`.
+pub fn check_sip(message: &[u8]) -> Result<(), String> {
+    use patchbay_sip::{check::check_answer, ContactTemplate, Responder};
+    thread_local! {
+        static ROUTER: Router = sip_router();
+    }
+    ROUTER.with(|router| {
+        let mut reader = router.reader();
+        let responder = Responder::new(
+            ContactTemplate::parse("sip:{connectorId}@10.0.0.9;n={number};v={voiceName}")
+                .map_err(|e| e.to_string())?,
+        );
+        let mut first = Vec::new();
+        let outcome = responder.answer(&mut reader, message, &mut first);
+        let mut second = Vec::new();
+        let again = responder.answer(&mut reader, message, &mut second);
+        if (outcome, &first) != (again, &second) {
+            return Err("two answers to one message differ".into());
+        }
+        check_answer(message, outcome, &first)
+    })
+}
+
+fn sip_router() -> Router {
+    let mut builder = Snapshot::builder(1);
+    let connector = |id: &str| Connector {
+        connector_id: id.into(),
+        name: "Support".into(),
+        account_id: "acme".into(),
+        project_id: "p1".into(),
+        client_env: ClientEnv::Live,
+        variant_id: String::new(),
+        asr_lang_code: "en-US".into(),
+        tts_lang_code: "en-US".into(),
+        voice_name: "en-US-Neural2-A".into(),
+        disable_handoff: false,
+    };
+    let a = builder.connector(connector("conn_a")).expect("a");
+    let b = builder.connector(connector("conn_b")).expect("b");
+    for n in ["+14155552671", "+442079460958"] {
+        builder.route(n.parse().expect("a number"), a).expect("route");
+    }
+    let block: Prefix = "+4420794600".parse().expect("a prefix");
+    builder.route_prefix(block, b).expect("prefix");
+    Router::new(builder.build().expect("build"))
 }
