@@ -50,7 +50,19 @@ enum Command {
         /// The largest request body, in bytes.
         #[arg(long, value_name = "BYTES", default_value_t = 8 << 20)]
         max_body: usize,
+        /// Also answer SIP INVITEs on this address (UDP and TCP), from the server's own
+        /// router; the counters join /metrics.
+        #[arg(long, value_name = "ADDR")]
+        sip: Option<SocketAddr>,
+        /// The redirect target of `--sip` (placeholders: {number}, {connectorId},
+        /// {projectId}, {accountId}, {clientEnv}, {variantId}, {asrLangCode}, {ttsLangCode},
+        /// {voiceName}).
+        #[arg(long, value_name = "TEMPLATE", default_value = patchbay_sip::ContactTemplate::DEFAULT)]
+        contact: String,
     },
+    /// Answer SIP INVITEs as a stateless redirect server, from a snapshot file or a shared
+    /// store it follows.
+    Sip(cli::SipArgs),
     /// Manage projects.
     #[command(subcommand)]
     Project(cli::ProjectCommand),
@@ -91,6 +103,8 @@ fn main() -> ExitCode {
             accept_possible,
             max_bulk,
             max_body,
+            sip,
+            contact,
         } => cli::serve(cli::ServeOptions {
             data,
             listen,
@@ -98,7 +112,9 @@ fn main() -> ExitCode {
             accept_possible,
             max_bulk,
             max_body,
+            sip: sip.map(|addr| (addr, contact)),
         }),
+        Command::Sip(args) => cli::sip(args),
         Command::Project(command) => cli::project(command),
         Command::Key(command) => cli::key(command),
         Command::Import(args) => cli::import(args),

@@ -38,8 +38,10 @@ mod contact;
 mod parse;
 mod reply;
 mod respond;
+mod transport;
 
 pub use contact::{ContactTemplate, TemplateError};
 pub use parse::{parse, Method, ParseError, Request, MAX_MESSAGE, MAX_VIA};
 pub use reply::to_tag;
 pub use respond::{Class, Counters, DropReason, Outcome, Responder, ALLOW};
+pub use transport::{serve, Running, Settings};

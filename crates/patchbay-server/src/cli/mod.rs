@@ -2,9 +2,11 @@
 //! (prefixes in `prefix`).
 
 mod prefix;
+mod sip;
 mod store;
 
 pub use prefix::{prefix, PrefixCommand};
+pub use sip::{sip, start_sip, SipArgs};
 pub use store::{open_admin, open_read_only, DataArg};
 
 use std::io::{BufRead, Write};
@@ -30,6 +32,8 @@ pub struct ServeOptions {
     pub accept_possible: bool,
     pub max_bulk: usize,
     pub max_body: usize,
+    /// Answer SIP on this address too, with this contact template.
+    pub sip: Option<(SocketAddr, String)>,
 }
 
 type CliResult = Result<ExitCode, String>;
@@ -65,10 +69,20 @@ pub fn serve(opts: ServeOptions) -> CliResult {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let sip_front = match &opts.sip {
+        Some((addr, contact)) => Some(start_sip(
+            admin.router().clone(),
+            *addr,
+            contact,
+            parse_region(opts.region.as_deref())?,
+        )?),
+        None => None,
+    };
     let state = Arc::new(AppState {
         admin: Arc::clone(&admin),
         metrics: http::metrics::Metrics::default(),
         ready: AtomicBool::new(true),
+        sip: sip_front.as_ref().map(|(_, counters)| counters.clone()),
     });
     let limits = Limits {
         body_bytes: opts.max_body,
@@ -90,6 +104,9 @@ pub fn serve(opts: ServeOptions) -> CliResult {
                 "Created account `default`, project `default` and this API key (shown once, keep it):\n\n    {key}\n\nTry it:\n\n    curl -s http://{addr}/v1/agents/default/telephony/connectors -H 'x-api-key: {key}'\n"
             );
         }
+        if let Some((front, _)) = &sip_front {
+            let _ = writeln!(out, "patchbay sip on {} (udp, tcp)", front.local_addr());
+        }
         // Last line of the start-up output: scripts wait for it.
         let _ = writeln!(out, "patchbay listening on http://{addr} ({})", opts.data.describe());
         let _ = out.flush();
@@ -107,7 +124,7 @@ pub fn serve(opts: ServeOptions) -> CliResult {
 }
 
 /// Resolves on SIGINT or SIGTERM; the handlers are installed when this is called.
-fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+pub(crate) fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut interrupt = signal(SignalKind::interrupt())?;
     let mut terminate = signal(SignalKind::terminate())?;

@@ -182,5 +182,8 @@ pub fn render(state: &AppState) -> String {
             "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
         );
     }
+    if let Some(sip) = &state.sip {
+        out += &sip.prometheus();
+    }
     out
 }

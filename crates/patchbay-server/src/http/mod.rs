@@ -39,6 +39,8 @@ pub struct AppState {
     pub metrics: metrics::Metrics,
     /// Set once the store is loaded and a snapshot published.
     pub ready: AtomicBool,
+    /// The SIP front's counters, when the server answers SIP too (`serve --sip`).
+    pub sip: Option<Arc<patchbay_sip::Counters>>,
 }
 
 /// Limits of the HTTP layer.

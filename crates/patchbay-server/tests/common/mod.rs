@@ -19,6 +19,8 @@ pub struct Server {
     pub addr: SocketAddr,
     /// The key printed on first start (`None` when the data directory existed).
     pub key: Option<String>,
+    /// Where it answers SIP, with `--sip`.
+    pub sip: Option<SocketAddr>,
     pub data: PathBuf,
 }
 
@@ -47,6 +49,7 @@ impl Server {
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();
         let mut key = None;
+        let mut sip = None;
         let addr = loop {
             let line = lines
                 .next()
@@ -58,6 +61,9 @@ impl Server {
                     .next()
                     .and_then(|a| a.parse().ok())
                     .unwrap_or_else(|| panic!("unexpected line {line:?}"));
+            }
+            if let Some(rest) = line.strip_prefix("patchbay sip on ") {
+                sip = rest.split_whitespace().next().and_then(|a| a.parse().ok());
             }
             if key.is_none() {
                 key = line
@@ -72,6 +78,7 @@ impl Server {
             child,
             addr,
             key,
+            sip,
             data: data.to_path_buf(),
         }
     }
