@@ -128,7 +128,7 @@ fn number<T: std::str::FromStr>(bytes: &[u8]) -> Option<T> {
 /// The header section's end: the offset just past the blank line.
 fn head_end(message: &[u8]) -> Option<usize> {
     let mut at = 0;
-    while let Some(newline) = message.get(at..)?.iter().position(|&b| b == b'\n') {
+    while let Some(newline) = memchr::memchr(b'\n', message.get(at..)?) {
         let line_end = at + newline;
         let line = message.get(at..line_end)?;
         if line.is_empty() || line == b"\r" {
@@ -147,7 +147,7 @@ fn lines(head: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
         if rest.is_empty() {
             return None;
         }
-        let newline = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
+        let newline = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
         let start = at;
         at += newline + 1;
         let line = rest.get(..newline)?;
@@ -264,7 +264,7 @@ pub fn parse(message: &[u8]) -> Result<Request<'_>, ParseError> {
 
 /// Keeps one header `line` (with its continuation lines) if a reply needs it.
 fn take_header<'a>(request: &mut Request<'a>, line: &'a [u8]) {
-    let Some(colon) = line.iter().position(|&b| b == b':') else {
+    let Some(colon) = memchr::memchr(b':', line) else {
         request.flag("a header line without a colon");
         return;
     };
