@@ -46,18 +46,34 @@ fn connector(admin: &Admin) -> Connector {
         .expect("create")
 }
 
+fn try_import(
+    admin: &Admin,
+    numbers: &[String],
+    connector: &str,
+) -> Result<patchbay_admin::Imported, patchbay_admin::AdminError> {
+    admin.import_numbers(
+        &Caller::Operator,
+        "default",
+        &ImportRequest {
+            phone_numbers: numbers.to_vec(),
+            client_env: None,
+            connector_id: Some(connector.to_string()),
+        },
+    )
+}
+
 fn import(admin: &Admin, numbers: &[String], connector: &str) -> patchbay_admin::Imported {
-    admin
-        .import_numbers(
-            &Caller::Operator,
-            "default",
-            &ImportRequest {
-                phone_numbers: numbers.to_vec(),
-                client_env: None,
-                connector_id: Some(connector.to_string()),
-            },
-        )
-        .expect("import")
+    try_import(admin, numbers, connector).expect("import")
+}
+
+/// Two following nodes of a new database, its default project, and a connector made on the
+/// first.
+fn two_nodes(url: &str) -> (Arc<Admin>, Arc<Admin>, Connector) {
+    let a = node(url, "a");
+    let b = node(url, "b");
+    a.bootstrap().expect("bootstrap");
+    let c = connector(&a);
+    (a, b, c)
 }
 
 fn number(i: u64) -> String {
@@ -159,10 +175,7 @@ fn writes_through_one_node_reach_every_node_and_the_tables() {
 fn the_same_number_imported_on_two_nodes_at_once_lands_once() {
     let cluster = PgCluster::start();
     let url = cluster.database();
-    let a = node(&url, "a");
-    let b = node(&url, "b");
-    a.bootstrap().expect("bootstrap");
-    let ca = connector(&a);
+    let (a, b, ca) = two_nodes(&url);
     let cb = connector(&b);
     for round in 0..20u64 {
         let wanted = vec![number(1_000 + round)];
@@ -195,26 +208,13 @@ fn the_same_number_imported_on_two_nodes_at_once_lands_once() {
 fn a_crashed_database_fails_changes_fast_and_lookups_go_on() {
     let cluster = PgCluster::start();
     let url = cluster.database();
-    let a = node(&url, "a");
-    let b = node(&url, "b");
-    a.bootstrap().expect("bootstrap");
-    let c = connector(&a);
+    let (a, b, c) = two_nodes(&url);
     import(&a, &[number(1)], &c.connector_id);
     assert!(routes(&b, &number(1), Some(&c.connector_id)));
 
     cluster.crash();
     let started = Instant::now();
-    let refused = a
-        .import_numbers(
-            &Caller::Operator,
-            "default",
-            &ImportRequest {
-                phone_numbers: vec![number(2)],
-                client_env: None,
-                connector_id: Some(c.connector_id.clone()),
-            },
-        )
-        .expect_err("the store is down");
+    let refused = try_import(&a, &[number(2)], &c.connector_id).expect_err("the store is down");
     assert_eq!(refused.code(), ErrorCode::Unavailable, "{refused}");
     assert!(
         started.elapsed() < Duration::from_secs(5),
@@ -234,15 +234,7 @@ fn a_crashed_database_fails_changes_fast_and_lookups_go_on() {
     cluster.restart();
     let deadline = Instant::now() + Duration::from_secs(20);
     let imported = loop {
-        match a.import_numbers(
-            &Caller::Operator,
-            "default",
-            &ImportRequest {
-                phone_numbers: vec![number(2)],
-                client_env: None,
-                connector_id: Some(c.connector_id.clone()),
-            },
-        ) {
+        match try_import(&a, &[number(2)], &c.connector_id) {
             Ok(imported) => break imported,
             Err(e) if e.code() == ErrorCode::Unavailable && Instant::now() < deadline => {
                 std::thread::sleep(Duration::from_millis(50))
