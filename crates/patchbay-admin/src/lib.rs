@@ -57,6 +57,6 @@ pub use lang::check_language_tag;
 pub use model::{Grant, KeyInfo, NumberPrefix, PhoneNumber, Project};
 pub use patchbay_core;
 pub use store::postgres::{Postgres, DEFAULT_RETAIN, SCHEMA_VERSION};
-pub use store::{DataDir, Loaded, MemoryStore, Records, Store, StoreError};
+pub use store::{DataDir, Discard, Loaded, MemoryStore, Records, Store, StoreError};
 pub use validity::NumberCheck;
 pub use voices::{tts_lang_code, VoiceCatalog, VoiceValidator};

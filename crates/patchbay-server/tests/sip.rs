@@ -1,4 +1,5 @@
-//! The SIP front end to end: `patchbay serve --sip` and `patchbay sip --snapshot`, driven by
+//! The SIP front end to end: `patchbay serve --sip`, and `patchbay sip` following a running
+//! server's data directory or a snapshot file, driven by
 //! sipp (Debian's `sip-tester`) with the scenarios committed under `crates/patchbay-sip`,
 //! over UDP and TCP, and by raw datagrams for the exact replies.
 
@@ -88,6 +89,29 @@ fn invite_from(socket: &UdpSocket, to: SocketAddr, number: &str, call: &str) -> 
     let mut buffer = [0u8; 4_096];
     let (len, _) = socket.recv_from(&mut buffer).expect("a reply");
     String::from_utf8_lossy(&buffer[..len]).to_string()
+}
+
+/// Starts `patchbay sip --listen 127.0.0.1:0` with `args`: the process and where it answers.
+fn spawn_sip(args: &[&str]) -> (std::process::Child, SocketAddr) {
+    let mut child = Command::new(common::BIN)
+        .args(["sip", "--listen", "127.0.0.1:0"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(
+        child.stdout.take().expect("stdout"),
+    ));
+    let sip: SocketAddr = lines
+        .next()
+        .expect("a line")
+        .expect("utf-8")
+        .strip_prefix("patchbay sip on ")
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|a| a.parse().ok())
+        .expect("the address");
+    (child, sip)
 }
 
 fn connector(c: &common::Client<'_>) -> String {
@@ -226,31 +250,12 @@ fn sip_follows_a_snapshot_file_and_refuses_a_bad_template() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("unknown placeholder {connector}"), "{err}");
 
-    let mut child = Command::new(common::BIN)
-        .args([
-            "sip",
-            "--listen",
-            "127.0.0.1:0",
-            "--snapshot",
-            file.to_str().expect("utf-8"),
-            "--contact",
-            "sip:{number}@{connectorId}.example",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(
-        child.stdout.take().expect("stdout"),
-    ));
-    let sip: SocketAddr = lines
-        .next()
-        .expect("a line")
-        .expect("utf-8")
-        .strip_prefix("patchbay sip on ")
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|a| a.parse().ok())
-        .expect("the address");
+    let (mut child, sip) = spawn_sip(&[
+        "--snapshot",
+        file.to_str().expect("utf-8"),
+        "--contact",
+        "sip:{number}@{connectorId}.example",
+    ]);
     let reply = invite(sip, "+14155552671", "snap");
     assert!(
         reply.contains(&format!("\r\nContact: <sip:+14155552671@{id}.example>\r\n")),
@@ -275,4 +280,78 @@ fn sip_follows_a_snapshot_file_and_refuses_a_bad_template() {
     );
     let _ = child.kill();
     let _ = child.wait();
+}
+
+#[test]
+fn sip_follows_a_running_servers_data_directory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let server = Server::start(&data, &[]);
+    let key = server.key.clone().expect("key");
+    let c = server.client(Some(&key));
+    let id = connector(&c);
+    import(&c, "+14155552671", &id);
+    let (mut child, sip) = spawn_sip(&["--data", data.to_str().expect("utf-8")]);
+    for transport in ["u1", "t1"] {
+        let (ok, out) = sipp(dir.path(), sip, 302, &["+14155552671"], transport);
+        assert!(ok, "302 over {transport}: {out}");
+    }
+    // Every change the server acknowledges, answered at once (within 100 ms; checked here
+    // with a margin for a loaded machine, measured in benches/sip).
+    for (i, number) in ["+14155552672", "+442079460001", "+14155552673"]
+        .into_iter()
+        .enumerate()
+    {
+        assert!(invite(sip, number, &format!("before{i}")).starts_with("SIP/2.0 404 "));
+        import(&c, number, &id);
+        let acknowledged = Instant::now();
+        while !invite(sip, number, &format!("after{i}")).starts_with("SIP/2.0 302 ") {
+            assert!(
+                acknowledged.elapsed() < Duration::from_secs(5),
+                "the change to {number} was never answered from"
+            );
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+    // A release is followed as well.
+    let released = c.send(
+        "DELETE",
+        &format!("{}/phone-numbers/%2B14155552671", api("default")),
+        None,
+    );
+    assert_eq!(
+        released.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&released.body)
+    );
+    let acknowledged = Instant::now();
+    while !invite(sip, "+14155552671", "released").starts_with("SIP/2.0 404 ") {
+        assert!(
+            acknowledged.elapsed() < Duration::from_secs(5),
+            "never released"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    // The follower changes nothing: the server still owns and serves its directory.
+    assert_eq!(
+        server
+            .client(Some(&key))
+            .get(&format!("{}/phone-numbers/%2B14155552672", api("default")))
+            .status,
+        200
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    // A directory that is not a data directory is refused with a clear message.
+    let (code, _, err) = run(
+        &[
+            "sip",
+            "--data",
+            dir.path().join("nothing").to_str().expect("utf-8"),
+        ],
+        None,
+    );
+    assert_ne!(code, 0);
+    assert!(err.contains("not a patchbay data directory"), "{err}");
 }

@@ -377,6 +377,12 @@ impl Admin {
             finished: false,
         };
         let writer = &mut *writer;
+        if let Some(why) = self.cluster.as_ref().and_then(|c| c.read_only()) {
+            let refused = AdminError::conflict(why);
+            jobs.iter().for_each(|job| job.settle(Err(refused.clone())));
+            guard.finished = true;
+            return;
+        }
         if let Some(why) = &writer.poisoned {
             let refused = AdminError::internal(format!(
                 "an earlier write failed and the store could not be reloaded ({why}): \
@@ -634,7 +640,10 @@ mod tests {
             let inner = admin
                 .cluster
                 .as_ref()
-                .map(|c| c.store.writer())
+                .and_then(|c| match &c.source {
+                    crate::admin::follow::Source::Shared(store) => Some(store.writer()),
+                    crate::admin::follow::Source::Dir { .. } => None,
+                })
                 .expect("shared");
             writer.shared = Some(Box::new(LostReply {
                 inner,

@@ -1,4 +1,6 @@
 //! Following a shared store: every change any node commits, applied here in commit order.
+//! The same follower keeps a read-only process beside a running server in step with the
+//! server's data directory (there the feed polls the directory every few milliseconds).
 //!
 //! A follower thread reads the log by position after the last change this node applied,
 //! applies what it finds as one group (each change whole, in order, each once: a change at
@@ -20,7 +22,38 @@ use super::{encode, Admin};
 use crate::error::{AdminError, ErrorCode};
 use crate::model::Model;
 use crate::store::postgres::Postgres;
+use crate::store::tail::DirFeed;
 use crate::store::{Feed, Records};
+
+/// What a node follows.
+pub(crate) enum Source {
+    /// A shared PostgreSQL store: the node commits its own changes there too.
+    Shared(Box<Postgres>),
+    /// The data directory of another process, read-only: the node changes nothing.
+    Dir {
+        /// The directory.
+        dir: std::path::PathBuf,
+        /// What logs call the node.
+        name: String,
+    },
+}
+
+impl Source {
+    /// What logs call this node.
+    pub(crate) fn node(&self) -> &str {
+        match self {
+            Source::Shared(store) => store.node(),
+            Source::Dir { name, .. } => name,
+        }
+    }
+
+    fn feed(&self) -> Result<Box<dyn Feed>, AdminError> {
+        Ok(match self {
+            Source::Shared(store) => Box::new(store.feed()),
+            Source::Dir { dir, .. } => Box::new(DirFeed::new(dir).map_err(shared_error)?),
+        })
+    }
+}
 
 /// The longest a follower waits for a notification before it reads the log anyway.
 pub const SAFETY_NET: Duration = Duration::from_millis(500);
@@ -31,7 +64,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
 /// Where this node stands against the shared store.
 pub(crate) struct Cluster {
-    pub(crate) store: Postgres,
+    pub(crate) source: Source,
     applied: AtomicU64,
     newest: AtomicU64,
     reachable: AtomicBool,
@@ -52,9 +85,9 @@ pub struct FollowStatus {
 }
 
 impl Cluster {
-    pub(crate) fn new(store: Postgres, applied: u64, newest: u64) -> Cluster {
+    pub(crate) fn new(source: Source, applied: u64, newest: u64) -> Cluster {
         Cluster {
-            store,
+            source,
             applied: AtomicU64::new(applied),
             newest: AtomicU64::new(newest),
             reachable: AtomicBool::new(true),
@@ -70,15 +103,32 @@ impl Cluster {
     pub(crate) fn set_reachable(&self, reachable: bool) {
         self.reachable.store(reachable, Ordering::Release);
     }
+
+    /// Why this node refuses changes: it follows another process's data directory.
+    pub(crate) fn read_only(&self) -> Option<String> {
+        match &self.source {
+            Source::Shared(_) => None,
+            Source::Dir { dir, .. } => Some(format!(
+                "this process follows {} read-only: make changes through the server that \
+                 owns it",
+                dir.display()
+            )),
+        }
+    }
 }
 
 impl Admin {
-    /// This node's name in its shared store's log; `None` for an embedded store.
+    /// This node's name in its shared store's log; `None` for an embedded store or a
+    /// follower of a data directory.
     pub fn node_name(&self) -> Option<&str> {
-        self.cluster.as_ref().map(|c| c.store.node())
+        match &self.cluster.as_ref()?.source {
+            Source::Shared(store) => Some(store.node()),
+            Source::Dir { .. } => None,
+        }
     }
 
-    /// Where this node stands against its shared store; `None` for an embedded store.
+    /// Where this node stands against the store it follows (a shared store, or the data
+    /// directory of [`Admin::open_following`]); `None` for an embedded store.
     pub fn follow_status(&self) -> Option<FollowStatus> {
         self.cluster.as_ref().map(|c| FollowStatus {
             applied: c.applied.load(Ordering::Acquire),
@@ -88,11 +138,17 @@ impl Admin {
         })
     }
 
-    /// Starts the thread that keeps this node in step with its shared store; `None` for an
-    /// embedded store. The thread ends once the admin is dropped.
+    /// Starts the thread that keeps this node in step with the store it follows; `None`
+    /// for an embedded store. The thread ends once the admin is dropped.
     pub fn follow(self: &Arc<Admin>) -> Option<JoinHandle<()>> {
         let cluster = self.cluster.as_ref()?;
-        let feed = cluster.store.feed();
+        let feed = match cluster.source.feed() {
+            Ok(feed) => feed,
+            Err(error) => {
+                tracing::error!(%error, "cannot follow the store");
+                return None;
+            }
+        };
         let admin = Arc::downgrade(self);
         std::thread::Builder::new()
             .name("patchbay-follow".into())
@@ -106,9 +162,9 @@ impl Admin {
         let Some(cluster) = &self.cluster else {
             return Ok(self.writer.lock().seq);
         };
-        let mut feed = cluster.store.feed();
+        let mut feed = cluster.source.feed()?;
         loop {
-            let newest = self.follow_step(cluster, &mut feed)?;
+            let newest = self.follow_step(cluster, &mut *feed)?;
             if cluster.applied.load(Ordering::Acquire) >= newest {
                 return Ok(newest);
             }
@@ -116,9 +172,9 @@ impl Admin {
     }
 
     /// One read of the log, applied; when the log no longer holds the changes right after
-    /// this node's position (pruned), the node reloads from the tables instead. Returns the
-    /// newest position seen.
-    fn follow_step(&self, cluster: &Cluster, feed: &mut impl Feed) -> Result<u64, AdminError> {
+    /// this node's position (pruned, or past a data directory's checkpoint), the node
+    /// reloads from the tables instead. Returns the newest position seen.
+    fn follow_step(&self, cluster: &Cluster, feed: &mut dyn Feed) -> Result<u64, AdminError> {
         let applied = cluster.applied.load(Ordering::Acquire);
         let (records, newest) = feed.read(applied, READ_LIMIT).map_err(|e| {
             cluster.set_reachable(false);
@@ -128,11 +184,11 @@ impl Admin {
         cluster.newest.fetch_max(newest, Ordering::AcqRel);
         let pruned = match records.first() {
             Some((first, _)) => *first > applied + 1,
-            None => false,
+            None => newest > applied,
         };
         if pruned {
             tracing::warn!(
-                node = cluster.store.node(),
+                node = cluster.source.node(),
                 applied,
                 "the log no longer holds the changes after this node's position: reloading \
                  from the tables"
@@ -149,11 +205,7 @@ impl Admin {
 
     /// Replaces the model with the tables' (read in one snapshot of the database), caches
     /// it, and publishes a snapshot built from it.
-    fn reload_from_tables(
-        &self,
-        cluster: &Cluster,
-        feed: &mut impl Feed,
-    ) -> Result<(), AdminError> {
+    fn reload_from_tables(&self, cluster: &Cluster, feed: &mut dyn Feed) -> Result<(), AdminError> {
         let (at, mutations) = feed.tables().map_err(shared_error)?;
         let mut fresh = Model::default();
         mutations.into_iter().for_each(|m| fresh.apply(m));
@@ -221,7 +273,7 @@ impl Admin {
     }
 }
 
-fn follow_loop(admin: Weak<Admin>, mut feed: impl Feed) {
+fn follow_loop(admin: Weak<Admin>, mut feed: Box<dyn Feed>) {
     let mut backoff = Duration::from_millis(50);
     let mut logged_down = false;
     loop {
@@ -232,10 +284,10 @@ fn follow_loop(admin: Weak<Admin>, mut feed: impl Feed) {
             return;
         };
         let before = cluster.applied.load(Ordering::Acquire);
-        match node.follow_step(cluster, &mut feed) {
+        match node.follow_step(cluster, &mut *feed) {
             Ok(newest) => {
                 if logged_down {
-                    tracing::info!(node = cluster.store.node(), "the store is reachable again");
+                    tracing::info!(node = cluster.source.node(), "the store is reachable again");
                     logged_down = false;
                 }
                 backoff = Duration::from_millis(50);
@@ -252,7 +304,7 @@ fn follow_loop(admin: Weak<Admin>, mut feed: impl Feed) {
             Err(error) if error.code() == ErrorCode::Unavailable => {
                 if !logged_down {
                     tracing::warn!(
-                        node = cluster.store.node(),
+                        node = cluster.source.node(),
                         %error,
                         "lost the store: lookups answer from the last state; retrying"
                     );
@@ -263,7 +315,7 @@ fn follow_loop(admin: Weak<Admin>, mut feed: impl Feed) {
                 backoff = (backoff * 2).min(MAX_BACKOFF);
             }
             Err(error) => {
-                tracing::error!(node = cluster.store.node(), %error, "applying the log failed");
+                tracing::error!(node = cluster.source.node(), %error, "applying the log failed");
                 drop(node);
                 std::thread::sleep(MAX_BACKOFF);
             }

@@ -247,8 +247,35 @@ impl Admin {
                 .checkpoint(seq, &encode(&model.to_mutations())?, &snapshot)
                 .map_err(store_error)?;
         }
-        let cluster = follow::Cluster::new(shared, seq, head);
+        let cluster = follow::Cluster::new(follow::Source::Shared(Box::new(shared)), seq, head);
         Admin::assemble(cache, model, seq, warnings, config, Some(cluster))
+    }
+
+    /// Opens a read-only follower of the data directory `dir`, which a running server may
+    /// own: the directory is read whole (checkpoint and journal, consistently however the
+    /// owner checkpoints meanwhile), and [`Admin::follow`] then applies every change the
+    /// owner acknowledges, within milliseconds. Changes through this admin are refused; it
+    /// keeps nothing of its own.
+    pub fn open_following(
+        dir: impl Into<std::path::PathBuf>,
+        config: AdminConfig,
+    ) -> Result<Admin, AdminError> {
+        let dir = dir.into();
+        let failed = |e: crate::store::SharedError| AdminError::internal(e.reason());
+        let mut feed = crate::store::tail::DirFeed::new(&dir).map_err(failed)?;
+        let (seq, mutations) = crate::store::Feed::tables(&mut feed).map_err(failed)?;
+        let mut model = Model::default();
+        mutations.into_iter().for_each(|m| model.apply(m));
+        model.check_invariants().map_err(|e| {
+            AdminError::internal(format!(
+                "{}: the stored model is inconsistent: {e}",
+                dir.display()
+            ))
+        })?;
+        let name = format!("follower of {}", dir.display());
+        let cluster = follow::Cluster::new(follow::Source::Dir { dir, name }, seq, seq);
+        let store = Box::new(crate::store::Discard);
+        Admin::assemble(store, model, seq, Vec::new(), config, Some(cluster))
     }
 
     fn assemble(
@@ -262,9 +289,12 @@ impl Admin {
         let snapshot = model
             .snapshot(seq + 1)
             .map_err(|e| AdminError::internal(e.to_string()))?;
-        let shared = cluster
-            .as_ref()
-            .map(|c| Box::new(c.store.writer()) as Box<dyn SharedLog>);
+        let shared = match cluster.as_ref().map(|c| &c.source) {
+            Some(follow::Source::Shared(store)) => {
+                Some(Box::new(store.writer()) as Box<dyn SharedLog>)
+            }
+            _ => None,
+        };
         Ok(Admin {
             model: RwLock::new(model),
             writer: Mutex::new(Writer {

@@ -8,7 +8,7 @@ use patchbay_core::Snapshot;
 
 use super::{io_err, Loaded, Records, Store, StoreError, RECORD_HEADER};
 
-const RECORD_MAGIC: &[u8; 4] = b"PBJ1";
+pub(super) const RECORD_MAGIC: &[u8; 4] = b"PBJ1";
 /// The largest payload a record may have (a bulk change of every number fits many times).
 const MAX_RECORD: usize = 1 << 30;
 
@@ -163,7 +163,7 @@ impl DataDir {
 }
 
 /// Parses the record at `at`: its sequence number, payload and the offset after it.
-fn parse_record(bytes: &[u8], at: usize) -> Result<(u64, &[u8], usize), String> {
+pub(super) fn parse_record(bytes: &[u8], at: usize) -> Result<(u64, &[u8], usize), String> {
     let header = bytes
         .get(at..at + RECORD_HEADER)
         .ok_or_else(|| "the record header is cut short".to_string())?;
@@ -304,6 +304,39 @@ impl Store for DataDir {
     fn journal_len(&self) -> u64 {
         self.journal_len
     }
+}
+
+/// The position of the checkpoint in `dir` (0 when there is none), read from the start of
+/// its file alone: the checkpoint is written as `{"seq":N,...`.
+pub(super) fn checkpoint_seq(dir: &Path) -> Result<u64, StoreError> {
+    let path = dir.join(DataDir::CHECKPOINT);
+    let mut head = [0u8; 32];
+    let read = match File::open(&path) {
+        Ok(file) => {
+            let mut read = 0;
+            let mut file = file.take(head.len() as u64);
+            while let Ok(n @ 1..) = file.read(head.get_mut(read..).unwrap_or_default()) {
+                read += n;
+            }
+            read
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(io_err(&path)(e)),
+    };
+    let digits = head
+        .get(..read)
+        .and_then(|h| h.strip_prefix(b"{\"seq\":"))
+        .map(|rest| rest.iter().take_while(|b| b.is_ascii_digit()).count())
+        .filter(|&n| (1..=20).contains(&n));
+    let seq = digits
+        .and_then(|n| head.get(7..7 + n))
+        .and_then(|d| std::str::from_utf8(d).ok())
+        .and_then(|d| d.parse().ok());
+    seq.ok_or_else(|| StoreError::Corrupt {
+        path,
+        offset: 0,
+        what: "the checkpoint does not start with its position".into(),
+    })
 }
 
 fn parse_checkpoint(path: &Path, bytes: &[u8]) -> Result<(u64, Vec<u8>), StoreError> {

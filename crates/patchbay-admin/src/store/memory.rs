@@ -1,4 +1,4 @@
-//! [`MemoryStore`]: everything in memory, nothing durable.
+//! [`MemoryStore`]: everything in memory, nothing durable; [`Discard`]: nothing at all.
 
 use patchbay_core::Snapshot;
 
@@ -39,5 +39,29 @@ impl Store for MemoryStore {
 
     fn journal_len(&self) -> u64 {
         self.journal_len
+    }
+}
+
+/// A store that keeps nothing: for a process that follows another's store and has nothing
+/// of its own to keep ([`crate::Admin::open_following`]). It loads empty and takes every
+/// change and checkpoint without keeping it.
+#[derive(Debug, Default)]
+pub struct Discard;
+
+impl Store for Discard {
+    fn load(&mut self) -> Result<Loaded, StoreError> {
+        Ok(Loaded::default())
+    }
+
+    fn append_group(&mut self, _: &[(u64, Vec<u8>)]) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    fn checkpoint(&mut self, _: u64, _: &[u8], _: &Snapshot) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    fn journal_len(&self) -> u64 {
+        0
     }
 }

@@ -6,7 +6,8 @@
 //! bytes durable and in order, which is what a shared PostgreSQL store would do as well.
 //!
 //! Backends, one module each: [`DataDir`] (`datadir`), [`MemoryStore`] (`memory`), and the
-//! shared PostgreSQL store (`postgres`), which several nodes follow.
+//! shared PostgreSQL store (`postgres`), which several nodes follow. A process beside the
+//! owner of a data directory follows it read-only through `tail`.
 //!
 //! [`DataDir`] layout:
 //!
@@ -26,6 +27,7 @@
 mod datadir;
 mod memory;
 pub(crate) mod postgres;
+pub(crate) mod tail;
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -33,7 +35,7 @@ use std::path::{Path, PathBuf};
 use patchbay_core::Snapshot;
 
 pub use datadir::DataDir;
-pub use memory::MemoryStore;
+pub use memory::{Discard, MemoryStore};
 
 /// The bytes a journal record takes besides its payload.
 const RECORD_HEADER: usize = 20;
@@ -122,6 +124,17 @@ pub(crate) enum SharedError {
     Unknown(String),
     /// The store refused: nothing was written (a fault, or a database this node cannot use).
     Refused(String),
+}
+
+impl SharedError {
+    /// What went wrong, in the store's own words.
+    pub(crate) fn reason(&self) -> &str {
+        match self {
+            SharedError::Unavailable(why)
+            | SharedError::Unknown(why)
+            | SharedError::Refused(why) => why,
+        }
+    }
 }
 
 impl std::fmt::Display for SharedError {

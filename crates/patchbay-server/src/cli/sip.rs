@@ -1,5 +1,6 @@
-//! `patchbay sip`: the SIP front on its own, answering from a snapshot file or a shared
-//! store it follows; and the start of the SIP front inside `serve --sip`.
+//! `patchbay sip`: the SIP front on its own, answering from what it follows (the data
+//! directory of a running server, a snapshot file, or a shared store); and the start of
+//! the SIP front inside `serve --sip`.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
@@ -20,6 +21,10 @@ pub struct SipArgs {
     /// The address to answer on, UDP and TCP.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:5060")]
     listen: SocketAddr,
+    /// Answer from the data directory of a running `patchbay serve`, read-only, following
+    /// every change it acknowledges.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["snapshot", "store"])]
+    data: Option<PathBuf>,
     /// Answer from this snapshot file, following it as it is replaced.
     #[arg(long, value_name = "FILE", conflicts_with = "store")]
     snapshot: Option<PathBuf>,
@@ -80,6 +85,17 @@ pub fn sip(args: SipArgs) -> CliResult {
     let mut _follower = None;
     let mut _admin = None;
     let router = match (&args.snapshot, &args.store) {
+        _ if args.data.is_some() => {
+            let admin = Arc::new(open_read_only(&DataArg {
+                data: args.data.clone(),
+                store: None,
+                node: None,
+            })?);
+            admin.follow();
+            let router = admin.router().clone();
+            _admin = Some(admin);
+            router
+        }
         (Some(file), _) => {
             let snapshot = Snapshot::open(file).map_err(|e| format!("{}: {e}", file.display()))?;
             let router = Router::new(snapshot);
@@ -101,7 +117,9 @@ pub fn sip(args: SipArgs) -> CliResult {
             _admin = Some(admin);
             router
         }
-        (None, None) => return Err("give --snapshot FILE or --store URL".into()),
+        (None, None) => {
+            return Err("give --data DIR, --snapshot FILE or --store URL".into());
+        }
     };
     let (running, counters) = start_sip(router, args.listen, &args.contact, region)?;
     if let Some(addr) = args.metrics {

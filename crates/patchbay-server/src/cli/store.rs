@@ -95,7 +95,7 @@ pub fn open_admin(data: &DataArg, config: AdminConfig) -> Result<Admin, String> 
 }
 
 /// Opens the store to read: the data directory without its lock (a server may own it), or
-/// the shared store's tables as they are now.
+/// the shared store's tables as they are now. [`Admin::follow`] keeps either current.
 pub fn open_read_only(data: &DataArg) -> Result<Admin, String> {
     if let Some(url) = &data.store {
         let shared = data.connect(url)?;
@@ -114,8 +114,7 @@ pub fn open_read_only(data: &DataArg) -> Result<Admin, String> {
             dir.display()
         ));
     }
-    let store = DataDir::open_read_only(&dir).map_err(|e| e.to_string())?;
-    Admin::open(Box::new(store), AdminConfig::default())
+    Admin::open_following(&dir, AdminConfig::default())
         .map_err(|e| format!("{}: {e}", dir.display()))
 }
 
