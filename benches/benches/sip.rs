@@ -5,6 +5,10 @@
 //! - `answer_invite`: `Responder::answer`: parse, look up, write the 302 (Contact from the
 //!   default template, the connector and match headers);
 //! - `parse_invite`: `patchbay_sip::parse` alone;
+//! - `oracle_parse_invite`: the same messages read by `ezk-sip-types` (the test oracle of
+//!   `crates/patchbay-sip/tests/oracle.rs`) the way `ezk-sip-core` reads a datagram: copied
+//!   into `Bytes`, split into lines, the request line and every header line parsed, headers
+//!   gathered by name, `Content-Length` decoded for the body;
 //! - `baseline_lookup`: `Reader::lookup` of the same numbers' text alone, the routing floor
 //!   every SIP front pays.
 //!
@@ -13,7 +17,12 @@
 use std::hint::black_box;
 use std::time::Duration;
 
+use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use ezk_sip_types::header::typed::ContentLength;
+use ezk_sip_types::msg::{Line, MessageLine, PullParser};
+use ezk_sip_types::parse::Parse;
+use ezk_sip_types::{Headers, Name};
 use patchbay_benches::{Fixture, SEED};
 use patchbay_sip::{parse, ContactTemplate, Outcome, Responder};
 
@@ -35,6 +44,30 @@ fn invite(number: &str, i: usize) -> Vec<u8> {
     .into_bytes()
 }
 
+/// The oracle's read of a datagram (`ezk-sip-core`'s `parse_complete_sip`), to the number of
+/// `Via` lines, or `None` for a message it refuses.
+fn oracle_parse(datagram: &[u8]) -> Option<usize> {
+    let buffer = Bytes::copy_from_slice(datagram);
+    let mut lines = PullParser::new(&buffer, 0);
+    let mut start = None;
+    let mut headers = Headers::new();
+    for line in &mut lines {
+        let line = std::str::from_utf8(line.ok()?).ok()?;
+        if start.is_none() {
+            start = Some(MessageLine::parse(&buffer)(line).ok()?.1);
+        } else {
+            let (_, header) = Line::parse(&buffer, line).ok()?;
+            headers.insert(header.name, header.value);
+        }
+    }
+    let head_end = lines.head_end();
+    let length = headers.get_named::<ContentLength>().map_or(0, |l| l.0);
+    buffer.get(head_end..head_end.checked_add(length)?)?;
+    start?
+        .is_request()
+        .then(|| headers.get_raw(&Name::VIA).len())
+}
+
 fn sip_group(c: &mut Criterion) {
     let numbers = std::env::var("PATCHBAY_SIP_NUMBERS")
         .ok()
@@ -53,8 +86,9 @@ fn sip_group(c: &mut Criterion) {
         .collect();
     let responder = Responder::new(ContactTemplate::default());
     let mut reply = Vec::with_capacity(2_048);
-    // Every INVITE is routed before anything is timed.
+    // Every INVITE is routed, and the oracle reads it, before anything is timed.
     for message in &messages {
+        assert_eq!(oracle_parse(message), Some(1));
         let outcome = responder.answer(&mut reader, message, &mut reply);
         assert_eq!(
             outcome,
@@ -80,6 +114,13 @@ fn sip_group(c: &mut Criterion) {
             let message = &messages[i % MESSAGES];
             i = i.wrapping_add(1);
             black_box(parse(message).map(|r| r.vias().len()).ok());
+        });
+    });
+    group.bench_function("oracle_parse_invite", |bench| {
+        bench.iter(|| {
+            let message = &messages[i % MESSAGES];
+            i = i.wrapping_add(1);
+            black_box(oracle_parse(message));
         });
     });
     group.bench_function("baseline_lookup", |bench| {
