@@ -1,7 +1,8 @@
 //! Three `patchbay serve` processes on one PostgreSQL store: writes through one are seen by
 //! the others, concurrent conflicting writes settle on one, a node killed with `kill -9`
 //! during a stream of writes catches up, and a database crash during a stream of writes
-//! loses no acknowledged change and invents none. Also the command line on the store.
+//! loses no acknowledged change and invents none. Also the command line on the store, and
+//! `patchbay sip --store` answering INVITEs from it.
 
 mod common;
 #[path = "../../patchbay-admin/tests/pg/mod.rs"]
@@ -13,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{api, run, Server};
+use common::{api, invite, run, spawn_sip, Server};
 use pg::PgCluster;
 use serde_json::{json, Value};
 
@@ -431,4 +432,32 @@ fn a_killed_node_and_a_crashed_database_lose_no_acknowledged_change() {
         .parse()
         .expect("a count");
     assert_eq!(rows, seen[0].len());
+}
+
+#[test]
+fn sip_answers_from_the_store_and_follows_it() {
+    let cluster = PgCluster::start();
+    let url = cluster.database();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(&dir.path().join("n0"), &url, "n0");
+    let key = server.key.clone().expect("key");
+    let c = server.client(Some(&key));
+    let id = connector(&c);
+    let (status, body) = import(&c, &number(1), &id);
+    assert_eq!(status, 200, "{body}");
+    let (mut sip, addr) = spawn_sip(&["--store", &url, "--node", "sip-0"]);
+    let reply = invite(addr, &number(1), "first");
+    assert!(reply.starts_with("SIP/2.0 302 "), "{reply}");
+    assert!(
+        reply.contains(&format!("\r\nContact: <sip:{id}@127.0.0.1:5080>\r\n")),
+        "{reply}"
+    );
+    assert!(invite(addr, &number(2), "before").starts_with("SIP/2.0 404 "));
+    let (status, body) = import(&c, &number(2), &id);
+    assert_eq!(status, 200, "{body}");
+    eventually("the SIP front answers the new number", || {
+        invite(addr, &number(2), "after").starts_with("SIP/2.0 302 ")
+    });
+    let _ = sip.kill();
+    let _ = sip.wait();
 }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{api, run, Server};
+use common::{api, invite, invite_from, run, spawn_sip, Server};
 use serde_json::json;
 
 fn scenario(code: u16) -> PathBuf {
@@ -66,52 +66,6 @@ fn sipp(
             String::from_utf8_lossy(&output.stderr)
         ),
     )
-}
-
-/// Sends one INVITE for `number` over UDP from a new socket; the reply's text.
-fn invite(to: SocketAddr, number: &str, call: &str) -> String {
-    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
-    invite_from(&socket, to, number, call)
-}
-
-/// Sends one INVITE for `number` from `socket`; the reply's text.
-fn invite_from(socket: &UdpSocket, to: SocketAddr, number: &str, call: &str) -> String {
-    socket
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .expect("timeout");
-    let local = socket.local_addr().expect("addr");
-    let request = format!(
-        "INVITE sip:{number}@{to} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bK{call}\r\n\
-         Max-Forwards: 70\r\nTo: <sip:{number}@{to}>\r\nFrom: <sip:test@{local}>;tag=t{call}\r\n\
-         Call-ID: {call}@test\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
-    );
-    socket.send_to(request.as_bytes(), to).expect("send");
-    let mut buffer = [0u8; 4_096];
-    let (len, _) = socket.recv_from(&mut buffer).expect("a reply");
-    String::from_utf8_lossy(&buffer[..len]).to_string()
-}
-
-/// Starts `patchbay sip --listen 127.0.0.1:0` with `args`: the process and where it answers.
-fn spawn_sip(args: &[&str]) -> (std::process::Child, SocketAddr) {
-    let mut child = Command::new(common::BIN)
-        .args(["sip", "--listen", "127.0.0.1:0"])
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(
-        child.stdout.take().expect("stdout"),
-    ));
-    let sip: SocketAddr = lines
-        .next()
-        .expect("a line")
-        .expect("utf-8")
-        .strip_prefix("patchbay sip on ")
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|a| a.parse().ok())
-        .expect("the address");
-    (child, sip)
 }
 
 fn connector(c: &common::Client<'_>) -> String {
