@@ -19,6 +19,11 @@
 //! htable from db_text, `patchbay sip --snapshot` and `patchbay sip --data` (a data
 //! directory with the numbers in its checkpoint).
 //!
+//! Following: an admin owning a data directory (what `patchbay serve` runs) acknowledges
+//! `PATCHBAY_SIP_CHANGES` one-number imports (default 200), one at a time, while `patchbay
+//! sip --data` follows the directory: the time from each acknowledgment until an INVITE
+//! for the number gets its 302 (p50, p99, worst).
+//!
 //! Run: `benches/sip/run` (builds in release first; needs `kamailio` and `sipp`).
 
 use std::io::Write;
@@ -29,7 +34,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use patchbay_admin::{Admin, AdminConfig, Caller, DataDir, ImportRequest, NewConnector};
+use patchbay_admin::{
+    Admin, AdminConfig, Caller, DataDir, ImportRequest, NewConnector, NumberCheck,
+};
 use patchbay_benches::{Fixture, SplitMix64};
 use patchbay_core::ClientEnv;
 
@@ -444,11 +451,8 @@ fn print_run(name: &str, run: &Run) {
 
 /// A data directory holding `fixture`'s numbers in its checkpoint, as a server leaves it.
 fn data_dir(dir: &Path, fixture: &Fixture) {
-    let admin = Admin::open(
-        Box::new(DataDir::open(dir).expect("data dir")),
-        AdminConfig::default(),
-    )
-    .expect("admin");
+    let admin =
+        Admin::open(Box::new(DataDir::open(dir).expect("data dir")), config()).expect("admin");
     admin.bootstrap().expect("bootstrap");
     let ids: Vec<String> = fixture
         .connectors
@@ -475,9 +479,10 @@ fn data_dir(dir: &Path, fixture: &Fixture) {
     for (number, &slot) in fixture.numbers.iter().zip(&fixture.assignment) {
         by_connector[slot as usize].push(number.to_string());
     }
+    let mut refused = 0;
     for (numbers, id) in by_connector.iter().zip(&ids) {
         for chunk in numbers.chunks(10_000) {
-            admin
+            refused += admin
                 .import_numbers(
                     &Caller::Operator,
                     "default",
@@ -487,10 +492,105 @@ fn data_dir(dir: &Path, fixture: &Fixture) {
                         connector_id: Some(id.clone()),
                     },
                 )
-                .expect("import");
+                .expect("import")
+                .errors
+                .len();
         }
     }
+    assert_eq!(refused, 0, "every number of the fixture imports");
     admin.checkpoint().expect("checkpoint");
+}
+
+/// The admin's settings here: the fixture's numbers are of possible lengths, not all in
+/// assigned ranges.
+fn config() -> AdminConfig {
+    AdminConfig {
+        number_check: NumberCheck::Possible,
+        ..AdminConfig::default()
+    }
+}
+
+/// How long after an acknowledged change `patchbay sip --data` answers from it.
+fn follow_latency(work: &Path, changes: usize) {
+    let dir = work.join("follow-data");
+    let admin =
+        Admin::open(Box::new(DataDir::open(&dir).expect("data dir")), config()).expect("admin");
+    admin.bootstrap().expect("bootstrap");
+    let id = admin
+        .create_connector(
+            &Caller::Operator,
+            "default",
+            NewConnector {
+                name: "Follow".into(),
+                client_env: ClientEnv::Live,
+                asr_lang_code: "en-US".into(),
+                voice_name: "en-US-Neural2-A".into(),
+                variant_id: None,
+                disable_handoff: None,
+            },
+        )
+        .expect("connector")
+        .connector_id;
+    let server = Server::patchbay(&["--data", dir.to_str().expect("utf-8")], PATCHBAY_PORT);
+    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    socket
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .expect("timeout");
+    let mut buffer = [0u8; 4_096];
+    let mut times = Vec::with_capacity(changes);
+    for (i, number) in patchbay_benches::e164_numbers(changes, 99)
+        .iter()
+        .enumerate()
+    {
+        let imported = admin
+            .import_numbers(
+                &Caller::Operator,
+                "default",
+                &ImportRequest {
+                    phone_numbers: vec![number.to_string()],
+                    client_env: None,
+                    connector_id: Some(id.clone()),
+                },
+            )
+            .expect("import");
+        assert!(
+            imported.errors.is_empty(),
+            "{number}: {:?}",
+            imported.errors
+        );
+        let acknowledged = Instant::now();
+        for attempt in 0u64.. {
+            let invite = request(
+                "INVITE",
+                &number.to_string(),
+                server.addr,
+                &socket,
+                &format!("f{i}-{attempt}"),
+            );
+            socket
+                .send_to(invite.as_bytes(), server.addr)
+                .expect("send");
+            let (len, _) = socket.recv_from(&mut buffer).expect("a reply");
+            if buffer[..len].starts_with(b"SIP/2.0 302 ") {
+                break;
+            }
+            assert!(
+                acknowledged.elapsed() < Duration::from_secs(10),
+                "never answered: {}",
+                String::from_utf8_lossy(&buffer[..len])
+            );
+        }
+        times.push(acknowledged.elapsed().as_secs_f64() * 1e3);
+    }
+    server.stop();
+    times.sort_by(f64::total_cmp);
+    let at = |q: f64| times[((times.len() as f64 * q) as usize).min(times.len() - 1)];
+    println!(
+        "following: {changes} acknowledged changes answered by patchbay sip --data after p50 {:.2} ms, p99 {:.2} ms, worst {:.2} ms",
+        at(0.5),
+        at(0.99),
+        times[times.len() - 1]
+    );
 }
 
 fn main() {
@@ -502,8 +602,12 @@ fn main() {
         .split(',')
         .filter_map(|r| r.trim().parse().ok())
         .collect();
+    let changes: usize = env_or("PATCHBAY_SIP_CHANGES", 200);
     let work = tempfile::tempdir().expect("tempdir");
     let work = work.path();
+    if changes > 0 {
+        follow_latency(work, changes);
+    }
     println!(
         "patchbay sip beside Kamailio: {numbers} numbers over {CONNECTORS} connectors, {seconds} s a rate, {} cores",
         cores()
