@@ -457,23 +457,7 @@ fn data_dir(dir: &Path, fixture: &Fixture) {
     let ids: Vec<String> = fixture
         .connectors
         .iter()
-        .map(|c| {
-            admin
-                .create_connector(
-                    &Caller::Operator,
-                    "default",
-                    NewConnector {
-                        name: c.name.clone(),
-                        client_env: ClientEnv::Live,
-                        asr_lang_code: "en-US".into(),
-                        voice_name: "en-US-Neural2-A".into(),
-                        variant_id: None,
-                        disable_handoff: None,
-                    },
-                )
-                .expect("connector")
-                .connector_id
-        })
+        .map(|c| connector(&admin, &c.name))
         .collect();
     let mut by_connector: Vec<Vec<String>> = vec![Vec::new(); ids.len()];
     for (number, &slot) in fixture.numbers.iter().zip(&fixture.assignment) {
@@ -501,6 +485,25 @@ fn data_dir(dir: &Path, fixture: &Fixture) {
     admin.checkpoint().expect("checkpoint");
 }
 
+/// A new connector named `name` in the default project; its id.
+fn connector(admin: &Admin, name: &str) -> String {
+    admin
+        .create_connector(
+            &Caller::Operator,
+            "default",
+            NewConnector {
+                name: name.into(),
+                client_env: ClientEnv::Live,
+                asr_lang_code: "en-US".into(),
+                voice_name: "en-US-Neural2-A".into(),
+                variant_id: None,
+                disable_handoff: None,
+            },
+        )
+        .expect("connector")
+        .connector_id
+}
+
 /// The admin's settings here: the fixture's numbers are of possible lengths, not all in
 /// assigned ranges.
 fn config() -> AdminConfig {
@@ -516,21 +519,7 @@ fn follow_latency(work: &Path, changes: usize) {
     let admin =
         Admin::open(Box::new(DataDir::open(&dir).expect("data dir")), config()).expect("admin");
     admin.bootstrap().expect("bootstrap");
-    let id = admin
-        .create_connector(
-            &Caller::Operator,
-            "default",
-            NewConnector {
-                name: "Follow".into(),
-                client_env: ClientEnv::Live,
-                asr_lang_code: "en-US".into(),
-                voice_name: "en-US-Neural2-A".into(),
-                variant_id: None,
-                disable_handoff: None,
-            },
-        )
-        .expect("connector")
-        .connector_id;
+    let id = connector(&admin, "Follow");
     let server = Server::patchbay(&["--data", dir.to_str().expect("utf-8")], PATCHBAY_PORT);
     let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
     socket
