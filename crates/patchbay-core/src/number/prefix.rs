@@ -231,7 +231,27 @@ fn split_wildcards(input: &str) -> Result<(&str, usize), NormalizeError> {
         let offset = body.find('*').unwrap_or(body.len());
         return Err(NormalizeError::InvalidWildcard { offset });
     }
+    if let Some(offset) = inner_x(body) {
+        return Err(NormalizeError::InvalidWildcard { offset });
+    }
     Ok((body, xs))
+}
+
+/// The byte offset of an `x` or `X` standing alone among the digits of `body` (`+44 20
+/// 79x6`): a wildcard before the end, not a letter of a word such as `ext`.
+fn inner_x(body: &str) -> Option<usize> {
+    let bytes = body.as_bytes();
+    let letter = |at: Option<usize>| {
+        at.and_then(|at| bytes.get(at))
+            .is_some_and(u8::is_ascii_alphabetic)
+    };
+    bytes
+        .iter()
+        .enumerate()
+        .find(|&(at, &b)| {
+            matches!(b, b'x' | b'X') && !letter(at.checked_sub(1)) && !letter(Some(at + 1))
+        })
+        .map(|(at, _)| at)
 }
 
 /// Why the key of a prefix index entry cannot be a prefix, for tests of files.
@@ -368,6 +388,15 @@ mod tests {
             err("+4420**"),
             NormalizeError::InvalidWildcard { .. }
         ));
+        assert_eq!(
+            err("+44 20 79x6"),
+            NormalizeError::InvalidWildcard { offset: 9 }
+        );
+        assert_eq!(
+            err("+4420X6xx"),
+            NormalizeError::InvalidWildcard { offset: 5 }
+        );
+        assert_eq!(err("+44 20 7946 0000 ext 12"), NormalizeError::Extension);
         assert_eq!(err("+44 20 FLOWERS"), NormalizeError::Letters);
         assert!(matches!(
             err(&"1".repeat(65)),
