@@ -8,7 +8,6 @@
 mod cli;
 mod http;
 
-use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -31,35 +30,7 @@ enum Command {
     /// On first start with an empty data directory it creates account `default`, project
     /// `default` and an API key for it, and prints the key once. Stops gracefully on
     /// SIGINT/SIGTERM: finishes requests in flight, writes a checkpoint, exits 0.
-    Serve {
-        #[command(flatten)]
-        data: cli::DataArg,
-        /// The address to listen on (loopback by default; use 0.0.0.0:PORT to expose it).
-        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
-        listen: SocketAddr,
-        /// Read national-format numbers in this region (ISO 3166 code such as GB).
-        #[arg(long, value_name = "CC")]
-        region: Option<String>,
-        /// Import numbers of a possible length even when the metadata does not know them
-        /// as valid (for ranges newer than the metadata).
-        #[arg(long)]
-        accept_possible: bool,
-        /// The most numbers or ids one bulk call may carry.
-        #[arg(long, value_name = "N", default_value_t = 10_000)]
-        max_bulk: usize,
-        /// The largest request body, in bytes.
-        #[arg(long, value_name = "BYTES", default_value_t = 8 << 20)]
-        max_body: usize,
-        /// Also answer SIP INVITEs on this address (UDP and TCP), from the server's own
-        /// router; the counters join /metrics.
-        #[arg(long, value_name = "ADDR")]
-        sip: Option<SocketAddr>,
-        /// The redirect target of `--sip` (placeholders: {number}, {connectorId},
-        /// {projectId}, {accountId}, {clientEnv}, {variantId}, {asrLangCode}, {ttsLangCode},
-        /// {voiceName}).
-        #[arg(long, value_name = "TEMPLATE", default_value = patchbay_sip::ContactTemplate::DEFAULT)]
-        contact: String,
-    },
+    Serve(cli::ServeArgs),
     /// Answer SIP INVITEs as a stateless redirect server, from a snapshot file or a shared
     /// store it follows.
     Sip(cli::SipArgs),
@@ -87,33 +58,15 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("PATCHBAY_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    let log_format = match &cli.command {
+        Command::Serve(args) => args.log.log_format,
+        Command::Sip(args) => args.log.log_format,
+        _ => cli::LogFormat::Text,
+    };
+    cli::log::init(log_format);
     let result = match cli.command {
-        Command::Serve {
-            data,
-            listen,
-            region,
-            accept_possible,
-            max_bulk,
-            max_body,
-            sip,
-            contact,
-        } => cli::serve(cli::ServeOptions {
-            data,
-            listen,
-            region,
-            accept_possible,
-            max_bulk,
-            max_body,
-            sip: sip.map(|addr| (addr, contact)),
-        }),
+        Command::Serve(args) => cli::serve(args),
         Command::Sip(args) => cli::sip(args),
         Command::Project(command) => cli::project(command),
         Command::Key(command) => cli::key(command),
@@ -126,7 +79,12 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(message) => {
-            eprintln!("patchbay: {message}");
+            // A log shipper reads every line of a JSON log as JSON, the last one included.
+            if log_format == cli::LogFormat::Json {
+                tracing::error!("{message}");
+            } else {
+                eprintln!("patchbay: {message}");
+            }
             ExitCode::from(2)
         }
     }

@@ -8,10 +8,8 @@ use clap::{Args, Subcommand};
 use patchbay_admin::{AdminConfig, Caller, PrefixImportRequest};
 use serde_json::json;
 
-use super::{
-    import_progress, open_admin, open_input, open_read_only, report_import, Batches, CliResult,
-    DataArg,
-};
+use super::import::{import_progress, open_input, report_import, Batches};
+use super::{open_admin, open_read_only, CliResult, DataArg};
 
 /// Manage number prefixes (DID blocks, ranges, whole countries).
 #[derive(Subcommand)]

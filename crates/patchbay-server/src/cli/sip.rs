@@ -13,7 +13,7 @@ use clap::Args;
 use patchbay_core::{Region, Router, Snapshot};
 use patchbay_sip::{ContactTemplate, Counters, Responder, Running, Settings};
 
-use super::{open_read_only, parse_region, shutdown_signal, CliResult, DataArg};
+use super::{open_read_only, parse_region, shutdown_signal, CliResult, DataArg, LogArgs};
 
 /// Options of `patchbay sip`.
 #[derive(Args)]
@@ -44,6 +44,8 @@ pub struct SipArgs {
     /// Serve the counters (Prometheus text) over HTTP on this address.
     #[arg(long, value_name = "ADDR")]
     metrics: Option<SocketAddr>,
+    #[command(flatten)]
+    pub log: LogArgs,
 }
 
 /// Starts the SIP front on `addr` answering from `router`: the running front and its

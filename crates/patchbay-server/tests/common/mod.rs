@@ -37,11 +37,29 @@ impl Server {
         level: &str,
         log: impl Into<Stdio>,
     ) -> Server {
-        let mut child = Command::new(BIN)
+        Server::start_env(data, extra, &[("PATCHBAY_LOG", Some(level))], log)
+    }
+
+    /// [`Server::start`] with environment variables set (`Some`) or removed (`None`), and
+    /// where its log (stderr) goes.
+    pub fn start_env(
+        data: &Path,
+        extra: &[&str],
+        env: &[(&str, Option<&str>)],
+        log: impl Into<Stdio>,
+    ) -> Server {
+        let mut command = Command::new(BIN);
+        command
             .args(["serve", "--listen", "127.0.0.1:0", "--data"])
             .arg(data)
-            .args(extra)
-            .env("PATCHBAY_LOG", level)
+            .args(extra);
+        for (name, value) in env {
+            match value {
+                Some(value) => command.env(name, value),
+                None => command.env_remove(name),
+            };
+        }
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(log)
             .spawn()

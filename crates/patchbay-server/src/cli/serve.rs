@@ -1,0 +1,126 @@
+//! `patchbay serve`: the HTTP API over a data directory or a shared store, and optionally
+//! the SIP front from the same router.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use clap::Args;
+use patchbay_admin::{AdminConfig, NumberCheck};
+use patchbay_core::normalize_in;
+
+use super::{open_admin, parse_region, shutdown_signal, start_sip, CliResult, DataArg, LogArgs};
+use crate::http::{self, AppState, Limits};
+
+/// Serve the HTTP API.
+#[derive(Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub data: DataArg,
+    /// The address to listen on (loopback by default; use 0.0.0.0:PORT to expose it).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Read national-format numbers in this region (ISO 3166 code such as GB).
+    #[arg(long, value_name = "CC")]
+    region: Option<String>,
+    /// Import numbers of a possible length even when the metadata does not know them
+    /// as valid (for ranges newer than the metadata).
+    #[arg(long)]
+    accept_possible: bool,
+    /// The most numbers or ids one bulk call may carry.
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    max_bulk: usize,
+    /// The largest request body, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 8 << 20)]
+    max_body: usize,
+    /// Also answer SIP INVITEs on this address (UDP and TCP), from the server's own
+    /// router; the counters join /metrics.
+    #[arg(long, value_name = "ADDR")]
+    sip: Option<SocketAddr>,
+    /// The redirect target of `--sip` (placeholders: {number}, {connectorId},
+    /// {projectId}, {accountId}, {clientEnv}, {variantId}, {asrLangCode}, {ttsLangCode},
+    /// {voiceName}).
+    #[arg(long, value_name = "TEMPLATE", default_value = patchbay_sip::ContactTemplate::DEFAULT)]
+    contact: String,
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+/// Runs the server until SIGINT or SIGTERM, then writes a final checkpoint.
+pub fn serve(opts: ServeArgs) -> CliResult {
+    let config = AdminConfig {
+        number_check: if opts.accept_possible {
+            NumberCheck::Possible
+        } else {
+            NumberCheck::Valid
+        },
+        default_region: parse_region(opts.region.as_deref())?,
+        max_bulk: opts.max_bulk,
+        ..AdminConfig::default()
+    };
+    let admin = Arc::new(open_admin(&opts.data, config)?);
+    if admin.follow().is_some() {
+        tracing::info!(node = %opts.data.node_name(), "following the shared store");
+    }
+    // Load the numbering metadata now, not on the first caller's import.
+    let _ = normalize_in("020 7946 0958", "GB".parse().ok());
+    let new_key = admin.bootstrap().map_err(|e| e.to_string())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let sip_front = match opts.sip {
+        Some(addr) => Some(start_sip(
+            admin.router().clone(),
+            addr,
+            &opts.contact,
+            parse_region(opts.region.as_deref())?,
+        )?),
+        None => None,
+    };
+    let state = Arc::new(AppState {
+        admin: Arc::clone(&admin),
+        metrics: http::metrics::Metrics::default(),
+        ready: AtomicBool::new(true),
+        sip: sip_front.as_ref().map(|(_, counters)| counters.clone()),
+    });
+    let limits = Limits {
+        body_bytes: opts.max_body,
+        ..Limits::default()
+    };
+    let data = opts.data.clone();
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(opts.listen)
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e}", opts.listen))?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        // Install the handlers before announcing the address: a signal that arrives right
+        // after must stop the server gracefully, not kill it.
+        let shutdown = shutdown_signal().map_err(|e| format!("cannot install signal handlers: {e}"))?;
+        let mut out = std::io::stdout().lock();
+        if let Some(key) = new_key {
+            let _ = writeln!(
+                out,
+                "Created account `default`, project `default` and this API key (shown once, keep it):\n\n    {key}\n\nTry it:\n\n    curl -s http://{addr}/v1/agents/default/telephony/connectors -H 'x-api-key: {key}'\n"
+            );
+        }
+        if let Some((front, _)) = &sip_front {
+            let _ = writeln!(out, "patchbay sip on {} (udp, tcp)", front.local_addr());
+        }
+        // Last line of the start-up output: scripts wait for it.
+        let _ = writeln!(out, "patchbay listening on http://{addr} ({})", opts.data.describe());
+        let _ = out.flush();
+        drop(out);
+        axum::serve(listener, http::app(state, limits))
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(|e| format!("server error: {e}"))
+    })?;
+    admin.checkpoint().map_err(|e| {
+        format!("stopped, but the final checkpoint failed (the journal is intact): {e}")
+    })?;
+    tracing::info!("stopped; data is durable ({})", data.describe());
+    Ok(ExitCode::SUCCESS)
+}
