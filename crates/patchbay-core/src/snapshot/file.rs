@@ -34,10 +34,10 @@ use std::sync::Arc;
 
 use rkyv::rancor;
 
-use super::index::{Index, Region};
+use super::index::{Index, StoredBuckets};
 use super::map::Storage;
 use super::prefixes::Prefixes;
-use super::table::{ArchivedBucket, Bucket};
+use super::table::{self, ArchivedBucket, Bucket};
 use super::{Directory, Snapshot, HOLE};
 use crate::connector::Connector;
 
@@ -263,15 +263,15 @@ impl Snapshot {
                 return finish(header, connectors, directory, index.with(numbers));
             }
         };
-        if bucket_slice(bytes, start, buckets).is_none() {
+        if table::bucket_slice(bytes, start, buckets).is_none() {
             return Err(FileErrorKind::Corrupt("the index is misaligned".into()));
         }
-        let region = Region {
+        let stored = StoredBuckets {
             storage: Arc::new(storage),
             start,
             buckets,
         };
-        let numbers = Index::stored(seed, region, &lens).map_err(index_error)?;
+        let numbers = Index::stored(seed, stored, &lens).map_err(index_error)?;
         finish(header, connectors, directory, index.with(numbers))
     }
 }
@@ -371,15 +371,6 @@ fn plan_table(bytes: &[u8], archived: &rkyv::vec::ArchivedVec<ArchivedBucket>) -
     } else {
         TablePlan::Decoded(slice.iter().map(decode).collect())
     }
-}
-
-/// The `count` buckets at byte `start` of `bytes`, if they are in range and aligned.
-#[inline]
-pub(super) fn bucket_slice(bytes: &[u8], start: usize, count: usize) -> Option<&[Bucket]> {
-    let end = count
-        .checked_mul(std::mem::size_of::<Bucket>())
-        .and_then(|len| len.checked_add(start))?;
-    bytemuck::try_cast_slice(bytes.get(start..end)?).ok()
 }
 
 fn read_header(bytes: &[u8]) -> Result<Header, FileErrorKind> {

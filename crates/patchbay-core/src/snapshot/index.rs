@@ -21,7 +21,6 @@
 
 use std::sync::Arc;
 
-use super::file;
 use super::map::Storage;
 use super::table::{self, Bucket, DuplicateKey, Keys, Upsert};
 
@@ -42,7 +41,7 @@ pub(crate) fn shard_count(numbers: usize) -> usize {
 pub(crate) enum Shard {
     /// Built or patched in this process.
     Heap(Arc<[Bucket]>),
-    /// Inside the index's stored bytes: `len` buckets from bucket `start` of the region.
+    /// Inside the index's stored bytes: `len` buckets from bucket `start` of them.
     Stored { start: u32, len: u32 },
 }
 
@@ -50,19 +49,19 @@ const _: () = assert!(std::mem::size_of::<Shard>() == 16);
 
 /// The bytes of a snapshot file holding stored shards: `buckets` buckets from byte `start`.
 #[derive(Clone)]
-pub(crate) struct Region {
+pub(crate) struct StoredBuckets {
     pub(crate) storage: Arc<Storage>,
     pub(crate) start: usize,
     pub(crate) buckets: usize,
 }
 
-/// The number index: the hash seed, the shard descriptors, and the file region that stored
+/// The number index: the hash seed, the shard descriptors, and the file bytes that stored
 /// shards point into.
 #[derive(Clone)]
 pub(crate) struct Index {
     seed: u64,
     shards: Arc<[Shard]>,
-    region: Option<Region>,
+    stored: Option<StoredBuckets>,
 }
 
 /// One change to the index: `key` routed to `slot`, or unrouted (`None`).
@@ -74,7 +73,7 @@ impl Index {
         Index {
             seed: 0,
             shards: Arc::from([Shard::Heap(Arc::from(fresh(1)))]),
-            region: None,
+            stored: None,
         }
     }
 
@@ -112,13 +111,13 @@ impl Index {
         Ok(Index {
             seed,
             shards,
-            region: None,
+            stored: None,
         })
     }
 
-    /// An index of stored shards over `region`, as a file describes it: `lens` buckets each,
+    /// An index of stored shards over `stored`, as a file describes it: `lens` buckets each,
     /// back to back. The caller validates it ([`Index::validate`]) before use.
-    pub(crate) fn stored(seed: u64, region: Region, lens: &[u32]) -> Result<Index, String> {
+    pub(crate) fn stored(seed: u64, stored: StoredBuckets, lens: &[u32]) -> Result<Index, String> {
         check_shard_count(lens)?;
         let mut start = 0u64;
         let mut shards = Vec::with_capacity(lens.len());
@@ -127,16 +126,16 @@ impl Index {
             shards.push(Shard::Stored { start: at, len });
             start += u64::from(len);
         }
-        if start != region.buckets as u64 {
+        if start != stored.buckets as u64 {
             return Err(format!(
                 "the shards hold {start} buckets, the index {}",
-                region.buckets
+                stored.buckets
             ));
         }
         Ok(Index {
             seed,
             shards: shards.into(),
-            region: Some(region),
+            stored: Some(stored),
         })
     }
 
@@ -158,7 +157,7 @@ impl Index {
         Ok(Index {
             seed,
             shards: shards.into(),
-            region: None,
+            stored: None,
         })
     }
 
@@ -191,13 +190,13 @@ impl Index {
 
     #[inline]
     fn stored_buckets(&self, start: u32, len: u32) -> &[Bucket] {
-        let Some(region) = &self.region else {
+        let Some(stored) = &self.stored else {
             return &[];
         };
         let at = (start as usize)
             .checked_mul(std::mem::size_of::<Bucket>())
-            .and_then(|offset| offset.checked_add(region.start));
-        at.and_then(|at| file::bucket_slice(region.storage.bytes(), at, len as usize))
+            .and_then(|offset| offset.checked_add(stored.start));
+        at.and_then(|at| table::bucket_slice(stored.storage.bytes(), at, len as usize))
             .unwrap_or_default()
     }
 
@@ -276,7 +275,7 @@ impl Index {
         Index {
             seed: self.seed,
             shards: shards.into(),
-            region: self.region.clone(),
+            stored: self.stored.clone(),
         }
     }
 

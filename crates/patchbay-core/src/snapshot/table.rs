@@ -45,6 +45,15 @@ pub(crate) struct Bucket {
 const _: () = assert!(std::mem::size_of::<Bucket>() == 64);
 const _: () = assert!(std::mem::size_of::<ArchivedBucket>() == 64);
 
+/// The `count` buckets at byte `start` of `bytes`, if they are in range and aligned.
+#[inline]
+pub(crate) fn bucket_slice(bytes: &[u8], start: usize, count: usize) -> Option<&[Bucket]> {
+    let end = count
+        .checked_mul(std::mem::size_of::<Bucket>())
+        .and_then(|len| len.checked_add(start))?;
+    bytemuck::try_cast_slice(bytes.get(start..end)?).ok()
+}
+
 /// The seeded hash of `key`: one multiply by a 64-bit odd constant (Fibonacci hashing),
 /// which spreads neighbouring keys, such as a block of DIDs, across the high bits that
 /// [`spread`] reads first.
