@@ -262,7 +262,7 @@ pub fn check_sip(message: &[u8]) -> Result<(), String> {
         if (outcome, &first) != (again, &second) {
             return Err("two answers to one message differ".into());
         }
-        check_answer(message, outcome, &first)
+        check_answer(message, outcome, &first).map_err(|e| e.to_string())
     })
 }
 

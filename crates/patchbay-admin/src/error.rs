@@ -1,4 +1,4 @@
-//! Errors of admin operations, each with the code of the HTTP contract (`spec/api.md`).
+//! Errors of admin operations, each with the code of the HTTP contract (`docs/api.md`).
 
 use std::fmt;
 

@@ -11,6 +11,203 @@ const MAX_TAG_LEN: usize = 35;
 /// Longest part of a rejected input repeated back in an error message, in characters.
 const MAX_ECHO_CHARS: usize = 40;
 
+/// Why [`check_language_tag`] rejected a tag.
+///
+/// Each variant names one defect and carries the input it was found in; its `Display` is a
+/// message for the person who typed the tag, repeating at most 40 characters of it and
+/// showing a valid tag. In every case the fix is to supply a tag of the shape
+/// `language[-Script][-REGION][-variant...]`, such as `en-US`, `cmn-Hans-CN` or
+/// `de-CH-1996`; the variant says which part to change.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LanguageTagError {
+    /// The tag is empty: supply one, such as `en-US`.
+    #[error("language tag is empty; expected a tag such as `en-US`")]
+    Empty,
+    /// The tag holds a character other than an ASCII letter, digit or `-`: remove it, or
+    /// for `_` write `-` instead (`en-US`, not `en_US`).
+    #[error(
+        "language tag {} contains {found:?}{}",
+        quote(.tag, MAX_ECHO_CHARS),
+        .kind.hint()
+    )]
+    ForbiddenChar {
+        /// The tag as given.
+        tag: String,
+        /// The first forbidden character in it.
+        found: char,
+        /// What kind of character it is.
+        kind: ForbiddenCharKind,
+    },
+    /// The tag is longer than 35 characters: shorten it (drop variants), or check that the
+    /// field holds a language tag at all.
+    #[error(
+        "language tag {} is {len} characters long; at most {MAX_TAG_LEN} are allowed \
+         (a tag looks like `en-US` or `cmn-Hans-CN`)",
+        quote(.tag, MAX_ECHO_CHARS)
+    )]
+    TooLong {
+        /// The tag as given.
+        tag: String,
+        /// Its length in bytes.
+        len: usize,
+    },
+    /// The tag has an empty subtag (a leading, trailing or doubled `-`): remove the extra
+    /// hyphen.
+    #[error(
+        "language tag {} has an empty subtag (a leading, trailing or doubled `-`); \
+         expected a tag such as `en-US`",
+        quote(.tag, MAX_ECHO_CHARS)
+    )]
+    EmptySubtag {
+        /// The tag as given.
+        tag: String,
+    },
+    /// The first subtag is not a language subtag of 2 or 3 letters: start the tag with one
+    /// (`en`, `cmn`).
+    #[error(
+        "language tag {} must start with a language subtag of 2 or 3 letters \
+         (`en`, `cmn`), as in `en-US`",
+        quote(.tag, MAX_ECHO_CHARS)
+    )]
+    BadLanguage {
+        /// The tag as given.
+        tag: String,
+    },
+    /// A subtag after the language is not a script, a region or a variant: correct or
+    /// remove it (extended language subtags, extensions and private use are not accepted).
+    #[error(
+        "language tag {}: subtag {} is not a script (4 letters, `Hans`), a region \
+         (2 letters or 3 digits, `US`, `419`) or a variant (5-8 letters and digits, \
+         or 4 starting with a digit, `1996`); expected a tag such as `en-US`",
+        quote(.tag, MAX_ECHO_CHARS),
+        quote(.subtag, MAX_ECHO_CHARS)
+    )]
+    UnrecognizedSubtag {
+        /// The tag as given.
+        tag: String,
+        /// The subtag that is none of the known kinds.
+        subtag: String,
+    },
+    /// A subtag comes after one that must follow it (a script after a region, two
+    /// regions): reorder the subtags as language-Script-REGION-variant, or drop the extra
+    /// one.
+    #[error(
+        "language tag {}: {kind} subtag {} is out of place; the order is \
+         language-Script-REGION-variant, as in `sr-Latn-RS` or `de-CH-1996`",
+        quote(.tag, MAX_ECHO_CHARS),
+        quote(.subtag, MAX_ECHO_CHARS)
+    )]
+    OutOfPlace {
+        /// The tag as given.
+        tag: String,
+        /// The misplaced subtag.
+        subtag: String,
+        /// What kind of subtag it is.
+        kind: SubtagKind,
+    },
+    /// The same variant appears twice (compared without regard to case): list it once.
+    #[error(
+        "language tag {} repeats the variant {}; list each variant once, as in \
+         `de-CH-1996`",
+        quote(.tag, MAX_ECHO_CHARS),
+        quote(.variant, MAX_ECHO_CHARS)
+    )]
+    RepeatedVariant {
+        /// The tag as given.
+        tag: String,
+        /// The second occurrence of the variant, as written.
+        variant: String,
+    },
+}
+
+/// The kind of a character that may not appear in a language tag
+/// ([`LanguageTagError::ForbiddenChar`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ForbiddenCharKind {
+    /// `_`, a common mistake for `-` (`en_US`): write `-`.
+    Underscore,
+    /// Whitespace, anywhere in the tag: trim or remove it.
+    Whitespace,
+    /// Any other character that is not an ASCII letter, digit or `-`: remove it.
+    Other,
+}
+
+impl ForbiddenCharKind {
+    /// The kind of `c`, which is not an ASCII letter, digit or `-`.
+    fn of(c: char) -> ForbiddenCharKind {
+        if c == '_' {
+            ForbiddenCharKind::Underscore
+        } else if c.is_whitespace() {
+            ForbiddenCharKind::Whitespace
+        } else {
+            ForbiddenCharKind::Other
+        }
+    }
+
+    /// The end of the error message for a character of this kind.
+    fn hint(self) -> &'static str {
+        match self {
+            ForbiddenCharKind::Underscore => {
+                "; separate subtags with `-`, not `_` (`en-US`, not `en_US`)"
+            }
+            ForbiddenCharKind::Whitespace => {
+                ": whitespace is not allowed anywhere in a tag such as `en-US`"
+            }
+            ForbiddenCharKind::Other => {
+                ": only ASCII letters, digits and `-` may appear, as in `en-US`"
+            }
+        }
+    }
+}
+
+/// The kind of a subtag after the language subtag, in the order the kinds must appear.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SubtagKind {
+    /// A script: 4 letters (`Hans`, `Latn`).
+    Script,
+    /// A region: 2 letters or 3 digits (`US`, `419`).
+    Region,
+    /// A variant: 5 to 8 letters and digits, or 4 starting with a digit (`1996`).
+    Variant,
+}
+
+impl SubtagKind {
+    /// The kind of `subtag`, or `None` when it is none of them.
+    fn of(subtag: &str) -> Option<SubtagKind> {
+        if is_script(subtag) {
+            Some(SubtagKind::Script)
+        } else if is_region(subtag) {
+            Some(SubtagKind::Region)
+        } else if is_variant(subtag) {
+            Some(SubtagKind::Variant)
+        } else {
+            None
+        }
+    }
+
+    /// Whether a subtag of this kind may follow `previous` (`None`: the language subtag).
+    fn may_follow(self, previous: Option<SubtagKind>) -> bool {
+        match self {
+            SubtagKind::Script => previous.is_none(),
+            SubtagKind::Region => matches!(previous, None | Some(SubtagKind::Script)),
+            SubtagKind::Variant => true,
+        }
+    }
+}
+
+impl std::fmt::Display for SubtagKind {
+    /// The kind in lower case, as in error messages: `script`, `region`, `variant`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SubtagKind::Script => "script",
+            SubtagKind::Region => "region",
+            SubtagKind::Variant => "variant",
+        })
+    }
+}
+
 /// Checks that `tag` is a well-formed language tag such as `en-US`.
 ///
 /// The accepted shape is a language subtag of 2 or 3 letters, then optionally a script of
@@ -22,123 +219,72 @@ const MAX_ECHO_CHARS: usize = 40;
 ///
 /// # Errors
 ///
-/// A message naming what is wrong (an empty or misplaced subtag, a character that is not
-/// an ASCII letter, digit or hyphen, an over-long tag) and giving a valid example.
-pub fn check_language_tag(tag: &str) -> Result<(), String> {
+/// A [`LanguageTagError`] naming what is wrong (an empty or misplaced subtag, a character
+/// that is not an ASCII letter, digit or hyphen, an over-long tag); its message gives a
+/// valid example.
+pub fn check_language_tag(tag: &str) -> Result<(), LanguageTagError> {
     if tag.is_empty() {
-        return Err("language tag is empty; expected a tag such as `en-US`".to_owned());
+        return Err(LanguageTagError::Empty);
     }
-    if let Some(c) = tag
+    if let Some(found) = tag
         .chars()
         .find(|c| !(c.is_ascii_alphanumeric() || *c == '-'))
     {
-        let hint = if c == '_' {
-            "; separate subtags with `-`, not `_` (`en-US`, not `en_US`)".to_owned()
-        } else if c.is_whitespace() {
-            ": whitespace is not allowed anywhere in a tag such as `en-US`".to_owned()
-        } else {
-            ": only ASCII letters, digits and `-` may appear, as in `en-US`".to_owned()
-        };
-        return Err(format!(
-            "language tag {} contains {c:?}{hint}",
-            quote(tag, MAX_ECHO_CHARS)
-        ));
+        return Err(LanguageTagError::ForbiddenChar {
+            tag: tag.to_owned(),
+            found,
+            kind: ForbiddenCharKind::of(found),
+        });
     }
     if tag.len() > MAX_TAG_LEN {
-        return Err(format!(
-            "language tag {} is {} characters long; at most {MAX_TAG_LEN} are allowed \
-             (a tag looks like `en-US` or `cmn-Hans-CN`)",
-            quote(tag, MAX_ECHO_CHARS),
-            tag.len()
-        ));
+        return Err(LanguageTagError::TooLong {
+            tag: tag.to_owned(),
+            len: tag.len(),
+        });
     }
     if tag.split('-').any(str::is_empty) {
-        return Err(format!(
-            "language tag {} has an empty subtag (a leading, trailing or doubled `-`); \
-             expected a tag such as `en-US`",
-            quote(tag, MAX_ECHO_CHARS)
-        ));
+        return Err(LanguageTagError::EmptySubtag {
+            tag: tag.to_owned(),
+        });
     }
 
     let mut subtags = tag.split('-');
     let language = subtags.next().unwrap_or_default();
     if !(2..=3).contains(&language.len()) || !is_alpha(language) {
-        return Err(format!(
-            "language tag {} must start with a language subtag of 2 or 3 letters \
-             (`en`, `cmn`), as in `en-US`",
-            quote(tag, MAX_ECHO_CHARS)
-        ));
+        return Err(LanguageTagError::BadLanguage {
+            tag: tag.to_owned(),
+        });
     }
 
     // Script, region and variants may each appear only after the ones before them.
-    let mut stage = Stage::Language;
+    let mut previous: Option<SubtagKind> = None;
     let mut variants: Vec<&str> = Vec::new();
     for subtag in subtags {
-        let kind = if is_script(subtag) {
-            Stage::Script
-        } else if is_region(subtag) {
-            Stage::Region
-        } else if is_variant(subtag) {
-            Stage::Variant
-        } else {
-            return Err(format!(
-                "language tag {}: subtag {} is not a script (4 letters, `Hans`), a region \
-                 (2 letters or 3 digits, `US`, `419`) or a variant (5-8 letters and digits, \
-                 or 4 starting with a digit, `1996`); expected a tag such as `en-US`",
-                quote(tag, MAX_ECHO_CHARS),
-                quote(subtag, MAX_ECHO_CHARS)
-            ));
+        let Some(kind) = SubtagKind::of(subtag) else {
+            return Err(LanguageTagError::UnrecognizedSubtag {
+                tag: tag.to_owned(),
+                subtag: subtag.to_owned(),
+            });
         };
-        let in_order = match kind {
-            Stage::Language => false,
-            Stage::Script => stage == Stage::Language,
-            Stage::Region => matches!(stage, Stage::Language | Stage::Script),
-            Stage::Variant => true,
-        };
-        if !in_order {
-            return Err(format!(
-                "language tag {}: {} subtag {} is out of place; the order is \
-                 language-Script-REGION-variant, as in `sr-Latn-RS` or `de-CH-1996`",
-                quote(tag, MAX_ECHO_CHARS),
-                kind.name(),
-                quote(subtag, MAX_ECHO_CHARS)
-            ));
+        if !kind.may_follow(previous) {
+            return Err(LanguageTagError::OutOfPlace {
+                tag: tag.to_owned(),
+                subtag: subtag.to_owned(),
+                kind,
+            });
         }
-        if kind == Stage::Variant {
+        if kind == SubtagKind::Variant {
             if variants.iter().any(|v| v.eq_ignore_ascii_case(subtag)) {
-                return Err(format!(
-                    "language tag {} repeats the variant {}; list each variant once, as in \
-                     `de-CH-1996`",
-                    quote(tag, MAX_ECHO_CHARS),
-                    quote(subtag, MAX_ECHO_CHARS)
-                ));
+                return Err(LanguageTagError::RepeatedVariant {
+                    tag: tag.to_owned(),
+                    variant: subtag.to_owned(),
+                });
             }
             variants.push(subtag);
         }
-        stage = kind;
+        previous = Some(kind);
     }
     Ok(())
-}
-
-/// The positions of a language tag, in the order they must appear.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Stage {
-    Language,
-    Script,
-    Region,
-    Variant,
-}
-
-impl Stage {
-    /// The subtag kind, as named in error messages.
-    fn name(self) -> &'static str {
-        match self {
-            Stage::Language => "language",
-            Stage::Script => "script",
-            Stage::Region => "region",
-            Stage::Variant => "variant",
-        }
-    }
 }
 
 /// Whether `s` is all ASCII letters.
@@ -235,7 +381,7 @@ mod tests {
         assert_eq!(longest.len(), 35);
         assert_eq!(check_language_tag(longest), Ok(()));
         let too_long = "en-US-aaaaa-bbbbb-ccccc-ddddd-eeeeee";
-        let err = check_language_tag(too_long).unwrap_err();
+        let err = check_language_tag(too_long).unwrap_err().to_string();
         assert!(err.contains("at most 35"), "{err}");
     }
 
@@ -255,7 +401,7 @@ mod tests {
             ("de-CH-1996-1996", "repeats the variant"),
         ];
         for (tag, needle) in cases {
-            let err = check_language_tag(tag).unwrap_err();
+            let err = check_language_tag(tag).unwrap_err().to_string();
             assert!(err.contains(needle), "{tag:?}: {err}");
             assert!(err.contains("en-US") || err.contains("de-CH-1996"), "{err}");
         }
@@ -264,10 +410,102 @@ mod tests {
     #[test]
     fn echo_of_huge_input_is_bounded() {
         let huge = "x".repeat(100_000);
-        let err = check_language_tag(&huge).unwrap_err();
+        let err = check_language_tag(&huge).unwrap_err().to_string();
         assert!(err.len() < 300, "{err}");
         let huge_bad = format!("{huge} ");
-        assert!(check_language_tag(&huge_bad).unwrap_err().len() < 300);
+        assert!(check_language_tag(&huge_bad).unwrap_err().to_string().len() < 300);
+    }
+
+    #[test]
+    fn errors_name_the_defect() {
+        assert_eq!(check_language_tag(""), Err(LanguageTagError::Empty));
+        assert!(matches!(
+            check_language_tag("en_US"),
+            Err(LanguageTagError::ForbiddenChar {
+                found: '_',
+                kind: ForbiddenCharKind::Underscore,
+                ..
+            })
+        ));
+        assert!(matches!(
+            check_language_tag("en US"),
+            Err(LanguageTagError::ForbiddenChar {
+                kind: ForbiddenCharKind::Whitespace,
+                ..
+            })
+        ));
+        assert!(matches!(
+            check_language_tag("\u{e9}n"),
+            Err(LanguageTagError::ForbiddenChar {
+                found: '\u{e9}',
+                kind: ForbiddenCharKind::Other,
+                ..
+            })
+        ));
+        assert!(matches!(
+            check_language_tag("en-US-aaaaa-bbbbb-ccccc-ddddd-eeeeee"),
+            Err(LanguageTagError::TooLong { len: 36, .. })
+        ));
+        assert!(matches!(
+            check_language_tag("en--US"),
+            Err(LanguageTagError::EmptySubtag { .. })
+        ));
+        assert!(matches!(
+            check_language_tag("12-US"),
+            Err(LanguageTagError::BadLanguage { .. })
+        ));
+        assert_eq!(
+            check_language_tag("en-USA1"),
+            Err(LanguageTagError::UnrecognizedSubtag {
+                tag: "en-USA1".into(),
+                subtag: "USA1".into(),
+            })
+        );
+        assert_eq!(
+            check_language_tag("en-US-Latn"),
+            Err(LanguageTagError::OutOfPlace {
+                tag: "en-US-Latn".into(),
+                subtag: "Latn".into(),
+                kind: SubtagKind::Script,
+            })
+        );
+        assert!(matches!(
+            check_language_tag("en-1996-US"),
+            Err(LanguageTagError::OutOfPlace {
+                kind: SubtagKind::Region,
+                ..
+            })
+        ));
+        assert!(matches!(
+            check_language_tag("de-CH-1996-1996"),
+            Err(LanguageTagError::RepeatedVariant { variant, .. }) if variant == "1996"
+        ));
+    }
+
+    #[test]
+    fn messages_are_exact() {
+        let message = |tag: &str| check_language_tag(tag).unwrap_err().to_string();
+        assert_eq!(
+            message(""),
+            "language tag is empty; expected a tag such as `en-US`"
+        );
+        assert_eq!(
+            message("en_US"),
+            "language tag \"en_US\" contains '_'; separate subtags with `-`, not `_` \
+             (`en-US`, not `en_US`)"
+        );
+        assert_eq!(
+            message("en-US-Latn"),
+            "language tag \"en-US-Latn\": script subtag \"Latn\" is out of place; the order \
+             is language-Script-REGION-variant, as in `sr-Latn-RS` or `de-CH-1996`"
+        );
+        assert_eq!(
+            message("en-US-aaaaa-bbbbb-ccccc-ddddd-eeeeee"),
+            "language tag \"en-US-aaaaa-bbbbb-ccccc-ddddd-eeeeee\" is 36 characters long; at \
+             most 35 are allowed (a tag looks like `en-US` or `cmn-Hans-CN`)"
+        );
+        let err: Box<dyn std::error::Error> = Box::new(LanguageTagError::Empty);
+        assert!(err.source().is_none());
     }
 
     #[test]

@@ -53,10 +53,12 @@ pub use api::{
 };
 pub use error::{AdminError, ErrorCode};
 pub use keys::new_id as random_id;
-pub use lang::check_language_tag;
-pub use model::{Grant, KeyInfo, NumberPrefix, PhoneNumber, Project};
+pub use lang::{check_language_tag, ForbiddenCharKind, LanguageTagError, SubtagKind};
+pub use model::{Grant, InvariantError, KeyInfo, NumberPrefix, PhoneNumber, Project};
 pub use patchbay_core;
-pub use store::postgres::{Postgres, DEFAULT_RETAIN, SCHEMA_VERSION};
+pub use store::postgres::{ConnectError, Postgres, DEFAULT_RETAIN, SCHEMA_VERSION};
 pub use store::{DataDir, Discard, Loaded, MemoryStore, Records, Store, StoreError};
 pub use validity::NumberCheck;
-pub use voices::{tts_lang_code, VoiceCatalog, VoiceValidator};
+pub use voices::{
+    tts_lang_code, CatalogDefect, CatalogError, VoiceCatalog, VoiceError, VoiceValidator,
+};

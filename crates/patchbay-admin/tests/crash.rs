@@ -152,7 +152,7 @@ fn reopen(dir: &std::path::Path) -> Result<BTreeSet<u64>, String> {
         config(),
     )
     .map_err(|e| e.to_string())?;
-    admin.check_invariants()?;
+    admin.check_invariants().map_err(|e| e.to_string())?;
     let present = admin
         .list_numbers(&Caller::Operator, "p", None)
         .map_err(|e| e.to_string())?

@@ -39,7 +39,7 @@ impl Store for SlowStore {
 
     fn checkpoint(
         &mut self,
-        seq: u64,
+        position: u64,
         model: &[u8],
         snapshot: &Snapshot,
     ) -> Result<(), StoreError> {
@@ -47,7 +47,7 @@ impl Store for SlowStore {
         self.inner
             .lock()
             .expect("store")
-            .checkpoint(seq, model, snapshot)
+            .checkpoint(position, model, snapshot)
     }
 
     fn journal_len(&self) -> u64 {

@@ -284,7 +284,7 @@ proptest! {
         };
         let reopened = Admin::open(Box::new(DataDir::open(dir.path()).expect("dir")), config()).expect("reopen");
         prop_assert!(reopened.warnings().is_empty(), "{:?}", reopened.warnings());
-        reopened.check_invariants().map_err(TestCaseError::fail)?;
+        reopened.check_invariants().map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(state(&reopened), expected);
     }
 }
@@ -322,18 +322,18 @@ proptest! {
         };
         let restarted = shared_node(&url, "restarted", Box::new(DataDir::open(cache.path()).expect("dir")));
         restarted.catch_up().map_err(|e| TestCaseError::fail(e.to_string()))?;
-        restarted.check_invariants().map_err(TestCaseError::fail)?;
+        restarted.check_invariants().map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(restarted.model_fingerprint(), expected.0.clone());
         prop_assert_eq!(state(&restarted), expected.1.clone());
         let fresh = shared_node(&url, "fresh", Box::new(MemoryStore::default()));
-        fresh.check_invariants().map_err(TestCaseError::fail)?;
+        fresh.check_invariants().map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(fresh.model_fingerprint(), expected.0.clone());
         let deadline = Instant::now() + Duration::from_secs(10);
         while follower.model_fingerprint() != expected.0 {
             prop_assert!(Instant::now() < deadline, "the follower never caught up");
             std::thread::sleep(Duration::from_millis(10));
         }
-        follower.check_invariants().map_err(TestCaseError::fail)?;
+        follower.check_invariants().map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(state(&follower), expected.1);
     }
 }

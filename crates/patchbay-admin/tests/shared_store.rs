@@ -9,8 +9,8 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use patchbay_admin::{
-    Admin, AdminConfig, Caller, DataDir, ErrorCode, ImportRequest, MemoryStore, NewConnector,
-    Postgres,
+    Admin, AdminConfig, Caller, ConnectError, DataDir, ErrorCode, ImportRequest, MemoryStore,
+    NewConnector, Postgres, SCHEMA_VERSION,
 };
 use patchbay_core::{ClientEnv, Connector, E164};
 use pg::PgCluster;
@@ -310,12 +310,45 @@ fn a_schema_newer_than_the_build_is_refused() {
     );
     let err = Postgres::connect(&url, "third").expect_err("too new");
     assert!(
-        err.contains("999") && err.contains("upgrade patchbay"),
-        "{err}"
+        matches!(err, ConnectError::SchemaTooNew { found: 999, .. }),
+        "{err:?}"
+    );
+    let message = err.to_string();
+    assert!(
+        message.contains("999") && message.contains("upgrade patchbay"),
+        "{message}"
     );
     let err =
         Postgres::connect(&cluster.url("no_such_database"), "fourth").expect_err("no database");
-    assert!(err.contains("cannot reach the store"), "{err}");
+    assert!(matches!(err, ConnectError::Unreachable { .. }), "{err:?}");
+    assert!(err.to_string().contains("cannot reach the store"), "{err}");
+    let err =
+        Postgres::connect("postgresql://app:s3cret@db:notaport/x", "fifth").expect_err("not a URL");
+    assert!(matches!(err, ConnectError::InvalidUrl { .. }), "{err:?}");
+    assert!(!err.to_string().contains("s3cret"), "{err}");
+}
+
+/// A database of the first schema version (the store's id in `head.cluster_id`) is
+/// migrated on connect and keeps its id, so the nodes' caches of it stay valid.
+#[test]
+fn a_database_of_an_older_schema_is_migrated_and_keeps_its_id() {
+    let cluster = PgCluster::shared();
+    let url = cluster.database();
+    let id = Postgres::connect(&url, "first")
+        .expect("creates the schema")
+        .store_id()
+        .to_string();
+    cluster.query(
+        &url,
+        "ALTER TABLE patchbay.head RENAME COLUMN store_id TO cluster_id; \
+         DELETE FROM patchbay.schema_migrations WHERE version > 1",
+    );
+    let store = Postgres::connect(&url, "second").expect("migrates");
+    assert_eq!(store.store_id(), id);
+    assert_eq!(
+        cluster.query(&url, "SELECT max(version) FROM patchbay.schema_migrations"),
+        [SCHEMA_VERSION.to_string()]
+    );
 }
 
 #[test]

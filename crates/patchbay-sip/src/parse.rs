@@ -32,13 +32,40 @@ pub enum Method {
 }
 
 /// Why a message is not a SIP request a reply can go to.
+///
+/// Neither can be answered, since a reply needs the request's `Via` lines: drop the
+/// message (and count it, as [`crate::Responder`] does). A defect a reply can name is not
+/// a `ParseError` but [`Request::defect`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ParseError {
-    /// A SIP response (`SIP/2.0 ...`): a stateless server has nothing to do with it.
+    /// A SIP response (`SIP/2.0 ...`): a stateless server has nothing to do with it; drop
+    /// it.
     Response,
-    /// Not SIP: no request line, or no end of the header section.
+    /// Not SIP: no valid request line, or no blank line ending the header section. Drop
+    /// it; on a stream, parse a message only once its blank line has arrived, since one
+    /// cut short before it reads as `NotSip` too.
     NotSip,
 }
+
+impl ParseError {
+    /// A short lower-case description, as a `Warning` header would give it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ParseError::Response => "a SIP response, not a request",
+            ParseError::NotSip => {
+                "not a SIP request: no valid request line, or an unterminated header section"
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for ParseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::error::Error for ParseError {}
 
 /// A parsed request, borrowing the message.
 #[derive(Debug, Clone)]
@@ -465,5 +492,21 @@ mod tests {
             defect("To: <sip:", "To: <sip:a>\r\nTo: <sip:"),
             Some("more than one To header")
         );
+    }
+
+    #[test]
+    fn parse_errors_describe_themselves() {
+        let response = parse(b"SIP/2.0 200 OK\r\n\r\n").err();
+        assert!(matches!(response, Some(ParseError::Response)));
+        let junk = parse(b"hello").err();
+        assert!(matches!(junk, Some(ParseError::NotSip)));
+        assert_eq!(
+            ParseError::Response.to_string(),
+            "a SIP response, not a request"
+        );
+        assert_eq!(ParseError::NotSip.to_string(), ParseError::NotSip.as_str());
+        let err: Box<dyn std::error::Error> = Box::new(ParseError::NotSip);
+        assert!(err.to_string().starts_with("not a SIP request"));
+        assert!(err.source().is_none());
     }
 }

@@ -44,7 +44,8 @@ proptest! {
     #[test]
     fn any_bytes_get_a_lawful_answer(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
         let (outcome, reply) = answer(&bytes);
-        check_answer(&bytes, outcome, &reply).map_err(TestCaseError::fail)?;
+        check_answer(&bytes, outcome, &reply)
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
     }
 
     #[test]
@@ -59,7 +60,8 @@ proptest! {
         }
         bytes.truncate(bytes.len().saturating_sub(cut % 50));
         let (outcome, reply) = answer(&bytes);
-        check_answer(&bytes, outcome, &reply).map_err(TestCaseError::fail)?;
+        check_answer(&bytes, outcome, &reply)
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
     }
 
     #[test]
@@ -90,7 +92,8 @@ proptest! {
         }
         text += &format!("Content-Length: 0{eol}{eol}");
         let (outcome, reply) = answer(text.as_bytes());
-        check_answer(text.as_bytes(), outcome, &reply).map_err(TestCaseError::fail)?;
+        check_answer(text.as_bytes(), outcome, &reply)
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
         let (want, _) = answer(&plain(number));
         prop_assert_eq!(outcome, want, "{}", text);
         let reply = String::from_utf8(reply).expect("ascii");

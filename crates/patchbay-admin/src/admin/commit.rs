@@ -157,32 +157,32 @@ impl Drop for SettleAll<'_> {
 }
 
 /// Loads the model from `store`: the checkpoint, then every journal record after it, in
-/// order. Returns the model, the last sequence number and the store's warnings.
+/// order. Returns the model, the position of its last change and the store's warnings.
 pub(super) fn load(store: &mut dyn Store) -> Result<(Model, u64, Vec<String>), AdminError> {
     let loaded = store
         .load()
         .map_err(|e| AdminError::internal(e.to_string()))?;
     let mut model = Model::default();
-    let mut seq = 0;
+    let mut position = 0;
     if let Some((at, bytes)) = &loaded.checkpoint {
         let mutations: Vec<Mutation> = serde_json::from_slice(bytes)
             .map_err(|e| AdminError::internal(format!("unreadable checkpoint: {e}")))?;
         mutations.into_iter().for_each(|m| model.apply(m));
-        seq = *at;
+        position = *at;
     }
     for (at, bytes) in &loaded.records {
-        if *at != seq + 1 {
+        if *at != position + 1 {
             return Err(AdminError::internal(format!(
-                "journal record {at} follows {seq}: a record is missing"
+                "journal record {at} follows {position}: a record is missing"
             )));
         }
         decode(*at, bytes)?.into_iter().for_each(|m| model.apply(m));
-        seq = *at;
+        position = *at;
     }
     model
         .check_invariants()
         .map_err(|e| AdminError::internal(format!("the stored model is inconsistent: {e}")))?;
-    Ok((model, seq, loaded.warnings))
+    Ok((model, position, loaded.warnings))
 }
 
 /// The admin's error for a shared store's failure: `unavailable` (503, retry) when it
@@ -324,7 +324,7 @@ impl Admin {
         records: &Records,
         effect: &mut Effect,
     ) -> Result<(), AdminError> {
-        let mut at = writer.seq;
+        let mut at = writer.position;
         let mut fresh = Vec::new();
         let mut changes = Vec::new();
         for (position, bytes) in records {
@@ -348,7 +348,7 @@ impl Admin {
             effect.add(&change);
             change.into_iter().for_each(|m| model.apply(m));
         }
-        writer.seq = at;
+        writer.position = at;
         if let Some(cluster) = &self.cluster {
             cluster.set_applied(at);
         }
@@ -365,7 +365,7 @@ impl Admin {
         tracing::error!(error = %err, "the local cache failed; keeping it in memory instead");
         let mut memory = MemoryStore::default();
         if let Ok(bytes) = encode(&model.to_mutations()) {
-            let _ = memory.checkpoint(writer.seq, &bytes, &Snapshot::empty(1));
+            let _ = memory.checkpoint(writer.position, &bytes, &Snapshot::empty(1));
         }
         writer.store = Box::new(memory);
     }
@@ -399,7 +399,7 @@ impl Admin {
         // planning, so that every plan is validated against every change before it.
         if let Some(shared) = writer.shared.as_mut() {
             let caught_up = shared
-                .begin(writer.seq)
+                .begin(writer.position)
                 .map_err(shared_error)
                 .and_then(|missed| self.apply_committed(writer, &mut model, &missed, &mut effect));
             if let Err(error) = caught_up {
@@ -414,7 +414,7 @@ impl Admin {
         let mut planned = Vec::with_capacity(jobs.len());
         let mut records = Vec::new();
         let mut changes = Vec::new();
-        let mut seq = writer.seq;
+        let mut position = writer.position;
         for job in jobs {
             let Some(change) = job.plan(self, &model) else {
                 continue;
@@ -427,8 +427,8 @@ impl Admin {
                         continue;
                     }
                 };
-                seq += 1;
-                records.push((seq, payload));
+                position += 1;
+                records.push((position, payload));
                 effect.add(&change);
                 if writer.shared.is_some() {
                     changes.push(change.clone());
@@ -446,9 +446,9 @@ impl Admin {
         } else {
             match self.store_group(writer, &mut model, &records, &changes) {
                 Ok(()) => {
-                    writer.seq = seq;
+                    writer.position = position;
                     if let Some(cluster) = &self.cluster {
-                        cluster.set_applied(seq);
+                        cluster.set_applied(position);
                     }
                     let model = RwLockWriteGuard::downgrade(model);
                     self.publish_group(effect, &model, started).and_then(|()| {
@@ -504,9 +504,9 @@ impl Admin {
             },
         };
         match load(&mut *writer.store) {
-            Ok((reloaded, seq, _)) => {
+            Ok((reloaded, position, _)) => {
                 *model = reloaded;
-                writer.seq = seq;
+                writer.position = position;
             }
             Err(reload) => writer.poisoned = Some(reload.to_string()),
         }

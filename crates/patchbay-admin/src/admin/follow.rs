@@ -47,6 +47,20 @@ impl Source {
         }
     }
 
+    /// What the node does when its position fell out of what the feed can replay.
+    fn reload(&self) -> &'static str {
+        match self {
+            Source::Shared(_) => {
+                "the log no longer holds the changes after this node's \
+                                  position: reloading from the tables"
+            }
+            Source::Dir { .. } => {
+                "the journal no longer holds the changes after this \
+                                   node's position: reading the directory whole"
+            }
+        }
+    }
+
     fn feed(&self) -> Result<Box<dyn Feed>, AdminError> {
         Ok(match self {
             Source::Shared(store) => Box::new(store.feed()),
@@ -160,7 +174,7 @@ impl Admin {
     /// began: what a command that answers once and exits runs instead of [`Admin::follow`].
     pub fn catch_up(&self) -> Result<u64, AdminError> {
         let Some(cluster) = &self.cluster else {
-            return Ok(self.writer.lock().seq);
+            return Ok(self.writer.lock().position);
         };
         let mut feed = cluster.source.feed()?;
         loop {
@@ -190,8 +204,8 @@ impl Admin {
             tracing::warn!(
                 node = cluster.source.node(),
                 applied,
-                "the log no longer holds the changes after this node's position: reloading \
-                 from the tables"
+                "{}",
+                cluster.source.reload()
             );
             self.reload_from_tables(cluster, feed)?;
         } else {
@@ -210,12 +224,12 @@ impl Admin {
         let mut fresh = Model::default();
         mutations.into_iter().for_each(|m| fresh.apply(m));
         fresh.check_invariants().map_err(|e| {
-            AdminError::internal(format!("the store's tables are inconsistent: {e}"))
+            AdminError::internal(format!("what the store holds is inconsistent: {e}"))
         })?;
         let reloaded = {
             let mut writer = self.writer.lock();
             let writer = &mut *writer;
-            if writer.seq >= at {
+            if writer.position >= at {
                 Ok(()) // this node got as far on its own meanwhile
             } else {
                 let mut model = self.model.write();
@@ -229,7 +243,7 @@ impl Admin {
                         .map_err(super::store_error)
                 });
                 *model = fresh;
-                writer.seq = at;
+                writer.position = at;
                 cluster.set_applied(at);
                 if let Err(error) = cached {
                     tracing::error!(%error, "the local cache failed; keeping it in memory instead");

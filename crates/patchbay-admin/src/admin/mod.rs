@@ -34,7 +34,7 @@ use patchbay_core::{normalize_in, Region, Router, E164};
 use crate::api::MAX_PAGE;
 use crate::error::{AdminError, ErrorCode};
 use crate::keys;
-use crate::model::{Grant, KeyInfo, Model, Mutation};
+use crate::model::{Grant, InvariantError, KeyInfo, Model, Mutation};
 use crate::store::postgres::Postgres;
 use crate::store::{Feed, SharedLog, Store, StoreError};
 use crate::validity::NumberCheck;
@@ -103,8 +103,8 @@ pub struct PublishStats {
 struct Writer {
     /// The durable store (embedded), or the node's local cache of the shared store.
     store: Box<dyn Store>,
-    /// The last change applied: a journal sequence number, or a position in the shared log.
-    seq: u64,
+    /// The position of the last change applied: in the journal, or in the shared log.
+    position: u64,
     /// The shared store's log, when the node follows one: changes commit there first.
     shared: Option<Box<dyn SharedLog>>,
     /// Why reloading failed, when a failed append left the model ahead of the store and
@@ -206,8 +206,8 @@ impl Admin {
     /// Opens an admin over `store`: loads the checkpoint, replays the journal, and publishes
     /// the resulting snapshot. A torn journal tail is dropped (see [`Admin::warnings`]).
     pub fn open(mut store: Box<dyn Store>, config: AdminConfig) -> Result<Admin, AdminError> {
-        let (model, seq, warnings) = commit::load(&mut *store)?;
-        Admin::assemble(store, model, seq, warnings, config, None)
+        let (model, position, warnings) = commit::load(&mut *store)?;
+        Admin::assemble(store, model, position, warnings, config, None)
     }
 
     /// Opens a node of the shared store `shared`, with `cache` as its local cache (a
@@ -220,18 +220,18 @@ impl Admin {
         shared: Postgres,
         config: AdminConfig,
     ) -> Result<Admin, AdminError> {
-        let (mut model, mut seq, warnings) = commit::load(&mut *cache)?;
+        let (mut model, mut position, warnings) = commit::load(&mut *cache)?;
         let mut feed = shared.feed();
         let oldest = feed.oldest().map_err(commit::shared_error)?;
-        let (_, head) = feed.read(seq, 0).map_err(commit::shared_error)?;
-        if head < seq {
+        let (_, head) = feed.read(position, 0).map_err(commit::shared_error)?;
+        if head < position {
             return Err(AdminError::internal(format!(
-                "the store's log ends at {head}, but the local cache has applied {seq}: the \
+                "the store's log ends at {head}, but the local cache has applied {position}: the \
                  cache belongs to another database, or the database was restored from an \
                  older backup (start the node with an empty --data directory)"
             )));
         }
-        if head > seq && (seq == 0 || oldest > seq + 1) {
+        if head > position && (position == 0 || oldest > position + 1) {
             // Nothing cached, or the log no longer reaches back: start from the tables.
             let (at, mutations) = feed.tables().map_err(commit::shared_error)?;
             model = crate::model::Model::default();
@@ -239,16 +239,17 @@ impl Admin {
             model.check_invariants().map_err(|e| {
                 AdminError::internal(format!("the store's tables are inconsistent: {e}"))
             })?;
-            seq = at;
+            position = at;
             let snapshot = model
-                .snapshot(seq + 1)
+                .snapshot(position + 1)
                 .map_err(|e| AdminError::internal(e.to_string()))?;
             cache
-                .checkpoint(seq, &encode(&model.to_mutations())?, &snapshot)
+                .checkpoint(position, &encode(&model.to_mutations())?, &snapshot)
                 .map_err(store_error)?;
         }
-        let cluster = follow::Cluster::new(follow::Source::Shared(Box::new(shared)), seq, head);
-        Admin::assemble(cache, model, seq, warnings, config, Some(cluster))
+        let cluster =
+            follow::Cluster::new(follow::Source::Shared(Box::new(shared)), position, head);
+        Admin::assemble(cache, model, position, warnings, config, Some(cluster))
     }
 
     /// Opens a read-only follower of the data directory `dir`, which a running server may
@@ -263,7 +264,7 @@ impl Admin {
         let dir = dir.into();
         let failed = |e: crate::store::SharedError| AdminError::internal(e.reason());
         let mut feed = crate::store::tail::DirFeed::new(&dir).map_err(failed)?;
-        let (seq, mutations) = crate::store::Feed::tables(&mut feed).map_err(failed)?;
+        let (position, mutations) = crate::store::Feed::tables(&mut feed).map_err(failed)?;
         let mut model = Model::default();
         mutations.into_iter().for_each(|m| model.apply(m));
         model.check_invariants().map_err(|e| {
@@ -273,21 +274,21 @@ impl Admin {
             ))
         })?;
         let name = format!("follower of {}", dir.display());
-        let cluster = follow::Cluster::new(follow::Source::Dir { dir, name }, seq, seq);
+        let cluster = follow::Cluster::new(follow::Source::Dir { dir, name }, position, position);
         let store = Box::new(crate::store::Discard);
-        Admin::assemble(store, model, seq, Vec::new(), config, Some(cluster))
+        Admin::assemble(store, model, position, Vec::new(), config, Some(cluster))
     }
 
     fn assemble(
         store: Box<dyn Store>,
         model: Model,
-        seq: u64,
+        position: u64,
         warnings: Vec<String>,
         config: AdminConfig,
         cluster: Option<follow::Cluster>,
     ) -> Result<Admin, AdminError> {
         let snapshot = model
-            .snapshot(seq + 1)
+            .snapshot(position + 1)
             .map_err(|e| AdminError::internal(e.to_string()))?;
         let shared = match cluster.as_ref().map(|c| &c.source) {
             Some(follow::Source::Shared(store)) => {
@@ -299,7 +300,7 @@ impl Admin {
             model: RwLock::new(model),
             writer: Mutex::new(Writer {
                 store,
-                seq,
+                position,
                 shared,
                 poisoned: None,
             }),
@@ -335,7 +336,7 @@ impl Admin {
         let bytes = encode(&model.to_mutations())?;
         writer
             .store
-            .checkpoint(writer.seq, &bytes, &router.snapshot())
+            .checkpoint(writer.position, &bytes, &router.snapshot())
             .map_err(store_error)
     }
 
@@ -439,8 +440,13 @@ impl Admin {
         Ok(normalize_in(input, self.config.default_region)?)
     }
 
-    /// Checks the model's invariants (for tests and diagnostics).
-    pub fn check_invariants(&self) -> Result<(), String> {
+    /// Checks the model's invariants, and that the published snapshot routes exactly what
+    /// the model says (for tests and diagnostics).
+    ///
+    /// # Errors
+    ///
+    /// The first [`InvariantError`] found.
+    pub fn check_invariants(&self) -> Result<(), InvariantError> {
         let model = self.model.read();
         model.check_invariants()?;
         // The published snapshot is exactly what the model routes.
@@ -451,51 +457,56 @@ impl Admin {
             .filter(|e| e.connector.is_some())
             .count();
         if snapshot.len() != assigned {
-            return Err(format!(
-                "the snapshot routes {} numbers, the model {assigned}",
-                snapshot.len()
-            ));
+            return Err(InvariantError::SnapshotRoutes {
+                what: "numbers",
+                snapshot: snapshot.len(),
+                model: assigned,
+            });
         }
         for (number, entry) in &model.numbers {
             let routed = snapshot.exact(*number).map(|c| c.connector_id.as_str());
             if routed != entry.connector.as_deref() {
-                return Err(format!(
-                    "{number} routes to {routed:?}, the model says {:?}",
-                    entry.connector
-                ));
+                return Err(InvariantError::SnapshotNumber {
+                    number: *number,
+                    routed: routed.map(str::to_string),
+                    model: entry.connector.as_ref().map(|c| c.to_string()),
+                });
             }
         }
         if snapshot.prefix_count() != model.prefixes.len() {
-            return Err(format!(
-                "the snapshot routes {} prefixes, the model {}",
-                snapshot.prefix_count(),
-                model.prefixes.len()
-            ));
+            return Err(InvariantError::SnapshotRoutes {
+                what: "prefixes",
+                snapshot: snapshot.prefix_count(),
+                model: model.prefixes.len(),
+            });
         }
         for (prefix, connector) in &model.prefixes {
             let routed = snapshot.prefix(*prefix).map(|c| c.connector_id.as_str());
             if routed != Some(&**connector) {
-                return Err(format!(
-                    "{prefix} routes to {routed:?}, the model says {connector}"
-                ));
+                return Err(InvariantError::SnapshotPrefix {
+                    prefix: *prefix,
+                    routed: routed.map(str::to_string),
+                    model: connector.to_string(),
+                });
             }
         }
         for (id, connector) in &model.connectors {
             if snapshot.connector(id) != Some(connector) {
-                return Err(format!("connector {id} differs in the snapshot"));
+                return Err(InvariantError::SnapshotConnector {
+                    connector: id.to_string(),
+                });
             }
         }
         if snapshot.connector_count() != model.connectors.len() {
-            return Err(format!(
-                "the snapshot holds {} connectors, the model {}",
-                snapshot.connector_count(),
-                model.connectors.len()
-            ));
+            return Err(InvariantError::SnapshotConnectors {
+                snapshot: snapshot.connector_count(),
+                model: model.connectors.len(),
+            });
         }
         // Every publish patched the snapshot before it: none fell back to a rebuild.
         let rebuilds = self.stats.lock().rebuilds;
         if rebuilds > 0 {
-            return Err(format!("{rebuilds} publishes had to rebuild the snapshot"));
+            return Err(InvariantError::Rebuilds { rebuilds });
         }
         Ok(())
     }

@@ -1,4 +1,4 @@
-//! Number prefixes: list, import, read, reassign, delete (the `spec/api.md` extension).
+//! Number prefixes: list, import, read, reassign, delete (the `docs/api.md` extension).
 //!
 //! A prefix always routes to a connector and belongs to that connector's project: it has no
 //! project or environment of its own to keep in step, so moving a connector moves its

@@ -129,8 +129,8 @@ impl DataDir {
         let mut at = 0usize;
         while at < bytes.len() {
             match parse_record(&bytes, at) {
-                Ok((seq, payload, next)) => {
-                    records.push((seq, payload.to_vec()));
+                Ok((position, payload, next)) => {
+                    records.push((position, payload.to_vec()));
                     at = next;
                 }
                 Err(what) => {
@@ -162,7 +162,7 @@ impl DataDir {
     }
 }
 
-/// Parses the record at `at`: its sequence number, payload and the offset after it.
+/// Parses the record at `at`: its position, payload and the offset after it.
 pub(super) fn parse_record(bytes: &[u8], at: usize) -> Result<(u64, &[u8], usize), String> {
     let header = bytes
         .get(at..at + RECORD_HEADER)
@@ -177,7 +177,7 @@ pub(super) fn parse_record(bytes: &[u8], at: usize) -> Result<(u64, &[u8], usize
             .unwrap_or_default()
     };
     let len = word(4, 4) as usize;
-    let seq = word(8, 8);
+    let position = word(8, 8);
     let stored = word(16, 4) as u32;
     if len > MAX_RECORD {
         return Err(format!("implausible record length {len}"));
@@ -186,12 +186,12 @@ pub(super) fn parse_record(bytes: &[u8], at: usize) -> Result<(u64, &[u8], usize
         .get(at + RECORD_HEADER..at + RECORD_HEADER + len)
         .ok_or_else(|| "the record is cut short".to_string())?;
     let mut crc = crc32fast::Hasher::new();
-    crc.update(&seq.to_le_bytes());
+    crc.update(&position.to_le_bytes());
     crc.update(payload);
     if crc.finalize() != stored {
         return Err("checksum mismatch".into());
     }
-    Ok((seq, payload, at + RECORD_HEADER + len))
+    Ok((position, payload, at + RECORD_HEADER + len))
 }
 
 /// The offset of the first valid record at or after `from`.
@@ -201,14 +201,14 @@ fn next_valid_record(bytes: &[u8], from: usize) -> Option<usize> {
         .find(|&at| parse_record(bytes, at).is_ok())
 }
 
-/// Appends the record `(seq, payload)` to `out`.
-fn encode_record(seq: u64, payload: &[u8], out: &mut Vec<u8>) {
+/// Appends the record `(position, payload)` to `out`.
+fn encode_record(position: u64, payload: &[u8], out: &mut Vec<u8>) {
     let mut crc = crc32fast::Hasher::new();
-    crc.update(&seq.to_le_bytes());
+    crc.update(&position.to_le_bytes());
     crc.update(payload);
     out.extend_from_slice(RECORD_MAGIC);
     out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-    out.extend_from_slice(&seq.to_le_bytes());
+    out.extend_from_slice(&position.to_le_bytes());
     out.extend_from_slice(&crc.finalize().to_le_bytes());
     out.extend_from_slice(payload);
 }
@@ -222,12 +222,12 @@ impl Store for DataDir {
             Err(e) => return Err(io_err(&checkpoint_path)(e)),
         };
         let (records, warnings) = self.read_journal()?;
-        let after = checkpoint.as_ref().map_or(0, |(seq, _)| *seq);
+        let after = checkpoint.as_ref().map_or(0, |(position, _)| *position);
         Ok(Loaded {
             checkpoint,
             records: records
                 .into_iter()
-                .filter(|(seq, _)| *seq > after)
+                .filter(|(position, _)| *position > after)
                 .collect(),
             warnings,
         })
@@ -253,8 +253,8 @@ impl Store for DataDir {
                 .map(|(_, payload)| RECORD_HEADER + payload.len())
                 .sum(),
         );
-        for (seq, payload) in records {
-            encode_record(*seq, payload, &mut bytes);
+        for (position, payload) in records {
+            encode_record(*position, payload, &mut bytes);
         }
         let written = self
             .journal
@@ -271,7 +271,7 @@ impl Store for DataDir {
 
     fn checkpoint(
         &mut self,
-        seq: u64,
+        position: u64,
         model: &[u8],
         snapshot: &Snapshot,
     ) -> Result<(), StoreError> {
@@ -279,7 +279,7 @@ impl Store for DataDir {
         let mut bytes = Vec::with_capacity(model.len() + 32);
         bytes.extend_from_slice(
             format!(
-                "{{\"seq\":{seq},\"crc\":{},\"model\":",
+                "{{\"seq\":{position},\"crc\":{},\"model\":",
                 crc32fast::hash(model)
             )
             .as_bytes(),
@@ -307,8 +307,9 @@ impl Store for DataDir {
 }
 
 /// The position of the checkpoint in `dir` (0 when there is none), read from the start of
-/// its file alone: the checkpoint is written as `{"seq":N,...`.
-pub(super) fn checkpoint_seq(dir: &Path) -> Result<u64, StoreError> {
+/// its file alone: the checkpoint is written as `{"seq":N,...` (`seq`, the position's
+/// name in the checkpoint format).
+pub(super) fn checkpoint_position(dir: &Path) -> Result<u64, StoreError> {
     let path = dir.join(DataDir::CHECKPOINT);
     let mut head = [0u8; 32];
     let read = match File::open(&path) {
@@ -328,11 +329,11 @@ pub(super) fn checkpoint_seq(dir: &Path) -> Result<u64, StoreError> {
         .and_then(|h| h.strip_prefix(b"{\"seq\":"))
         .map(|rest| rest.iter().take_while(|b| b.is_ascii_digit()).count())
         .filter(|&n| (1..=20).contains(&n));
-    let seq = digits
+    let position = digits
         .and_then(|n| head.get(7..7 + n))
         .and_then(|d| std::str::from_utf8(d).ok())
         .and_then(|d| d.parse().ok());
-    seq.ok_or_else(|| StoreError::Corrupt {
+    position.ok_or_else(|| StoreError::Corrupt {
         path,
         offset: 0,
         what: "the checkpoint does not start with its position".into(),
@@ -342,7 +343,8 @@ pub(super) fn checkpoint_seq(dir: &Path) -> Result<u64, StoreError> {
 fn parse_checkpoint(path: &Path, bytes: &[u8]) -> Result<(u64, Vec<u8>), StoreError> {
     #[derive(serde::Deserialize)]
     struct Checkpoint<'a> {
-        seq: u64,
+        #[serde(rename = "seq")]
+        position: u64,
         crc: u32,
         #[serde(borrow)]
         model: &'a serde_json::value::RawValue,
@@ -358,7 +360,7 @@ fn parse_checkpoint(path: &Path, bytes: &[u8]) -> Result<(u64, Vec<u8>), StoreEr
     if crc32fast::hash(model) != parsed.crc {
         return Err(corrupt("checkpoint checksum mismatch".into()));
     }
-    Ok((parsed.seq, model.to_vec()))
+    Ok((parsed.position, model.to_vec()))
 }
 
 #[cfg(test)]
@@ -375,9 +377,9 @@ mod tests {
         {
             let mut store = DataDir::open(tmp.path()).expect("open");
             assert!(store.load().expect("load").records.is_empty());
-            for seq in 1..=3 {
+            for position in 1..=3 {
                 store
-                    .append(seq, format!("change {seq}").as_bytes())
+                    .append(position, format!("change {position}").as_bytes())
                     .expect("append");
             }
         }
@@ -388,8 +390,8 @@ mod tests {
             fs::write(tmp.path().join(DataDir::JOURNAL), &full[..cut]).expect("cut");
             let mut store = DataDir::open(tmp.path()).expect("open");
             let loaded = store.load().expect("load");
-            let seqs: Vec<u64> = loaded.records.iter().map(|r| r.0).collect();
-            assert_eq!(seqs, [1, 2], "cut at {cut}");
+            let positions: Vec<u64> = loaded.records.iter().map(|r| r.0).collect();
+            assert_eq!(positions, [1, 2], "cut at {cut}");
             assert_eq!(
                 loaded.warnings.len(),
                 usize::from(cut > last_start),

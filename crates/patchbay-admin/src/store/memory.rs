@@ -23,16 +23,16 @@ impl Store for MemoryStore {
     }
 
     fn append_group(&mut self, records: &[(u64, Vec<u8>)]) -> Result<(), StoreError> {
-        for (seq, payload) in records {
+        for (position, payload) in records {
             self.journal_len += (RECORD_HEADER + payload.len()) as u64;
-            self.records.push((*seq, payload.clone()));
+            self.records.push((*position, payload.clone()));
         }
         Ok(())
     }
 
-    fn checkpoint(&mut self, seq: u64, model: &[u8], _: &Snapshot) -> Result<(), StoreError> {
-        self.checkpoint = Some((seq, model.to_vec()));
-        self.records.retain(|(s, _)| *s > seq);
+    fn checkpoint(&mut self, position: u64, model: &[u8], _: &Snapshot) -> Result<(), StoreError> {
+        self.checkpoint = Some((position, model.to_vec()));
+        self.records.retain(|(s, _)| *s > position);
         self.journal_len = 0;
         Ok(())
     }

@@ -1,7 +1,7 @@
 //! Durable storage behind a small trait: the embedded data directory is the default.
 //!
 //! A [`Store`] keeps opaque, already-encoded changes: an append-only journal of records, each
-//! with a sequence number, and a checkpoint (the whole model at a sequence number, plus the
+//! with its log position, and a checkpoint (the whole model at a position, plus the
 //! snapshot file of that moment). The admin encodes and decodes; a store only has to keep
 //! bytes durable and in order, which is what a shared PostgreSQL store would do as well.
 //!
@@ -15,11 +15,11 @@
 //! |---|---|
 //! | `LOCK` | held with an exclusive lock while a process owns the directory |
 //! | `journal.log` | records appended since the checkpoint, each fsynced before it is acknowledged |
-//! | `checkpoint.json` | the model at a sequence number, replaced atomically |
+//! | `checkpoint.json` | the model at a log position, replaced atomically |
 //! | `snapshot.pbsnap` | the routing snapshot of the checkpoint (a `patchbay-core` snapshot file) |
 //!
-//! A journal record is `PBJ1`, payload length (u32), sequence number (u64), CRC-32 of the
-//! sequence number and payload (u32), then the payload; integers little-endian. On start a
+//! A journal record is `PBJ1`, payload length (u32), log position (u64), CRC-32 of the
+//! position and payload (u32), then the payload; integers little-endian. On start a
 //! record that is cut short or fails its checksum at the very end of the journal (a crash
 //! during an append: it was never acknowledged) is dropped with a warning; a bad record
 //! followed by a good one is corruption of acknowledged data and an error naming the offset.
@@ -40,13 +40,13 @@ pub use memory::{Discard, MemoryStore};
 /// The bytes a journal record takes besides its payload.
 const RECORD_HEADER: usize = 20;
 
-/// Journal records: sequence number and payload, in order.
+/// Journal records: log position and payload, in order.
 pub type Records = Vec<(u64, Vec<u8>)>;
 
 /// What a store holds on start.
 #[derive(Debug, Default)]
 pub struct Loaded {
-    /// The checkpoint: its sequence number and bytes, if one was written.
+    /// The checkpoint: its log position and bytes, if one was written.
     pub checkpoint: Option<(u64, Vec<u8>)>,
     /// Journal records after the checkpoint, in order.
     pub records: Records,
@@ -99,17 +99,21 @@ pub(crate) fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
 pub trait Store: Send {
     /// Everything stored: the checkpoint and the journal records after it.
     fn load(&mut self) -> Result<Loaded, StoreError>;
-    /// Appends records `(seq, payload)`, in order, and returns once all of them are durable:
+    /// Appends records `(position, payload)`, in order, and returns once all of them are durable:
     /// one write and one sync for the group. On an error none of them is kept.
     fn append_group(&mut self, records: &[(u64, Vec<u8>)]) -> Result<(), StoreError>;
     /// Appends one record; returns once it is durable.
-    fn append(&mut self, seq: u64, payload: &[u8]) -> Result<(), StoreError> {
-        self.append_group(&[(seq, payload.to_vec())])
+    fn append(&mut self, position: u64, payload: &[u8]) -> Result<(), StoreError> {
+        self.append_group(&[(position, payload.to_vec())])
     }
-    /// Replaces the checkpoint with `model` at `seq` (and `snapshot`, where the store keeps
-    /// one), then drops the journal records up to `seq`.
-    fn checkpoint(&mut self, seq: u64, model: &[u8], snapshot: &Snapshot)
-        -> Result<(), StoreError>;
+    /// Replaces the checkpoint with `model` at `position` (and `snapshot`, where the store keeps
+    /// one), then drops the journal records up to `position`.
+    fn checkpoint(
+        &mut self,
+        position: u64,
+        model: &[u8],
+        snapshot: &Snapshot,
+    ) -> Result<(), StoreError>;
     /// Bytes in the journal since the last checkpoint.
     fn journal_len(&self) -> u64;
 }
@@ -140,13 +144,15 @@ impl SharedError {
 impl std::fmt::Display for SharedError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            SharedError::Unavailable(why) => write!(f, "the shared store is unreachable: {why}"),
+            // A feed is a shared store or another process's data directory: the reason
+            // names which.
+            SharedError::Unavailable(why) => write!(f, "the store is unreachable: {why}"),
             SharedError::Unknown(why) => write!(
                 f,
-                "the connection to the shared store broke during the commit ({why}); \
-                 whether the change was committed is settled by the log"
+                "the connection to the store broke during the commit ({why}); whether the \
+                 change was committed is settled by the log"
             ),
-            SharedError::Refused(why) => write!(f, "the shared store refused: {why}"),
+            SharedError::Refused(why) => write!(f, "the store refused: {why}"),
         }
     }
 }

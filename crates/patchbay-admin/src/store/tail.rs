@@ -15,7 +15,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::datadir::{checkpoint_seq, parse_record, RECORD_MAGIC};
+use super::datadir::{checkpoint_position, parse_record, RECORD_MAGIC};
 use super::{DataDir, Feed, Records, SharedError, Store, StoreError, RECORD_HEADER};
 use crate::model::Mutation;
 
@@ -50,7 +50,7 @@ pub(crate) struct DirFeed {
     /// The checkpoint file the offset belongs to.
     checkpoint: Option<Identity>,
     /// The checkpoint's position, for a journal that holds nothing past it.
-    checkpoint_seq: u64,
+    checkpoint_position: u64,
     /// The newest position seen.
     newest: u64,
     seen: Seen,
@@ -110,7 +110,7 @@ impl DirFeed {
             dir,
             offset: 0,
             checkpoint: None,
-            checkpoint_seq: 0,
+            checkpoint_position: 0,
             newest: 0,
             seen: Seen {
                 checkpoint: None,
@@ -156,13 +156,13 @@ impl DirFeed {
         let mut at = 0;
         while at < self.buffer.len() {
             match parse_record(&self.buffer, at) {
-                Ok((seq, payload, next)) => {
-                    self.newest = self.newest.max(seq);
-                    if seq > after {
+                Ok((position, payload, next)) => {
+                    self.newest = self.newest.max(position);
+                    if position > after {
                         if records.len() == limit {
                             break;
                         }
-                        records.push((seq, payload.to_vec()));
+                        records.push((position, payload.to_vec()));
                     }
                     at = next;
                 }
@@ -185,7 +185,7 @@ impl Feed for DirFeed {
             let before = self.look()?;
             if before.checkpoint != self.checkpoint {
                 self.offset = 0;
-                self.checkpoint_seq = checkpoint_seq(&self.dir).map_err(store_failed)?;
+                self.checkpoint_position = checkpoint_position(&self.dir).map_err(store_failed)?;
             }
             self.read_new()?;
             let (records, used, stale) = self.parse(after, limit);
@@ -201,7 +201,7 @@ impl Feed for DirFeed {
             }
             self.offset += used as u64;
             self.seen = before;
-            self.newest = self.newest.max(self.checkpoint_seq);
+            self.newest = self.newest.max(self.checkpoint_position);
             return Ok((records, self.newest));
         }
         // The owner checkpoints faster than this reads: nothing this time, read again.
@@ -223,7 +223,7 @@ impl Feed for DirFeed {
     }
 
     fn oldest(&mut self) -> Result<u64, SharedError> {
-        Ok(checkpoint_seq(&self.dir).map_err(store_failed)? + 1)
+        Ok(checkpoint_position(&self.dir).map_err(store_failed)? + 1)
     }
 
     fn tables(&mut self) -> Result<(u64, Vec<Mutation>), SharedError> {
@@ -240,7 +240,7 @@ impl Feed for DirFeed {
                 .records
                 .iter()
                 .enumerate()
-                .all(|(i, (seq, _))| *seq == at + 1 + i as u64);
+                .all(|(i, (position, _))| *position == at + 1 + i as u64);
             if !contiguous {
                 continue;
             }
@@ -254,15 +254,15 @@ impl Feed for DirFeed {
                     ))
                 })?
             };
-            for (seq, payload) in &loaded.records {
+            for (position, payload) in &loaded.records {
                 let change: Vec<Mutation> = serde_json::from_slice(payload).map_err(|e| {
                     SharedError::Refused(format!(
-                        "{}: unreadable journal record {seq}: {e}",
+                        "{}: unreadable journal record {position}: {e}",
                         self.dir.display()
                     ))
                 })?;
                 mutations.extend(change);
-                at = *seq;
+                at = *position;
             }
             // The next read starts over from the journal's start.
             self.checkpoint = None;
@@ -288,7 +288,7 @@ mod tests {
     }
 
     fn positions(records: &Records) -> Vec<u64> {
-        records.iter().map(|(seq, _)| *seq).collect()
+        records.iter().map(|(position, _)| *position).collect()
     }
 
     #[test]
@@ -332,19 +332,19 @@ mod tests {
         assert_eq!(positions(&feed.read(0, 100).expect("read").0), vec![1]);
         // Many records past the reader's offset, then a checkpoint and more records: the
         // new journal is longer than the old offset.
-        for seq in 2..=40 {
-            owner.append(seq, &change(seq)).expect("append");
+        for position in 2..=40 {
+            owner.append(position, &change(position)).expect("append");
         }
         owner
             .checkpoint(40, b"[]", &Snapshot::empty(1))
             .expect("checkpoint");
-        for seq in 41..=80 {
-            owner.append(seq, &change(seq)).expect("append");
+        for position in 41..=80 {
+            owner.append(position, &change(position)).expect("append");
         }
         let (records, newest) = feed.read(1, 1000).expect("read");
         assert_eq!(newest, 80);
         assert_eq!(
-            records.first().map(|(seq, _)| *seq),
+            records.first().map(|(position, _)| *position),
             Some(41),
             "a gap after 1"
         );

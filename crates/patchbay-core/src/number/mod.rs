@@ -5,7 +5,7 @@
 //! path: no allocation, no metadata beyond the country-code table), visual separators,
 //! `tel:`/`sip:` URIs, and only with a default [`Region`], national formats and international
 //! call prefixes through libphonenumber's metadata (`rlibphonenumber`). Every rejection is a
-//! [`NormalizeError`] that names its reason. See `spec/numbers.md` for the rules.
+//! [`NormalizeError`] that names its reason. See `docs/numbers.md` for the rules.
 //!
 //! International input is taken literally: `+44 020 7946 0958` is `+4402079460958`, not
 //! `+442079460958` as libphonenumber would guess from UK metadata. Which digits follow a

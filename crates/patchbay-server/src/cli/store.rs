@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use patchbay_admin::{Admin, AdminConfig, DataDir, MemoryStore, Postgres, Store};
+use patchbay_admin::{Admin, AdminConfig, ConnectError, DataDir, MemoryStore, Postgres, Store};
 
 /// The data directory when none is given and no shared store is.
 const DEFAULT_DATA: &str = "./patchbay-data";
@@ -64,7 +64,10 @@ impl DataArg {
     }
 
     fn connect(&self, url: &str) -> Result<Postgres, String> {
-        Postgres::connect(url, &self.node_name())
+        Postgres::connect(url, &self.node_name()).map_err(|e| match e {
+            ConnectError::InvalidUrl { url, reason } => format!("--store {url}: {reason}"),
+            other => other.to_string(),
+        })
     }
 }
 
@@ -124,13 +127,13 @@ fn open_cache(dir: &Path, shared: &Postgres) -> Result<DataDir, String> {
     let open = || DataDir::open(dir).map_err(|e| format!("cannot use {}: {e}", dir.display()));
     let marker = dir.join(STORE_ID);
     match std::fs::read_to_string(&marker) {
-        Ok(id) if id.trim() == shared.cluster_id() => open(),
+        Ok(id) if id.trim() == shared.store_id() => open(),
         Ok(id) => Err(format!(
             "{} caches another store (id {}; this one is {}): give the node another --data \
              directory, or empty this one",
             dir.display(),
             id.trim(),
-            shared.cluster_id()
+            shared.store_id()
         )),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let cache = open()?;
@@ -144,7 +147,7 @@ fn open_cache(dir: &Path, shared: &Postgres) -> Result<DataDir, String> {
                     dir.display()
                 ));
             }
-            patchbay_core::write_file_atomically(&marker, shared.cluster_id().as_bytes())
+            patchbay_core::write_file_atomically(&marker, shared.store_id().as_bytes())
                 .map_err(|e| format!("{}: {e}", marker.display()))?;
             Ok(cache)
         }

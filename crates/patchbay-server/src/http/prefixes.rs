@@ -1,4 +1,4 @@
-//! `/number-prefixes`: the prefix routes of `spec/api.md` (an extension), over the admin.
+//! `/number-prefixes`: the prefix routes of `docs/api.md` (an extension), over the admin.
 
 use std::sync::Arc;
 

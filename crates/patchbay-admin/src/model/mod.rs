@@ -4,6 +4,10 @@
 //! journal stores exactly these changes and start-up replays them through the same
 //! [`Model::apply`], so a replayed model is the model that acknowledged the change.
 //! Operations validate everything before they produce mutations; `apply` itself cannot fail.
+//! The records the API shows are in `records.rs`, the invariant checker in `invariants.rs`.
+
+mod invariants;
+mod records;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -12,6 +16,10 @@ use std::sync::Arc;
 use patchbay_core::{ClientEnv, Connector, Prefix, Snapshot, SnapshotBuilder, E164};
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
+
+pub use invariants::InvariantError;
+pub(crate) use records::KeyRecord;
+pub use records::{Grant, KeyInfo, NumberPrefix, PhoneNumber, Project};
 
 /// A shared, immutable id string (an account, project or connector id), one pointer wide:
 /// every number's entry holds two, so at ten million numbers each byte here is 20 MB. It
@@ -55,88 +63,6 @@ impl fmt::Debug for Id {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(self.0.as_str(), f)
     }
-}
-
-/// A phone number owned by a project, and the connector it routes to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct PhoneNumber {
-    /// The number, canonical E.164.
-    pub number: E164,
-    /// The project that owns it.
-    pub project_id: String,
-    /// The account of that project.
-    pub account_id: String,
-    /// Its environment.
-    pub client_env: ClientEnv,
-    /// The connector it routes to; absent when unassigned.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub connector_id: Option<String>,
-}
-
-/// A number prefix (a DID block or range, or a whole country) and the connector every number
-/// that starts with it routes to, unless the number has a route of its own or a longer
-/// prefix does. It carries its connector's project, account and environment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct NumberPrefix {
-    /// The prefix, `+` and 1 to 14 digits.
-    pub prefix: Prefix,
-    /// The project of its connector.
-    pub project_id: String,
-    /// The account of that project.
-    pub account_id: String,
-    /// The environment of its connector.
-    pub client_env: ClientEnv,
-    /// The connector it routes to.
-    pub connector_id: String,
-}
-
-/// A project and the account it belongs to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Project {
-    /// The project id (the `{agentId}` of the HTTP paths).
-    pub project_id: String,
-    /// The account that owns it.
-    pub account_id: String,
-}
-
-/// What an API key grants: every project of its account, or a listed set.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", tag = "kind", content = "projects")]
-pub enum Grant {
-    /// Every project of the account, present and future.
-    AllProjects,
-    /// Only these projects.
-    Projects(BTreeSet<String>),
-}
-
-/// An API key as stored: never the secret, only its hash.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct KeyInfo {
-    /// The public part of the key, shown in listings.
-    pub key_id: String,
-    /// The account the key belongs to.
-    pub account_id: String,
-    /// What it grants.
-    pub grant: Grant,
-    /// A note for people.
-    pub label: String,
-    /// Creation time, seconds since the Unix epoch.
-    pub created_at: u64,
-    /// Whether it was revoked (a revoked key authenticates nothing).
-    pub revoked: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct KeyRecord {
-    pub(crate) info: KeyInfo,
-    /// SHA-256 of the whole secret key, hex.
-    pub(crate) hash: String,
 }
 
 /// One step of a change. A change is a list of these, applied together.
@@ -499,212 +425,5 @@ impl Model {
             }
         }
         builder.build()
-    }
-
-    /// Checks the invariants of `spec/api.md`; `Err` names the first that is broken.
-    pub(crate) fn check_invariants(&self) -> Result<(), String> {
-        for (project, account) in &self.projects {
-            if !self.accounts.contains(account) {
-                return Err(format!("project {project} has unknown account {account}"));
-            }
-        }
-        for (id, c) in &self.connectors {
-            if **id != *c.connector_id {
-                return Err(format!("connector {id} is stored under another id"));
-            }
-            match self.account_of(&c.project_id) {
-                Some(account) if **account == *c.account_id => {}
-                _ => return Err(format!("connector {id} has a wrong project or account")),
-            }
-        }
-        // Each number belongs to exactly one project's index and, when assigned, to exactly
-        // its connector's: every indexed number's entry names that project (or connector),
-        // and the indexes hold as many numbers as the model (or as it assigns). Walking the
-        // indexes checks each number with one hash probe, where looking every number up in
-        // its indexes would take a tree search for each.
-        let listed: usize = self.by_project.values().map(BTreeSet::len).sum();
-        if listed != self.numbers.len() {
-            return Err(format!(
-                "the project index holds {listed} numbers, the model {}",
-                self.numbers.len()
-            ));
-        }
-        for (project, numbers) in &self.by_project {
-            if self.account_of(project).is_none() {
-                return Err(format!("project {project} of the number index is unknown"));
-            }
-            if let Some(n) = numbers
-                .iter()
-                .find(|n| self.numbers.get(n).is_none_or(|e| e.project != *project))
-            {
-                return Err(format!("{n} is in project {project}'s index but not its"));
-            }
-        }
-        let assigned = self
-            .numbers
-            .values()
-            .filter(|e| e.connector.is_some())
-            .count();
-        let indexed: usize = self.by_connector.values().map(BTreeSet::len).sum();
-        if indexed != assigned {
-            return Err(format!(
-                "the connector index holds {indexed} numbers, {assigned} are assigned"
-            ));
-        }
-        for (cid, numbers) in &self.by_connector {
-            let Some(c) = self.connectors.get(cid) else {
-                return Err(format!("numbers route to missing connector {cid}"));
-            };
-            let wrong = numbers.iter().find(|n| {
-                self.numbers.get(n).is_none_or(|e| {
-                    e.connector.as_ref() != Some(cid)
-                        || *c.project_id != *e.project
-                        || c.client_env != e.env
-                })
-            });
-            if let Some(n) = wrong {
-                return Err(format!(
-                    "{n} is in connector {cid}'s index but is not its, or differs from it in \
-                     project or environment"
-                ));
-            }
-        }
-        for key in self.keys.values() {
-            if !self.accounts.contains(key.info.account_id.as_str()) {
-                return Err(format!("key {} has an unknown account", key.info.key_id));
-            }
-        }
-        self.check_prefixes()
-    }
-
-    /// Prefixes: each routes to a connector that exists, and the connector and project
-    /// indexes hold exactly the prefixes of their connectors and projects.
-    fn check_prefixes(&self) -> Result<(), String> {
-        for (prefix, connector) in &self.prefixes {
-            let Some(c) = self.connectors.get(connector) else {
-                return Err(format!("{prefix} routes to missing connector {connector}"));
-            };
-            if !self
-                .prefixes_by_connector
-                .get(connector)
-                .is_some_and(|set| set.contains(prefix))
-            {
-                return Err(format!(
-                    "{prefix} is missing from connector {connector}'s index"
-                ));
-            }
-            if !self
-                .prefixes_by_project
-                .get(c.project_id.as_str())
-                .is_some_and(|set| set.contains(prefix))
-            {
-                return Err(format!(
-                    "{prefix} is missing from project {}'s index",
-                    c.project_id
-                ));
-            }
-        }
-        for (what, index) in [
-            ("connector", &self.prefixes_by_connector),
-            ("project", &self.prefixes_by_project),
-        ] {
-            let listed: usize = index.values().map(BTreeSet::len).sum();
-            if listed != self.prefixes.len() {
-                return Err(format!(
-                    "the {what} prefix index holds {listed} prefixes, the model {}",
-                    self.prefixes.len()
-                ));
-            }
-        }
-        Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A model with project p, connector c of p, and two numbers, one assigned to c.
-    fn model() -> Model {
-        let mut model = Model::default();
-        for mutation in [
-            Mutation::PutAccount {
-                account_id: "a".into(),
-            },
-            Mutation::PutProject {
-                project_id: "p".into(),
-                account_id: "a".into(),
-            },
-            Mutation::PutConnector {
-                connector: Connector {
-                    connector_id: "c".into(),
-                    name: "c".into(),
-                    account_id: "a".into(),
-                    project_id: "p".into(),
-                    client_env: ClientEnv::Live,
-                    variant_id: String::new(),
-                    asr_lang_code: "en-US".into(),
-                    tts_lang_code: "en-US".into(),
-                    voice_name: "en-US-Neural2-A".into(),
-                    disable_handoff: false,
-                },
-            },
-            Mutation::PutNumbers {
-                project_id: "p".into(),
-                client_env: ClientEnv::Live,
-                connector_id: Some("c".into()),
-                numbers: vec![number(1)],
-            },
-            Mutation::PutNumbers {
-                project_id: "p".into(),
-                client_env: ClientEnv::Live,
-                connector_id: None,
-                numbers: vec![number(2)],
-            },
-        ] {
-            model.apply(mutation);
-        }
-        model
-    }
-
-    fn number(i: u64) -> E164 {
-        E164::from_u64(442_079_460_000 + i).expect("valid")
-    }
-
-    #[test]
-    fn invariants_catch_every_broken_index() {
-        assert_eq!(model().check_invariants(), Ok(()));
-        type Breakage = (&'static str, fn(&mut Model));
-        let breakages: [Breakage; 6] = [
-            ("missing from its connector's index", |m| {
-                m.by_connector.clear();
-            }),
-            ("in a connector's index it is not on", |m| {
-                let c = m.connectors.keys().next().cloned().expect("c");
-                m.by_connector.entry(c).or_default().insert(number(2));
-            }),
-            ("missing from its project's index", |m| {
-                m.by_project.values_mut().for_each(|s| {
-                    s.remove(&number(2));
-                });
-            }),
-            ("in the index of another project", |m| {
-                m.by_project
-                    .insert("q".into(), [number(9)].into_iter().collect());
-            }),
-            ("routed to a missing connector", |m| {
-                m.connectors.clear();
-            }),
-            ("in another environment than its connector", |m| {
-                if let Some(e) = m.numbers.get_mut(&number(1)) {
-                    e.env = ClientEnv::Sandbox;
-                }
-            }),
-        ];
-        for (what, break_it) in breakages {
-            let mut broken = model();
-            break_it(&mut broken);
-            assert!(broken.check_invariants().is_err(), "{what}");
-        }
     }
 }

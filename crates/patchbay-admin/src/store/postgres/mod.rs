@@ -1,0 +1,309 @@
+//! The shared store: one PostgreSQL database that every node writes through and follows.
+//!
+//! Everything lives in the schema `patchbay`:
+//!
+//! | table | what |
+//! |---|---|
+//! | `schema_migrations` | the migrations applied, by version |
+//! | `head` | one row: the newest position of the log (writers lock it, so they take turns) and the store's id |
+//! | `changes` | the log: one row per change, by position, with the node that made it and its mutations (JSON) |
+//! | `accounts`, `projects`, `api_keys` | accounts, projects, and API keys (their SHA-256, never a secret) |
+//! | `connectors` | each connector's id, project and whole record (JSON) |
+//! | `numbers` | each number (`+` and digits), its project, environment and connector (`NULL`: none) |
+//! | `prefixes` | each prefix (`+` and digits) and its connector |
+//!
+//! A write is one transaction: lock `head`, read the changes after the node's position (the
+//! node applies them and plans against the result), insert the new changes into `changes`,
+//! write their mutations to the tables, move `head`, notify `patchbay_changes`, commit.
+//! Because every writer holds the head row from its first read to its commit, positions
+//! commit in order with no gaps, and every plan is validated against every change before it.
+//!
+//! One module per concern: `schema.rs` (the schema and its migrations), `writer.rs` (the
+//! writer's transaction), `rows.rs` (mutations as table writes, and the tables read back as
+//! mutations) and `feed.rs` (the follower's connection).
+
+mod feed;
+mod rows;
+mod schema;
+mod writer;
+
+use std::time::Duration;
+
+use postgres::{Client, Config, NoTls};
+
+pub(crate) use feed::PgFeed;
+pub use schema::SCHEMA_VERSION;
+pub(crate) use writer::PgWriter;
+
+use super::{Records, SharedError};
+
+/// The channel writers notify on commit and followers listen to.
+const CHANNEL: &str = "patchbay_changes";
+
+const READ_AFTER: &str = "SELECT position, change::text FROM patchbay.changes \
+                          WHERE position > $1 ORDER BY position LIMIT $2";
+
+/// The server's own message and SQLSTATE when it answered, else what the client saw.
+fn describe(err: &postgres::Error) -> String {
+    match err.as_db_error() {
+        Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
+        None => err.to_string(),
+    }
+}
+
+fn unavailable(err: &postgres::Error) -> SharedError {
+    SharedError::Unavailable(describe(err))
+}
+
+/// What a failed statement means: the connection (or a server that is shutting down,
+/// starting, out of resources, or kept a lock too long) is `Unavailable`, which a retry
+/// may get past; any other answer of the server is a refusal.
+fn failed(err: postgres::Error) -> SharedError {
+    let Some(code) = err.code() else {
+        return unavailable(&err);
+    };
+    let code = code.code();
+    let transient = ["08", "53", "57", "58"]
+        .iter()
+        .any(|class| code.starts_with(class))
+        || matches!(code, "55P03" | "40001" | "40P01");
+    if transient {
+        unavailable(&err)
+    } else {
+        SharedError::Refused(describe(&err))
+    }
+}
+
+/// Where the shared store is and who this node is: opens the connections nodes write and
+/// follow through. Cheap to clone.
+#[derive(Clone)]
+pub struct Postgres {
+    config: Config,
+    node: String,
+    store_id: String,
+    retain: u64,
+}
+
+/// How many of the newest changes the log keeps by default: a node that was away for fewer
+/// catches up from the log, one away longer reloads from the tables.
+pub const DEFAULT_RETAIN: u64 = 1_000_000;
+/// Writers prune the log once every this many positions.
+const PRUNE_EVERY: u64 = 1_024;
+
+impl std::fmt::Debug for Postgres {
+    /// Never prints a password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Postgres")
+            .field("hosts", &self.config.get_hosts())
+            .field("dbname", &self.config.get_dbname())
+            .field("node", &self.node)
+            .finish()
+    }
+}
+
+impl Postgres {
+    /// Connects to the database at `url` (`postgresql://USER@HOST:PORT/DB`, or key=value
+    /// settings), creates or migrates the schema, and names this node `node` in the log.
+    ///
+    /// # Errors
+    ///
+    /// [`ConnectError`]: the URL does not parse, the database cannot be reached, its schema
+    /// is newer than this build understands, or creating or migrating it failed. Every
+    /// variant carries the URL without its password.
+    pub fn connect(url: &str, node: &str) -> Result<Postgres, ConnectError> {
+        let shown = redact(url);
+        let mut config: Config =
+            url.parse()
+                .map_err(|e: postgres::Error| ConnectError::InvalidUrl {
+                    url: shown.clone(),
+                    reason: e.to_string(),
+                })?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(5));
+        }
+        config.application_name(&format!("patchbay {node}"));
+        let mut client = config
+            .connect(NoTls)
+            .map_err(|e| ConnectError::Unreachable {
+                url: shown.clone(),
+                reason: e.to_string(),
+            })?;
+        schema::migrate(&mut client).map_err(|e| match e {
+            schema::SchemaError::TooNew(found) => ConnectError::SchemaTooNew {
+                url: shown.clone(),
+                found,
+            },
+            schema::SchemaError::Failed(migration, e) => ConnectError::Schema {
+                url: shown.clone(),
+                migration,
+                reason: e.to_string(),
+            },
+        })?;
+        let store_id: String = client
+            .query_one("SELECT store_id FROM patchbay.head", &[])
+            .and_then(|row| row.try_get(0))
+            .map_err(|e| ConnectError::Schema {
+                url: shown.clone(),
+                migration: None,
+                reason: e.to_string(),
+            })?;
+        Ok(Postgres {
+            config,
+            node: node.to_string(),
+            store_id,
+            retain: DEFAULT_RETAIN,
+        })
+    }
+
+    /// Keeps only the newest `changes` changes in the log (at least one): the writer whose
+    /// commit crosses a multiple of 1,024 positions deletes the older ones.
+    pub fn retain(mut self, changes: u64) -> Postgres {
+        self.retain = changes.max(1);
+        self
+    }
+
+    /// The store's id, drawn when its schema was created: a node's local cache is marked
+    /// with it, so a cache of another store is refused.
+    pub fn store_id(&self) -> &str {
+        &self.store_id
+    }
+
+    /// This node's name in the log.
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
+    fn client(&self) -> Result<Client, SharedError> {
+        self.config.connect(NoTls).map_err(|e| unavailable(&e))
+    }
+
+    pub(crate) fn writer(&self) -> PgWriter {
+        PgWriter::new(self.clone())
+    }
+
+    pub(crate) fn feed(&self) -> PgFeed {
+        PgFeed::new(self.clone())
+    }
+}
+
+/// Why [`Postgres::connect`] failed. Every variant carries the URL with its password
+/// masked, so the error can be shown and logged as it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConnectError {
+    /// The URL is neither `postgresql://USER@HOST:PORT/DB` nor key=value settings: correct
+    /// it as `reason` says.
+    InvalidUrl {
+        /// The URL, password masked.
+        url: String,
+        /// What the parser objected to.
+        reason: String,
+    },
+    /// The database could not be reached, or refused the connection: check that it runs
+    /// at that address, and the user, password and database name.
+    Unreachable {
+        /// The URL, password masked.
+        url: String,
+        /// What the client saw.
+        reason: String,
+    },
+    /// The database's schema is newer than this build understands: upgrade patchbay to
+    /// the version that created it.
+    SchemaTooNew {
+        /// The URL, password masked.
+        url: String,
+        /// The database's schema version.
+        found: i32,
+    },
+    /// Creating or migrating the schema failed (the user may lack the rights to create
+    /// schema `patchbay`), or its `head` row could not be read.
+    Schema {
+        /// The URL, password masked.
+        url: String,
+        /// The migration that failed, when one did.
+        migration: Option<i32>,
+        /// The database's own message.
+        reason: String,
+    },
+}
+
+impl std::fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConnectError::InvalidUrl { url, reason } => {
+                write!(f, "{url} is not a PostgreSQL URL: {reason}")
+            }
+            ConnectError::Unreachable { url, reason } => {
+                write!(f, "cannot reach the store {url}: {reason}")
+            }
+            ConnectError::SchemaTooNew { url, found } => write!(
+                f,
+                "the store {url}: its schema is at version {found}, newer than this \
+                 patchbay understands ({SCHEMA_VERSION}): upgrade patchbay"
+            ),
+            ConnectError::Schema {
+                url,
+                migration: Some(version),
+                reason,
+            } => write!(f, "the store {url}: migration {version}: {reason}"),
+            ConnectError::Schema {
+                url,
+                migration: None,
+                reason,
+            } => write!(f, "the store {url}: {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for ConnectError {}
+
+/// `url` without its password.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme + 3],
+                    &credentials[..colon],
+                    &url[at..]
+                ),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+fn position(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+fn records(rows: &[postgres::Row]) -> Result<Records, SharedError> {
+    rows.iter()
+        .map(|row| {
+            let at: i64 = row.try_get(0).map_err(failed)?;
+            let change: String = row.try_get(1).map_err(failed)?;
+            Ok((at as u64, change.into_bytes()))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn urls_are_shown_without_their_password() {
+        assert_eq!(
+            redact("postgresql://app:s3cret@db:5432/patchbay"),
+            "postgresql://app:***@db:5432/patchbay"
+        );
+        assert_eq!(
+            redact("postgresql://app@db/patchbay"),
+            "postgresql://app@db/patchbay"
+        );
+        assert_eq!(redact("host=/tmp dbname=x"), "host=/tmp dbname=x");
+    }
+}
