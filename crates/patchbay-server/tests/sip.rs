@@ -57,7 +57,13 @@ fn sipp(
         .current_dir(dir)
         .stdin(Stdio::null())
         .output()
-        .expect("sipp (apt-get install -y sip-tester)");
+        .unwrap_or_else(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => panic!(
+                "sipp is not installed, and the SIP tests drive the front with it: run \
+                 scripts/test, which installs it, or apt-get install -y sip-tester"
+            ),
+            _ => panic!("cannot run sipp: {e}"),
+        });
     (
         output.status.success(),
         format!(

@@ -6,7 +6,7 @@
 //! watchdog process stops and removes once the test binary has exited.
 //!
 //! The server's binaries come from `PATCHBAY_PG_BIN`, or the newest
-//! `/usr/lib/postgresql/*/bin` (Debian's `postgresql` package); `.ci/run` installs it.
+//! `/usr/lib/postgresql/*/bin` (Debian's `postgresql` package); `scripts/test` installs it.
 
 #![allow(dead_code)]
 
@@ -41,10 +41,14 @@ fn bin_dir() -> PathBuf {
         })
         .unwrap_or_default();
     found.sort();
-    found
-        .pop()
-        .map(|(_, bin)| bin)
-        .expect("PostgreSQL's server is not installed: apt-get install -y postgresql")
+    found.pop().map(|(_, bin)| bin).unwrap_or_else(|| {
+        panic!(
+            "PostgreSQL's server is not installed (no /usr/lib/postgresql/*/bin/initdb), and \
+                 the shared-store tests start throwaway clusters with it: run scripts/test, \
+                 which installs it, or apt-get install -y postgresql, or set PATCHBAY_PG_BIN \
+                 to the directory of its initdb and pg_ctl"
+        )
+    })
 }
 
 impl PgCluster {
