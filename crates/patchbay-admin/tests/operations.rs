@@ -703,11 +703,22 @@ fn projects_and_keys_are_the_operators(store: Backend) {
     assert!(!format!("{listed:?}").contains(&secret));
     let other = Caller::Key(secret);
     assert!(w.admin.list_connectors(&other, "p2").is_ok());
+    // Lookups check keys against the published keys, not the model: a new key works at
+    // once (the number is not routed: found no connector, not refused)...
+    assert_eq!(
+        code(w.admin.lookup_connector(&other, "p2", "+14155552671")),
+        ErrorCode::NotFound
+    );
     w.admin
         .revoke_key(&Caller::Operator, &info.key_id)
         .expect("revoke");
     assert_eq!(
         code(w.admin.list_connectors(&other, "p2")),
+        ErrorCode::Unauthorized
+    );
+    // ... and a revoked one stops working at once.
+    assert_eq!(
+        code(w.admin.lookup_connector(&other, "p2", "+14155552671")),
         ErrorCode::Unauthorized
     );
     assert_eq!(

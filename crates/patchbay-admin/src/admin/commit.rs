@@ -211,6 +211,8 @@ pub(super) struct Effect {
     connectors: Vec<String>,
     /// Prefixes put or removed, in order.
     prefixes: Vec<Prefix>,
+    /// Whether accounts, projects or keys changed: lookups' access checks must see it.
+    access: bool,
 }
 
 impl Effect {
@@ -229,7 +231,10 @@ impl Effect {
                 Mutation::PutPrefixes { prefixes, .. } | Mutation::RemovePrefixes { prefixes } => {
                     self.prefixes.extend_from_slice(prefixes)
                 }
-                _ => {}
+                Mutation::PutAccount { .. }
+                | Mutation::PutProject { .. }
+                | Mutation::PutKey { .. }
+                | Mutation::RevokeKey { .. } => self.access = true,
             }
         }
     }
@@ -520,6 +525,9 @@ impl Admin {
         model: &Model,
         started: Instant,
     ) -> Result<(), AdminError> {
+        if effect.access {
+            self.access.publish(model);
+        }
         if !effect.is_empty() {
             let version = self.router.version() + 1;
             let current = self.router.snapshot();

@@ -243,6 +243,7 @@ impl Admin {
                         .map_err(super::store_error)
                 });
                 *model = fresh;
+                self.access.publish(&model);
                 writer.position = at;
                 cluster.set_applied(at);
                 if let Err(error) = cached {

@@ -9,6 +9,7 @@
 //! bulk call or a batch is one snapshot: readers see all of it or none. Lookup readers never
 //! take a lock; a slow build delays only other admin calls.
 
+mod access;
 mod commit;
 mod connectors;
 mod follow;
@@ -34,7 +35,7 @@ use patchbay_core::{normalize_in, Region, Router, E164};
 use crate::api::MAX_PAGE;
 use crate::error::{AdminError, ErrorCode};
 use crate::keys;
-use crate::model::{Grant, InvariantError, KeyInfo, Model, Mutation};
+use crate::model::{InvariantError, Model, Mutation};
 use crate::store::postgres::Postgres;
 use crate::store::{Feed, SharedLog, Store, StoreError};
 use crate::validity::NumberCheck;
@@ -125,6 +126,9 @@ pub struct Admin {
     stats: Mutex<PublishStats>,
     /// The shared store and where this node stands in its log, when it follows one.
     cluster: Option<follow::Cluster>,
+    /// The keys and projects lookups are checked against, published with every change to
+    /// them, so that a lookup never waits for the model's lock.
+    access: access::PublishedAccess,
 }
 
 const MAX_TEXT: usize = 256;
@@ -297,6 +301,7 @@ impl Admin {
             _ => None,
         };
         Ok(Admin {
+            access: access::PublishedAccess::new(&model),
             model: RwLock::new(model),
             writer: Mutex::new(Writer {
                 store,
@@ -351,55 +356,16 @@ impl Admin {
         written
     }
 
-    /// The account of `project` if `caller` may use it: 401 for a bad key, 403 for a key
-    /// that does not grant the project (existing or not), 404 for the operator.
+    /// Whether `caller` may use `project` (see [`access::authorize`]).
     fn authorize(&self, model: &Model, caller: &Caller, project: &str) -> Result<(), AdminError> {
-        match caller {
-            Caller::Operator => match model.account_of(project) {
-                Some(_) => Ok(()),
-                None => Err(AdminError::not_found("project", project)),
-            },
-            Caller::Key(key) => {
-                let info = self.authenticate(model, key)?;
-                let granted = model.account_of(project).is_some_and(|account| {
-                    **account == *info.account_id
-                        && match &info.grant {
-                            Grant::AllProjects => true,
-                            Grant::Projects(set) => set.contains(project),
-                        }
-                });
-                if granted {
-                    Ok(())
-                } else {
-                    Err(AdminError::new(
-                        ErrorCode::Forbidden,
-                        format!("this API key does not grant project {project:?}"),
-                    ))
-                }
-            }
-        }
-    }
-
-    fn authenticate<'m>(&self, model: &'m Model, key: &str) -> Result<&'m KeyInfo, AdminError> {
-        let unauthorized = || {
-            AdminError::new(
-                ErrorCode::Unauthorized,
-                "missing, unknown or revoked API key: send a valid key in x-api-key",
-            )
-        };
-        let id = keys::key_id_of(key).ok_or_else(unauthorized)?;
-        let record = model.keys.get(id).ok_or_else(unauthorized)?;
-        if record.info.revoked || !keys::matches(key, record) {
-            return Err(unauthorized());
-        }
-        Ok(&record.info)
+        access::authorize(model, caller, project)
     }
 
     /// Checks that `caller` is a valid key (or the operator) without naming a project.
     pub fn authenticate_caller(&self, caller: &Caller) -> Result<(), AdminError> {
         match caller {
             Caller::Operator => Ok(()),
-            Caller::Key(key) => self.authenticate(&self.model.read(), key).map(|_| ()),
+            Caller::Key(key) => access::authenticate(&*self.model.read(), key).map(|_| ()),
         }
     }
 
