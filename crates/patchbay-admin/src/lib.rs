@@ -57,7 +57,9 @@ pub use lang::{check_language_tag, ForbiddenCharKind, LanguageTagError, SubtagKi
 pub use model::{Grant, InvariantError, KeyInfo, NumberPrefix, PhoneNumber, Project};
 pub use patchbay_core;
 pub use store::postgres::{ConnectError, Postgres, DEFAULT_RETAIN, SCHEMA_VERSION};
-pub use store::{DataDir, Discard, Loaded, MemoryStore, Records, Store, StoreError};
+pub use store::{
+    Checkpoint, CheckpointWriter, DataDir, Discard, Loaded, MemoryStore, Records, Store, StoreError,
+};
 pub use validity::NumberCheck;
 pub use voices::{
     tts_lang_code, CatalogDefect, CatalogError, VoiceCatalog, VoiceError, VoiceValidator,

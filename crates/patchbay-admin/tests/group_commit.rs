@@ -7,9 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use patchbay_admin::{
-    Admin, AdminConfig, Caller, ErrorCode, ImportRequest, Loaded, MemoryStore, Store, StoreError,
+    Admin, AdminConfig, Caller, CheckpointWriter, ErrorCode, ImportRequest, Loaded, MemoryStore,
+    Store, StoreError,
 };
-use patchbay_core::Snapshot;
 
 /// A store that takes a while to make an append durable (5 ms) and to write a checkpoint
 /// (30 ms), records the size of every group, and can be told to fail.
@@ -37,17 +37,9 @@ impl Store for SlowStore {
         self.inner.lock().expect("store").append_group(records)
     }
 
-    fn checkpoint(
-        &mut self,
-        position: u64,
-        model: &[u8],
-        snapshot: &Snapshot,
-    ) -> Result<(), StoreError> {
+    fn begin_checkpoint(&mut self, position: u64) -> Result<Box<dyn CheckpointWriter>, StoreError> {
         std::thread::sleep(Duration::from_millis(30));
-        self.inner
-            .lock()
-            .expect("store")
-            .checkpoint(position, model, snapshot)
+        self.inner.lock().expect("store").begin_checkpoint(position)
     }
 
     fn journal_len(&self) -> u64 {

@@ -142,6 +142,16 @@ impl Router {
         }
     }
 
+    /// A router serving a snapshot that is already shared (one a store kept, say).
+    pub fn from_arc(snapshot: Arc<Snapshot>) -> Router {
+        Router {
+            shared: SharedSwap(Arc::new(Shared {
+                current: ArcSwap::new(snapshot),
+                publish: Mutex::new(Vec::new()),
+            })),
+        }
+    }
+
     /// Makes `snapshot` current in one atomic swap, if its version is higher than the
     /// current one. Readers see the old snapshot or the new one, whole.
     pub fn publish(&self, snapshot: Snapshot) -> Result<(), PublishError> {

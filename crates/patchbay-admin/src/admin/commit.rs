@@ -23,7 +23,7 @@ use patchbay_core::{Prefix, Snapshot, SnapshotPatch, E164};
 
 use super::{encode, store_error, Admin, Writer};
 use crate::error::AdminError;
-use crate::model::{Model, Mutation};
+use crate::model::{checkpoint, Model, Mutation};
 use crate::store::{MemoryStore, Records, SharedError, Store};
 
 /// A plan: validates against the model and returns the mutations and the caller's answer.
@@ -156,33 +156,72 @@ impl Drop for SettleAll<'_> {
     }
 }
 
+/// What a store holds, read back: the model, the position of its last change, the routing
+/// snapshot when the store kept one it could bring up to that position, and what a person
+/// should know.
+pub(super) struct Opened {
+    pub(super) model: Model,
+    pub(super) position: u64,
+    pub(super) snapshot: Option<Arc<Snapshot>>,
+    pub(super) warnings: Vec<String>,
+}
+
 /// Loads the model from `store`: the checkpoint, then every journal record after it, in
-/// order. Returns the model, the position of its last change and the store's warnings.
-pub(super) fn load(store: &mut dyn Store) -> Result<(Model, u64, Vec<String>), AdminError> {
+/// order. The checkpoint's snapshot, when the store kept it, is patched with what the
+/// records changed (O(changes), where building one is O(numbers)).
+pub(super) fn load(store: &mut dyn Store) -> Result<Opened, AdminError> {
     let loaded = store
         .load()
         .map_err(|e| AdminError::internal(e.to_string()))?;
-    let mut model = Model::default();
-    let mut position = 0;
-    if let Some((at, bytes)) = &loaded.checkpoint {
-        let mutations: Vec<Mutation> = serde_json::from_slice(bytes)
-            .map_err(|e| AdminError::internal(format!("unreadable checkpoint: {e}")))?;
-        mutations.into_iter().for_each(|m| model.apply(m));
-        position = *at;
-    }
-    for (at, bytes) in &loaded.records {
-        if *at != position + 1 {
-            return Err(AdminError::internal(format!(
-                "journal record {at} follows {position}: a record is missing"
-            )));
-        }
-        decode(*at, bytes)?.into_iter().for_each(|m| model.apply(m));
-        position = *at;
-    }
+    let mut effect = Effect::default();
+    let checkpoint = loaded
+        .checkpoint
+        .as_ref()
+        .map(|c| (c.position, c.model.as_slice()));
+    let (model, position) =
+        checkpoint::restore(checkpoint, &loaded.records, |change| effect.add(change))
+            .map_err(AdminError::internal)?;
     model
         .check_invariants()
         .map_err(|e| AdminError::internal(format!("the stored model is inconsistent: {e}")))?;
-    Ok((model, position, loaded.warnings))
+    let mut warnings = loaded.warnings;
+    let snapshot = loaded
+        .checkpoint
+        .and_then(|c| c.snapshot)
+        .and_then(|stored| {
+            let patched = if effect.is_empty() {
+                Ok(stored)
+            } else {
+                effect
+                    .patch(&stored, &model, stored.version() + 1)
+                    .finish()
+                    .map(Arc::new)
+            };
+            let routed: usize = model.by_connector.values().map(|set| set.len()).sum();
+            match patched {
+                Ok(snapshot)
+                    if snapshot.len() == routed
+                        && snapshot.connector_count() == model.connectors.len()
+                        && snapshot.prefix_count() == model.prefixes.len() =>
+                {
+                    Some(snapshot)
+                }
+                _ => {
+                    warnings.push(
+                        "the stored routing snapshot does not match the model; building it \
+                         again"
+                            .into(),
+                    );
+                    None
+                }
+            }
+        });
+    Ok(Opened {
+        model,
+        position,
+        snapshot,
+        warnings,
+    })
 }
 
 /// The admin's error for a shared store's failure: `unavailable` (503, retry) when it
@@ -198,8 +237,7 @@ pub(super) fn shared_error(err: SharedError) -> AdminError {
 
 /// Decodes a stored change.
 fn decode(at: u64, bytes: &[u8]) -> Result<Vec<Mutation>, AdminError> {
-    serde_json::from_slice(bytes)
-        .map_err(|e| AdminError::internal(format!("unreadable change {at}: {e}")))
+    checkpoint::decode_change(at, bytes).map_err(AdminError::internal)
 }
 
 /// What a group changed that the published snapshot must show.
@@ -369,8 +407,21 @@ impl Admin {
     fn replace_cache(writer: &mut Writer, model: &Model, err: crate::store::StoreError) {
         tracing::error!(error = %err, "the local cache failed; keeping it in memory instead");
         let mut memory = MemoryStore::default();
-        if let Ok(bytes) = encode(&model.to_mutations()) {
-            let _ = memory.checkpoint(writer.position, &bytes, &Snapshot::empty(1));
+        // The router may not show the change yet: the snapshot kept is the model's own.
+        let kept = model
+            .snapshot(1)
+            .map_err(|e| e.to_string())
+            .and_then(|snapshot| {
+                super::checkpoint::checkpoint_now(
+                    &mut memory,
+                    writer.position,
+                    model,
+                    Arc::new(snapshot),
+                )
+                .map_err(|e| e.to_string())
+            });
+        if let Err(error) = kept {
+            tracing::error!(%error, "the cache in memory could not take the model either");
         }
         writer.store = Box::new(memory);
     }
@@ -456,12 +507,12 @@ impl Admin {
                         cluster.set_applied(position);
                     }
                     let model = RwLockWriteGuard::downgrade(model);
-                    self.publish_group(effect, &model, started).and_then(|()| {
-                        if writer.store.journal_len() > self.config.checkpoint_after {
-                            Self::checkpoint_locked(writer, &model, &self.router)?;
-                        }
-                        Ok(())
-                    })
+                    let published = self.publish_group(effect, &model, started);
+                    drop(model);
+                    if published.is_ok() {
+                        self.start_checkpoint_if_due(writer);
+                    }
+                    published
                 }
                 Err(error) => {
                     if writer.shared.is_some() {
@@ -509,9 +560,9 @@ impl Admin {
             },
         };
         match load(&mut *writer.store) {
-            Ok((reloaded, position, _)) => {
-                *model = reloaded;
-                writer.position = position;
+            Ok(reloaded) => {
+                *model = reloaded.model;
+                writer.position = reloaded.position;
             }
             Err(reload) => writer.poisoned = Some(reload.to_string()),
         }

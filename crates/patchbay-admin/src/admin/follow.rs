@@ -17,10 +17,10 @@ use std::time::Duration;
 
 use parking_lot::RwLockWriteGuard;
 
+use super::checkpoint::checkpoint_now;
 use super::commit::{shared_error, Effect};
-use super::{encode, Admin};
+use super::{store_error, Admin};
 use crate::error::{AdminError, ErrorCode};
-use crate::model::Model;
 use crate::store::postgres::Postgres;
 use crate::store::tail::DirFeed;
 use crate::store::{Feed, Records};
@@ -211,18 +211,19 @@ impl Admin {
         } else {
             self.apply_followed(&records)?;
         }
-        if cluster.applied.load(Ordering::Acquire) >= newest {
+        let applied = cluster.applied.load(Ordering::Acquire);
+        if applied >= newest {
             cluster.ready.store(true, Ordering::Release);
         }
-        Ok(newest)
+        // A reload may reach past what the read saw.
+        cluster.newest.fetch_max(applied, Ordering::AcqRel);
+        Ok(newest.max(applied))
     }
 
     /// Replaces the model with the tables' (read in one snapshot of the database), caches
     /// it, and publishes a snapshot built from it.
     fn reload_from_tables(&self, cluster: &Cluster, feed: &mut dyn Feed) -> Result<(), AdminError> {
-        let (at, mutations) = feed.tables().map_err(shared_error)?;
-        let mut fresh = Model::default();
-        mutations.into_iter().for_each(|m| fresh.apply(m));
+        let (at, fresh) = feed.tables().map_err(shared_error)?;
         fresh.check_invariants().map_err(|e| {
             AdminError::internal(format!("what the store holds is inconsistent: {e}"))
         })?;
@@ -233,26 +234,25 @@ impl Admin {
                 Ok(()) // this node got as far on its own meanwhile
             } else {
                 let mut model = self.model.write();
-                let snapshot = fresh
-                    .snapshot(self.router.version() + 1)
-                    .map_err(|e| AdminError::internal(e.to_string()))?;
-                let cached = encode(&fresh.to_mutations()).and_then(|bytes| {
-                    writer
-                        .store
-                        .checkpoint(at, &bytes, &snapshot)
-                        .map_err(super::store_error)
-                });
+                let snapshot = Arc::new(
+                    fresh
+                        .snapshot(self.router.version() + 1)
+                        .map_err(|e| AdminError::internal(e.to_string()))?,
+                );
+                let cached = checkpoint_now(&mut *writer.store, at, &fresh, Arc::clone(&snapshot));
+                if let Err(error) = cached {
+                    tracing::error!(%error, "the local cache failed; keeping it in memory instead");
+                    let mut memory = crate::store::MemoryStore::default();
+                    checkpoint_now(&mut memory, at, &fresh, Arc::clone(&snapshot))
+                        .map_err(store_error)?;
+                    writer.store = Box::new(memory);
+                }
                 *model = fresh;
                 self.access.publish(&model);
                 writer.position = at;
                 cluster.set_applied(at);
-                if let Err(error) = cached {
-                    tracing::error!(%error, "the local cache failed; keeping it in memory instead");
-                    writer.store = Box::new(crate::store::MemoryStore::default());
-                    Self::checkpoint_locked(writer, &model, &self.router)?;
-                }
                 self.router
-                    .publish(snapshot)
+                    .publish_arc(snapshot)
                     .map_err(|e| AdminError::internal(e.to_string()))
             }
         };
@@ -278,8 +278,9 @@ impl Admin {
             let applied = self.apply_committed(writer, &mut model, records, &mut effect);
             let model = RwLockWriteGuard::downgrade(model);
             let published = self.publish_group(effect, &model, started);
-            if writer.store.journal_len() > self.config.checkpoint_after {
-                Self::checkpoint_locked(writer, &model, &self.router)?;
+            drop(model);
+            if applied.is_ok() && published.is_ok() {
+                self.start_checkpoint_if_due(writer);
             }
             applied.and(published)
         };

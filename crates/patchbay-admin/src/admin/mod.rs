@@ -10,6 +10,7 @@
 //! take a lock; a slow build delays only other admin calls.
 
 mod access;
+mod checkpoint;
 mod commit;
 mod connectors;
 mod follow;
@@ -69,7 +70,8 @@ pub struct AdminConfig {
     pub default_region: Option<Region>,
     /// The most numbers or ids one bulk call may carry (default 10,000).
     pub max_bulk: usize,
-    /// Write a checkpoint once the journal exceeds this many bytes (default 64 MiB).
+    /// Start a checkpoint, in the background, once the journal has grown by this many bytes
+    /// since the last one (default 64 MiB).
     pub checkpoint_after: u64,
     /// Checks `voiceName` (default: the built-in offline catalog).
     pub voices: Arc<dyn VoiceValidator>,
@@ -116,7 +118,8 @@ struct Writer {
 /// The change side of patchbay. Cheap to share behind an `Arc`; every method is safe to
 /// call from many threads.
 pub struct Admin {
-    model: RwLock<Model>,
+    /// Shared with the thread that writes a checkpoint in the background.
+    model: Arc<RwLock<Model>>,
     writer: Mutex<Writer>,
     /// Changes waiting for the next group commit.
     queue: Mutex<Vec<Arc<dyn commit::Job>>>,
@@ -129,6 +132,8 @@ pub struct Admin {
     /// The keys and projects lookups are checked against, published with every change to
     /// them, so that a lookup never waits for the model's lock.
     access: access::PublishedAccess,
+    /// The checkpoint being written in the background, if any.
+    checkpoints: Arc<checkpoint::Checkpoints>,
 }
 
 const MAX_TEXT: usize = 256;
@@ -140,7 +145,7 @@ fn now_secs() -> u64 {
 }
 
 fn encode(change: &[Mutation]) -> Result<Vec<u8>, AdminError> {
-    serde_json::to_vec(change).map_err(|e| AdminError::internal(format!("encoding a change: {e}")))
+    crate::model::checkpoint::encode_change(change).map_err(AdminError::internal)
 }
 
 fn store_error(err: StoreError) -> AdminError {
@@ -210,8 +215,8 @@ impl Admin {
     /// Opens an admin over `store`: loads the checkpoint, replays the journal, and publishes
     /// the resulting snapshot. A torn journal tail is dropped (see [`Admin::warnings`]).
     pub fn open(mut store: Box<dyn Store>, config: AdminConfig) -> Result<Admin, AdminError> {
-        let (model, position, warnings) = commit::load(&mut *store)?;
-        Admin::assemble(store, model, position, warnings, config, None)
+        let opened = commit::load(&mut *store)?;
+        Admin::assemble(store, opened, config, None)
     }
 
     /// Opens a node of the shared store `shared`, with `cache` as its local cache (a
@@ -224,36 +229,43 @@ impl Admin {
         shared: Postgres,
         config: AdminConfig,
     ) -> Result<Admin, AdminError> {
-        let (mut model, mut position, warnings) = commit::load(&mut *cache)?;
+        let mut opened = commit::load(&mut *cache)?;
         let mut feed = shared.feed();
         let oldest = feed.oldest().map_err(commit::shared_error)?;
-        let (_, head) = feed.read(position, 0).map_err(commit::shared_error)?;
-        if head < position {
+        let (_, head) = feed
+            .read(opened.position, 0)
+            .map_err(commit::shared_error)?;
+        if head < opened.position {
             return Err(AdminError::internal(format!(
-                "the store's log ends at {head}, but the local cache has applied {position}: the \
+                "the store's log ends at {head}, but the local cache has applied {}: the \
                  cache belongs to another database, or the database was restored from an \
-                 older backup (start the node with an empty --data directory)"
+                 older backup (start the node with an empty --data directory)",
+                opened.position
             )));
         }
-        if head > position && (position == 0 || oldest > position + 1) {
+        if head > opened.position && (opened.position == 0 || oldest > opened.position + 1) {
             // Nothing cached, or the log no longer reaches back: start from the tables.
-            let (at, mutations) = feed.tables().map_err(commit::shared_error)?;
-            model = crate::model::Model::default();
-            mutations.into_iter().for_each(|m| model.apply(m));
+            let (at, model) = feed.tables().map_err(commit::shared_error)?;
             model.check_invariants().map_err(|e| {
                 AdminError::internal(format!("the store's tables are inconsistent: {e}"))
             })?;
-            position = at;
-            let snapshot = model
-                .snapshot(position + 1)
-                .map_err(|e| AdminError::internal(e.to_string()))?;
-            cache
-                .checkpoint(position, &encode(&model.to_mutations())?, &snapshot)
+            let snapshot = Arc::new(
+                model
+                    .snapshot(at + 1)
+                    .map_err(|e| AdminError::internal(e.to_string()))?,
+            );
+            checkpoint::checkpoint_now(&mut *cache, at, &model, Arc::clone(&snapshot))
                 .map_err(store_error)?;
+            opened.model = model;
+            opened.position = at;
+            opened.snapshot = Some(snapshot);
         }
-        let cluster =
-            follow::Cluster::new(follow::Source::Shared(Box::new(shared)), position, head);
-        Admin::assemble(cache, model, position, warnings, config, Some(cluster))
+        let cluster = follow::Cluster::new(
+            follow::Source::Shared(Box::new(shared)),
+            opened.position,
+            head,
+        );
+        Admin::assemble(cache, opened, config, Some(cluster))
     }
 
     /// Opens a read-only follower of the data directory `dir`, which a running server may
@@ -268,9 +280,7 @@ impl Admin {
         let dir = dir.into();
         let failed = |e: crate::store::SharedError| AdminError::internal(e.reason());
         let mut feed = crate::store::tail::DirFeed::new(&dir).map_err(failed)?;
-        let (position, mutations) = crate::store::Feed::tables(&mut feed).map_err(failed)?;
-        let mut model = Model::default();
-        mutations.into_iter().for_each(|m| model.apply(m));
+        let (position, model) = crate::store::Feed::tables(&mut feed).map_err(failed)?;
         model.check_invariants().map_err(|e| {
             AdminError::internal(format!(
                 "{}: the stored model is inconsistent: {e}",
@@ -280,20 +290,35 @@ impl Admin {
         let name = format!("follower of {}", dir.display());
         let cluster = follow::Cluster::new(follow::Source::Dir { dir, name }, position, position);
         let store = Box::new(crate::store::Discard);
-        Admin::assemble(store, model, position, Vec::new(), config, Some(cluster))
+        let opened = commit::Opened {
+            model,
+            position,
+            snapshot: None,
+            warnings: Vec::new(),
+        };
+        Admin::assemble(store, opened, config, Some(cluster))
     }
 
     fn assemble(
         store: Box<dyn Store>,
-        model: Model,
-        position: u64,
-        warnings: Vec<String>,
+        opened: commit::Opened,
         config: AdminConfig,
         cluster: Option<follow::Cluster>,
     ) -> Result<Admin, AdminError> {
-        let snapshot = model
-            .snapshot(position + 1)
-            .map_err(|e| AdminError::internal(e.to_string()))?;
+        let commit::Opened {
+            model,
+            position,
+            snapshot,
+            warnings,
+        } = opened;
+        let snapshot = match snapshot {
+            Some(snapshot) => snapshot,
+            None => Arc::new(
+                model
+                    .snapshot(position + 1)
+                    .map_err(|e| AdminError::internal(e.to_string()))?,
+            ),
+        };
         let shared = match cluster.as_ref().map(|c| &c.source) {
             Some(follow::Source::Shared(store)) => {
                 Some(Box::new(store.writer()) as Box<dyn SharedLog>)
@@ -302,7 +327,7 @@ impl Admin {
         };
         Ok(Admin {
             access: access::PublishedAccess::new(&model),
-            model: RwLock::new(model),
+            model: Arc::new(RwLock::new(model)),
             writer: Mutex::new(Writer {
                 store,
                 position,
@@ -310,11 +335,12 @@ impl Admin {
                 poisoned: None,
             }),
             queue: Mutex::new(Vec::new()),
-            router: Router::new(snapshot),
+            router: Router::from_arc(snapshot),
             config,
             warnings,
             stats: Mutex::new(PublishStats::default()),
             cluster,
+            checkpoints: Arc::default(),
         })
     }
 
@@ -331,29 +357,6 @@ impl Admin {
     /// The router this admin publishes into: hand readers out of it.
     pub fn router(&self) -> &Router {
         &self.router
-    }
-
-    fn checkpoint_locked(
-        writer: &mut Writer,
-        model: &Model,
-        router: &Router,
-    ) -> Result<(), AdminError> {
-        let bytes = encode(&model.to_mutations())?;
-        writer
-            .store
-            .checkpoint(writer.position, &bytes, &router.snapshot())
-            .map_err(store_error)
-    }
-
-    /// Writes a checkpoint now (the whole model and its snapshot) and empties the journal.
-    pub fn checkpoint(&self) -> Result<(), AdminError> {
-        let written = {
-            let mut writer = self.writer.lock();
-            let model = self.model.read();
-            Self::checkpoint_locked(&mut writer, &model, &self.router)
-        };
-        self.nudge_next();
-        written
     }
 
     /// Whether `caller` may use `project` (see [`access::authorize`]).

@@ -1,28 +1,19 @@
 //! Durable storage behind a small trait: the embedded data directory is the default.
 //!
 //! A [`Store`] keeps opaque, already-encoded changes: an append-only journal of records, each
-//! with its log position, and a checkpoint (the whole model at a position, plus the
-//! snapshot file of that moment). The admin encodes and decodes; a store only has to keep
-//! bytes durable and in order, which is what a shared PostgreSQL store would do as well.
+//! with its log position, and checkpoints (the model at a position, plus the routing
+//! snapshot of that moment). The admin encodes and decodes; a store only has to keep bytes
+//! durable and in order, which is what a shared PostgreSQL store's node cache does as well.
 //!
-//! Backends, one module each: [`DataDir`] (`datadir`), [`MemoryStore`] (`memory`), and the
-//! shared PostgreSQL store (`postgres`), which several nodes follow. A process beside the
-//! owner of a data directory follows it read-only through `tail`.
+//! A checkpoint is written beside the journal, not instead of it: [`Store::begin_checkpoint`]
+//! starts it at a position (changes appended from then on come after it), its bytes may be
+//! written from another thread while changes keep being appended, and only once it is
+//! durable does the store drop the journal it covers.
 //!
-//! [`DataDir`] layout:
-//!
-//! | file | what |
-//! |---|---|
-//! | `LOCK` | held with an exclusive lock while a process owns the directory |
-//! | `journal.log` | records appended since the checkpoint, each fsynced before it is acknowledged |
-//! | `checkpoint.json` | the model at a log position, replaced atomically |
-//! | `snapshot.pbsnap` | the routing snapshot of the checkpoint (a `patchbay-core` snapshot file) |
-//!
-//! A journal record is `PBJ1`, payload length (u32), log position (u64), CRC-32 of the
-//! position and payload (u32), then the payload; integers little-endian. On start a
-//! record that is cut short or fails its checksum at the very end of the journal (a crash
-//! during an append: it was never acknowledged) is dropped with a warning; a bad record
-//! followed by a good one is corruption of acknowledged data and an error naming the offset.
+//! Backends, one module each: [`DataDir`] (`datadir`, with its journal and checkpoint files
+//! and their formats), [`MemoryStore`] (`memory`), and the shared PostgreSQL store
+//! (`postgres`), which several nodes follow. A process beside the owner of a data directory
+//! follows it read-only through `tail`.
 
 mod datadir;
 mod memory;
@@ -31,6 +22,7 @@ pub(crate) mod tail;
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use patchbay_core::Snapshot;
 
@@ -43,14 +35,27 @@ const RECORD_HEADER: usize = 20;
 /// Journal records: log position and payload, in order.
 pub type Records = Vec<(u64, Vec<u8>)>;
 
+/// A checkpoint as a store hands it back.
+#[derive(Debug, Clone)]
+pub struct Checkpoint {
+    /// Every change up to this log position is in it (and later ones may be: replay the
+    /// journal after it).
+    pub position: u64,
+    /// The bytes the admin wrote.
+    pub model: Vec<u8>,
+    /// The routing snapshot at `position`, when the store kept one that opens.
+    pub snapshot: Option<Arc<Snapshot>>,
+}
+
 /// What a store holds on start.
 #[derive(Debug, Default)]
 pub struct Loaded {
-    /// The checkpoint: its log position and bytes, if one was written.
-    pub checkpoint: Option<(u64, Vec<u8>)>,
+    /// The newest checkpoint that reads back whole, if any.
+    pub checkpoint: Option<Checkpoint>,
     /// Journal records after the checkpoint, in order.
     pub records: Records,
-    /// Things a person should know (a dropped torn record, say).
+    /// Things a person should know (a dropped torn record, a damaged checkpoint passed
+    /// over, say).
     pub warnings: Vec<String>,
 }
 
@@ -73,6 +78,20 @@ pub enum StoreError {
     Locked {
         /// The data directory.
         path: PathBuf,
+    },
+    /// A write failed and could not be undone (the journal could not be cut back to its
+    /// last whole record): appending more would leave damage in the middle of the
+    /// journal, so the store takes no more changes until the process restarts. Nothing
+    /// acknowledged is lost.
+    #[error(
+        "{path}: a failed write could not be undone ({reason}); restart patchbay (nothing \
+         acknowledged is lost)"
+    )]
+    Poisoned {
+        /// The journal file.
+        path: PathBuf,
+        /// Why the undo failed.
+        reason: String,
     },
     /// Acknowledged data is damaged: the file and offset say where.
     #[error(
@@ -97,25 +116,32 @@ pub(crate) fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
 
 /// Durable storage of journal records and checkpoints.
 pub trait Store: Send {
-    /// Everything stored: the checkpoint and the journal records after it.
+    /// Everything stored: the newest checkpoint that reads back, and the journal records
+    /// after it.
     fn load(&mut self) -> Result<Loaded, StoreError>;
-    /// Appends records `(position, payload)`, in order, and returns once all of them are durable:
-    /// one write and one sync for the group. On an error none of them is kept.
+    /// Appends records `(position, payload)`, in order, and returns once all of them are
+    /// durable: one write and one sync for the group. On an error none of them is kept.
     fn append_group(&mut self, records: &[(u64, Vec<u8>)]) -> Result<(), StoreError>;
     /// Appends one record; returns once it is durable.
     fn append(&mut self, position: u64, payload: &[u8]) -> Result<(), StoreError> {
         self.append_group(&[(position, payload.to_vec())])
     }
-    /// Replaces the checkpoint with `model` at `position` (and `snapshot`, where the store keeps
-    /// one), then drops the journal records up to `position`.
-    fn checkpoint(
-        &mut self,
-        position: u64,
-        model: &[u8],
-        snapshot: &Snapshot,
-    ) -> Result<(), StoreError>;
-    /// Bytes in the journal since the last checkpoint.
+    /// Starts a checkpoint at `position`, the position of the last record appended:
+    /// records appended from now on come after it. The writer takes the checkpoint's bytes,
+    /// from any thread and while appends go on, and [`CheckpointWriter::finish`] makes it
+    /// durable and drops the journal it covers. Dropped unfinished, it leaves nothing.
+    fn begin_checkpoint(&mut self, position: u64) -> Result<Box<dyn CheckpointWriter>, StoreError>;
+    /// Bytes appended since the last checkpoint that finished.
     fn journal_len(&self) -> u64;
+}
+
+/// The bytes of one checkpoint on their way to a store.
+pub trait CheckpointWriter: Send {
+    /// Appends `bytes` to the checkpoint.
+    fn write(&mut self, bytes: &[u8]) -> Result<(), StoreError>;
+    /// Makes the checkpoint durable with `snapshot` (the routing snapshot at its position),
+    /// then drops what it made unnecessary.
+    fn finish(self: Box<Self>, snapshot: Arc<Snapshot>) -> Result<(), StoreError>;
 }
 
 /// Why a shared store failed.
@@ -182,6 +208,6 @@ pub(crate) trait Feed: Send {
     fn wait(&mut self, timeout: std::time::Duration) -> Result<bool, SharedError>;
     /// The oldest position the log still holds (0 when it is empty).
     fn oldest(&mut self) -> Result<u64, SharedError>;
-    /// The whole model as the tables hold it, and the position it is at.
-    fn tables(&mut self) -> Result<(u64, Vec<crate::model::Mutation>), SharedError>;
+    /// The whole model as the store holds it now, and the position it is at.
+    fn tables(&mut self) -> Result<(u64, crate::model::Model), SharedError>;
 }

@@ -110,7 +110,7 @@ pub fn open_read_only(data: &DataArg) -> Result<Admin, String> {
         .map_err(|e| format!("the shared store: {e}"));
     }
     let dir = data.dir();
-    if !dir.join(DataDir::JOURNAL).exists() && !dir.join(DataDir::CHECKPOINT).exists() {
+    if !DataDir::is_data_dir(&dir) {
         return Err(format!(
             "{} is not a patchbay data directory (no journal or checkpoint); run `patchbay serve --data {}` first",
             dir.display(),
@@ -137,10 +137,7 @@ fn open_cache(dir: &Path, shared: &Postgres) -> Result<DataDir, String> {
         )),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let cache = open()?;
-            let used = [DataDir::CHECKPOINT, DataDir::JOURNAL]
-                .iter()
-                .any(|f| std::fs::metadata(dir.join(f)).is_ok_and(|m| m.len() > 0));
-            if used {
+            if DataDir::holds_changes(dir) {
                 return Err(format!(
                     "{} is the data directory of an embedded store, not a cache of a shared \
                      one: give the node an empty --data directory",

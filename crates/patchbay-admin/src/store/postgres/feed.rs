@@ -8,7 +8,7 @@ use postgres::{Client, Statement};
 
 use super::rows::Tables;
 use super::{failed, position, records, Postgres, CHANNEL, READ_AFTER};
-use crate::model::Mutation;
+use crate::model::Model;
 use crate::store::{Feed, Records, SharedError};
 
 /// The follow connection of a node: listens for commits and reads the log by position.
@@ -128,7 +128,10 @@ impl Feed for PgFeed {
         })
     }
 
-    fn tables(&mut self) -> Result<(u64, Vec<Mutation>), SharedError> {
-        self.with(Tables::read)?.mutations()
+    fn tables(&mut self) -> Result<(u64, Model), SharedError> {
+        let (head, mutations) = self.with(Tables::read)?.mutations()?;
+        let mut model = Model::default();
+        mutations.into_iter().for_each(|m| model.apply(m));
+        Ok((head, model))
     }
 }

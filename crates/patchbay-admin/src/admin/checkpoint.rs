@@ -1,0 +1,193 @@
+//! Checkpoints, written beside the changes rather than in their way.
+//!
+//! When the journal has grown past [`AdminConfig::checkpoint_after`], the change that
+//! crossed it starts a checkpoint at its position ([`Store::begin_checkpoint`]: the store
+//! starts a new journal segment) and hands it to a thread of its own, then returns. That
+//! thread reads the model a part at a time, each under a short hold of the model's read
+//! lock (the accounts, projects, keys, connectors and prefixes at once; then a few thousand
+//! numbers at a time), so changes go on between the parts; the checkpoint is *fuzzy*, and
+//! replaying the journal after its position makes it exact (see `model/checkpoint.rs`).
+//! The store drops the journal it covers only once it is durable.
+//!
+//! One checkpoint is written at a time. One that fails (a full disk, say) is logged and
+//! tried again a while later; the journal keeps every change meanwhile. [`Admin::checkpoint`]
+//! writes one now, waiting for any in progress, with changes held off: on shutdown.
+//!
+//! [`AdminConfig::checkpoint_after`]: super::AdminConfig::checkpoint_after
+
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex, RwLock};
+use patchbay_core::Snapshot;
+
+use super::{Admin, Writer};
+use crate::error::AdminError;
+use crate::model::Model;
+use crate::store::{CheckpointWriter, Store, StoreError};
+
+/// Numbers read under one hold of the model's lock: well under a millisecond.
+const NUMBERS_PER_HOLD: usize = 4_096;
+/// Bytes gathered before they go to the store.
+const FLUSH_AT: usize = 1 << 20;
+/// How long after a failed checkpoint the next is tried.
+const RETRY_AFTER: Duration = Duration::from_secs(10);
+
+/// Streams the model into `writer`: `read` gives the model for each part (a fresh hold of
+/// its lock, or the same model throughout).
+pub(super) fn write_model<G: Deref<Target = Model>>(
+    read: impl Fn() -> G,
+    writer: &mut dyn CheckpointWriter,
+) -> Result<(), StoreError> {
+    let mut buffer = Vec::with_capacity(FLUSH_AT + (1 << 16));
+    let projects = {
+        let model = read();
+        model.encode_head(&mut buffer);
+        model.numbered_projects()
+    };
+    let mut written = 0u64;
+    for project in projects {
+        let mut after = None;
+        loop {
+            let (count, next) =
+                read().encode_numbers(&project, after, NUMBERS_PER_HOLD, &mut buffer);
+            written += count;
+            if buffer.len() >= FLUSH_AT {
+                writer.write(&buffer)?;
+                buffer.clear();
+            }
+            match next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+    }
+    Model::encode_end(written, &mut buffer);
+    writer.write(&buffer)
+}
+
+/// Writes a checkpoint of `model` at `position` now, on this thread.
+pub(super) fn checkpoint_now(
+    store: &mut dyn Store,
+    position: u64,
+    model: &Model,
+    snapshot: Arc<Snapshot>,
+) -> Result<(), StoreError> {
+    let mut writer = store.begin_checkpoint(position)?;
+    write_model(|| model, &mut *writer)?;
+    writer.finish(snapshot)
+}
+
+#[derive(Default)]
+struct State {
+    /// A checkpoint is being written.
+    running: bool,
+    /// When the last one failed, if it did.
+    failed_at: Option<Instant>,
+}
+
+/// Whether a checkpoint is being written, and a way to wait for it.
+#[derive(Default)]
+pub(super) struct Checkpoints {
+    state: Mutex<State>,
+    finished: Condvar,
+}
+
+impl Checkpoints {
+    /// Waits until no checkpoint is being written.
+    fn wait_idle(&self) {
+        let mut state = self.state.lock();
+        while state.running {
+            self.finished.wait(&mut state);
+        }
+    }
+
+    /// Claims the right to write one in the background, unless one is running or the last
+    /// failed a moment ago.
+    fn claim(&self) -> bool {
+        let mut state = self.state.lock();
+        let resting = state.failed_at.is_some_and(|at| at.elapsed() < RETRY_AFTER);
+        if state.running || resting {
+            return false;
+        }
+        state.running = true;
+        true
+    }
+
+    fn release(&self, outcome: &Result<(), StoreError>) {
+        let mut state = self.state.lock();
+        state.running = false;
+        state.failed_at = outcome.is_err().then(Instant::now);
+        self.finished.notify_all();
+    }
+}
+
+impl Admin {
+    /// Starts a checkpoint in the background when the journal has grown past the setting.
+    /// Called by whoever holds the writer, after a change was published: the checkpoint's
+    /// position is the writer's, and the router's snapshot is the one at that position.
+    pub(super) fn start_checkpoint_if_due(&self, writer: &mut Writer) {
+        if writer.store.journal_len() <= self.config.checkpoint_after || !self.checkpoints.claim() {
+            return;
+        }
+        let position = writer.position;
+        let begun = writer.store.begin_checkpoint(position);
+        let mut store_writer = match begun {
+            Ok(store_writer) => store_writer,
+            Err(error) => {
+                tracing::error!(%error, "cannot start a checkpoint; the journal keeps every change");
+                self.checkpoints.release(&Err(error));
+                return;
+            }
+        };
+        let model: Arc<RwLock<Model>> = Arc::clone(&self.model);
+        let snapshot = self.router.snapshot();
+        let checkpoints = Arc::clone(&self.checkpoints);
+        let spawned = std::thread::Builder::new()
+            .name("patchbay-checkpoint".into())
+            .spawn(move || {
+                let started = Instant::now();
+                let outcome = write_model(|| model.read(), &mut *store_writer)
+                    .and_then(|()| store_writer.finish(snapshot));
+                match &outcome {
+                    Ok(()) => tracing::info!(
+                        position,
+                        seconds = started.elapsed().as_secs_f64(),
+                        "checkpoint written"
+                    ),
+                    Err(error) => tracing::error!(
+                        position,
+                        %error,
+                        "the checkpoint failed; the journal keeps every change, and the \
+                         next checkpoint is tried in {} s",
+                        RETRY_AFTER.as_secs()
+                    ),
+                }
+                checkpoints.release(&outcome);
+            });
+        if let Err(error) = spawned {
+            tracing::error!(%error, "cannot start the checkpoint thread");
+            self.checkpoints.release(&Err(StoreError::Io {
+                path: "checkpoint".into(),
+                source: error,
+            }));
+        }
+    }
+
+    /// Writes a checkpoint now (the whole model and its snapshot), after any being written
+    /// in the background, with changes held off meanwhile: the store's journal then holds
+    /// nothing the checkpoint does not.
+    pub fn checkpoint(&self) -> Result<(), AdminError> {
+        let written = {
+            let mut writer = self.writer.lock();
+            self.checkpoints.wait_idle();
+            let model = self.model.read();
+            let position = writer.position;
+            checkpoint_now(&mut *writer.store, position, &model, self.router.snapshot())
+                .map_err(super::store_error)
+        };
+        self.nudge_next();
+        written
+    }
+}
