@@ -5,8 +5,14 @@
 //! with concurrent clients in the child (`THREADS` threads importing one number at a time,
 //! so changes share group commits when it dies).
 //!
+//! A third series kills the child at random moments while checkpoints of a larger model
+//! are written one after another beside its changes, so that most kills land in the middle
+//! of one; each reopened directory must hold every acknowledged change, and the series
+//! must have caught at least one checkpoint half-written.
+//!
 //! This file has its own `main` (harness = false): run with no arguments it is the test;
-//! with `worker DIR START` or `concurrent DIR START` it is the child.
+//! with `worker DIR START`, `concurrent DIR START` or `checkpointing DIR START` it is the
+//! child.
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
@@ -28,10 +34,57 @@ fn number(i: u64) -> String {
     format!("+4420794{:05}", i % 100_000)
 }
 
+/// Numbers of the larger model of the checkpointing child: a project of their own.
+const BASE_NUMBERS: u64 = 100_000;
+
+/// The checkpointing child: a project of [`BASE_NUMBERS`] numbers, then the worker's
+/// changes with a checkpoint started after every change (one at a time: each begins as
+/// soon as the one before is written).
+fn checkpointing_worker(dir: &str, start: u64) -> Result<(), Box<dyn std::error::Error>> {
+    {
+        let (admin, _) = open_worker(dir)?;
+        let op = Caller::Operator;
+        if !admin
+            .list_projects(&op)?
+            .iter()
+            .any(|p| p.project_id == "base")
+        {
+            admin.create_project(&op, "acme", "base")?;
+            for batch in 0..BASE_NUMBERS / 10_000 {
+                let request = ImportRequest {
+                    phone_numbers: (0..10_000)
+                        .map(|i| format!("+4420795{:05}", batch * 10_000 + i))
+                        .collect(),
+                    client_env: None,
+                    connector_id: None,
+                };
+                admin.import_numbers(&op, "base", &request)?;
+            }
+            admin.checkpoint()?;
+        }
+    }
+    worker_with(
+        dir,
+        start,
+        AdminConfig {
+            checkpoint_after: 0,
+            ..AdminConfig::default()
+        },
+    )
+}
+
 /// The child: imports numbers one change at a time and deletes some, printing
 /// `import N` / `delete N` after each acknowledged change, until killed.
 fn worker(dir: &str, start: u64) -> Result<(), Box<dyn std::error::Error>> {
-    let (admin, connector) = open_worker(dir)?;
+    worker_with(dir, start, config())
+}
+
+fn worker_with(
+    dir: &str,
+    start: u64,
+    config: AdminConfig,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let (admin, connector) = open_worker_with(dir, config)?;
     let op = Caller::Operator;
     println!("ready");
     for i in start.. {
@@ -56,7 +109,14 @@ const THREADS: u64 = 8;
 
 /// Opens the directory with a project and a connector, as every child needs.
 fn open_worker(dir: &str) -> Result<(Admin, String), Box<dyn std::error::Error>> {
-    let admin = Admin::open(Box::new(DataDir::open(dir)?), config())?;
+    open_worker_with(dir, config())
+}
+
+fn open_worker_with(
+    dir: &str,
+    config: AdminConfig,
+) -> Result<(Admin, String), Box<dyn std::error::Error>> {
+    let admin = Admin::open(Box::new(DataDir::open(dir)?), config)?;
     let op = Caller::Operator;
     if admin.list_projects(&op)?.is_empty() {
         admin.create_project(&op, "acme", "p")?;
@@ -107,14 +167,22 @@ fn concurrent_worker(dir: &str, start: u64) -> Result<(), Box<dyn std::error::Er
     Ok(())
 }
 
-/// Runs the child `mode` on `dir` from `start`, kills it with SIGKILL once it has
-/// acknowledged more than `kill_after` steps, and returns every step it acknowledged
-/// (including those it printed before it died).
+/// When the parent kills the child.
+#[derive(Clone, Copy)]
+enum Kill {
+    /// Once it has acknowledged more than this many steps.
+    After(u64),
+    /// This long after it acknowledged its first step.
+    At(Duration),
+}
+
+/// Runs the child `mode` on `dir` from `start`, kills it with SIGKILL as `kill` says, and
+/// returns every step it acknowledged (including those it printed before it died).
 fn run_child(
     mode: &str,
     dir: &std::path::Path,
     start: u64,
-    kill_after: u64,
+    kill: Kill,
 ) -> Result<Vec<Step>, String> {
     let mut child = Command::new(std::env::current_exe().map_err(|e| e.to_string())?)
         .args([mode, &dir.display().to_string(), &start.to_string()])
@@ -124,7 +192,11 @@ fn run_child(
     let stdout = child.stdout.take().ok_or("no stdout")?;
     let mut lines = BufReader::new(stdout).lines();
     let mut steps = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let kill_after = match kill {
+        Kill::After(n) => n,
+        Kill::At(_) => 0,
+    };
     while steps.len() as u64 <= kill_after {
         let line = lines
             .next()
@@ -138,9 +210,18 @@ fn run_child(
             return Err("the worker is too slow".into());
         }
     }
+    let reader = std::thread::spawn(move || {
+        lines
+            .map_while(Result::ok)
+            .filter_map(|l| parse_step(&l))
+            .collect::<Vec<_>>()
+    });
+    if let Kill::At(after) = kill {
+        std::thread::sleep(after);
+    }
     child.kill().map_err(|e| e.to_string())?; // SIGKILL
     child.wait().map_err(|e| e.to_string())?;
-    steps.extend(lines.map_while(Result::ok).filter_map(|l| parse_step(&l)));
+    steps.extend(reader.join().map_err(|_| "the reader panicked")?);
     Ok(steps)
 }
 
@@ -177,7 +258,7 @@ fn concurrent_round(
 ) -> Result<(), String> {
     let start = round * 1000 + 10;
     let kill_after = (round * 7919 + 13) % 200;
-    let imported: BTreeSet<u64> = run_child("concurrent", dir, start, kill_after)?
+    let imported: BTreeSet<u64> = run_child("concurrent", dir, start, Kill::After(kill_after))?
         .into_iter()
         .map(|step| match step {
             Step::Import(n) => Ok(n),
@@ -237,16 +318,33 @@ fn next_step(last: Option<Step>, start: u64) -> Step {
     }
 }
 
+/// Whether a checkpoint was being written in `dir` (its temporary file is there).
+fn checkpoint_in_progress(dir: &std::path::Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries.flatten().any(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.starts_with("checkpoint.") && name.ends_with(".tmp")
+        })
+    })
+}
+
 fn crash_round(
+    mode: &str,
     dir: &std::path::Path,
     round: u64,
     acked: &mut BTreeSet<u64>,
     deleted: &mut BTreeSet<u64>,
-) -> Result<(), String> {
+) -> Result<bool, String> {
     let start = round * 1000 + 10;
-    // Kill after a pseudo-random number of acknowledged changes (0 to 120).
-    let kill_after = (round * 7919 + 13) % 121;
-    let steps = run_child("worker", dir, start, kill_after)?;
+    let kill = match mode {
+        // Kill at a pseudo-random moment, 20 to 600 ms in.
+        "checkpointing" => Kill::At(Duration::from_millis(20 + (round * 7919 + 13) % 581)),
+        // Kill after a pseudo-random number of acknowledged changes (0 to 120).
+        _ => Kill::After((round * 7919 + 13) % 121),
+    };
+    let steps = run_child(mode, dir, start, kill)?;
+    let caught = checkpoint_in_progress(dir);
     for step in &steps {
         match *step {
             Step::Import(n) => {
@@ -284,7 +382,12 @@ fn crash_round(
         deleted.insert(n);
     }
     *acked = present;
-    Ok(())
+    if checkpoint_in_progress(dir) {
+        return Err(format!(
+            "round {round}: a half-written checkpoint was left after reopening"
+        ));
+    }
+    Ok(caught)
 }
 
 fn main() {
@@ -292,12 +395,13 @@ fn main() {
     let child = match args.get(1).map(String::as_str) {
         Some("worker") => Some(worker as fn(&str, u64) -> Result<(), Box<dyn std::error::Error>>),
         Some("concurrent") => Some(concurrent_worker as _),
+        Some("checkpointing") => Some(checkpointing_worker as _),
         _ => None,
     };
     if let Some(child) = child {
         let (Some(dir), Some(start)) = (args.get(2), args.get(3).and_then(|s| s.parse().ok()))
         else {
-            eprintln!("usage: crash worker|concurrent DIR START");
+            eprintln!("usage: crash worker|concurrent|checkpointing DIR START");
             std::process::exit(2);
         };
         if let Err(e) = child(dir, start) {
@@ -316,7 +420,7 @@ fn main() {
     let mut deleted = BTreeSet::new();
     let mut failed = 0;
     for round in 0..rounds {
-        if let Err(e) = crash_round(dir.path(), round, &mut acked, &mut deleted) {
+        if let Err(e) = crash_round("worker", dir.path(), round, &mut acked, &mut deleted) {
             eprintln!("crash round {round} FAILED: {e}");
             failed += 1;
         }
@@ -338,7 +442,28 @@ fn main() {
          numbers verified",
         acked.len()
     );
-    println!("{} passed, {failed} failed", 2 * rounds - failed);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut acked, mut deleted) = (BTreeSet::new(), BTreeSet::new());
+    let mut caught = 0;
+    for round in 0..rounds {
+        match crash_round("checkpointing", dir.path(), round, &mut acked, &mut deleted) {
+            Ok(mid_checkpoint) => caught += u64::from(mid_checkpoint),
+            Err(e) => {
+                eprintln!("checkpointing crash round {round} FAILED: {e}");
+                failed += 1;
+            }
+        }
+    }
+    println!(
+        "crash: {rounds} kill -9 rounds beside checkpoints of {BASE_NUMBERS} numbers, {caught} \
+         of them with a checkpoint half-written, {} acknowledged numbers verified",
+        acked.len()
+    );
+    if caught == 0 {
+        eprintln!("no kill landed in the middle of a checkpoint: the series tested nothing");
+        failed += 1;
+    }
+    println!("{} passed, {failed} failed", 3 * rounds - failed);
     if failed > 0 {
         std::process::exit(1);
     }
