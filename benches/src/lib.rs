@@ -19,6 +19,7 @@
 #![warn(missing_docs)]
 
 mod mixed;
+pub mod server;
 
 pub use mixed::{example_numbers, mixed_numbers, us_number};
 

@@ -16,150 +16,15 @@
 #[path = "../../../crates/patchbay-admin/tests/pg/mod.rs"]
 mod pg;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use patchbay_benches::server::{ready, serve, size, Http, Node};
 use serde_json::{json, Value};
-
-/// A keep-alive HTTP/1.1 connection.
-struct Http {
-    addr: SocketAddr,
-    stream: BufReader<TcpStream>,
-    key: String,
-}
-
-impl Http {
-    fn new(addr: SocketAddr, key: &str) -> Http {
-        let stream = TcpStream::connect(addr).expect("connect");
-        stream.set_nodelay(true).expect("nodelay");
-        Http {
-            addr,
-            stream: BufReader::new(stream),
-            key: key.to_string(),
-        }
-    }
-
-    /// Sends a request and reads the answer: status and body.
-    fn send(&mut self, method: &str, path: &str, body: Option<&Value>) -> (u16, Vec<u8>) {
-        let body = body.map(|b| b.to_string()).unwrap_or_default();
-        let request = format!(
-            "{method} {path} HTTP/1.1\r\nhost: {}\r\nx-api-key: {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
-            self.addr,
-            self.key,
-            body.len()
-        );
-        self.stream
-            .get_mut()
-            .write_all(request.as_bytes())
-            .expect("write");
-        let mut line = String::new();
-        self.stream.read_line(&mut line).expect("status line");
-        let status = line
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| panic!("no status in {line:?}"));
-        let mut length = 0usize;
-        loop {
-            line.clear();
-            self.stream.read_line(&mut line).expect("header");
-            let header = line.trim_end();
-            if header.is_empty() {
-                break;
-            }
-            if let Some((name, value)) = header.split_once(':') {
-                if name.eq_ignore_ascii_case("content-length") {
-                    length = value.trim().parse().expect("a length");
-                }
-            }
-        }
-        let mut body = vec![0; length];
-        self.stream.read_exact(&mut body).expect("body");
-        (status, body)
-    }
-
-    fn import(&mut self, number: &str, connector: &str) -> bool {
-        let (status, _) = self.send(
-            "POST",
-            "/v1/agents/default/telephony/phone-numbers",
-            Some(&json!({"phoneNumbers": [number], "connectorId": connector})),
-        );
-        status == 200
-    }
-
-    fn lookup(&mut self, number: &str) -> Option<String> {
-        let (status, body) = self.send(
-            "POST",
-            "/v1/agents/default/telephony/connectors/lookup",
-            Some(&json!({"phoneNumber": number})),
-        );
-        if status != 200 {
-            return None;
-        }
-        let value: Value = serde_json::from_slice(&body).ok()?;
-        value["connectorId"].as_str().map(str::to_string)
-    }
-}
-
-/// A running `patchbay serve`.
-struct Node {
-    child: Child,
-    addr: SocketAddr,
-    key: Option<String>,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn binary() -> PathBuf {
-    std::env::var_os("PATCHBAY_BIN").map_or_else(
-        || {
-            std::env::current_exe()
-                .expect("this binary")
-                .with_file_name("patchbay")
-        },
-        PathBuf::from,
-    )
-}
-
-fn serve(args: &[&str]) -> Node {
-    let mut child = Command::new(binary())
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .args(args)
-        .env("PATCHBAY_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn patchbay (build it: cargo build --release -p patchbay-server)");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let mut key = None;
-    let addr = loop {
-        let line = lines.next().expect("the server's address").expect("utf-8");
-        if let Some(rest) = line.strip_prefix("patchbay listening on http://") {
-            break rest
-                .split_whitespace()
-                .next()
-                .and_then(|a| a.parse().ok())
-                .expect("an address");
-        }
-        key = key.or_else(|| {
-            line.split_whitespace()
-                .find(|w| w.starts_with("pb_key_"))
-                .map(str::to_string)
-        });
-    };
-    std::thread::spawn(move || for _ in lines {});
-    Node { child, addr, key }
-}
 
 fn node(url: &str, name: &str, cache: &Path) -> Node {
     serve(&[
@@ -170,26 +35,6 @@ fn node(url: &str, name: &str, cache: &Path) -> Node {
         "--data",
         cache.to_str().expect("utf-8"),
     ])
-}
-
-fn ready(addr: SocketAddr) -> bool {
-    let Ok(mut stream) = TcpStream::connect(addr) else {
-        return false;
-    };
-    let _ = write!(
-        stream,
-        "GET /readyz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"
-    );
-    let mut answer = String::new();
-    let _ = stream.read_to_string(&mut answer);
-    answer.starts_with("HTTP/1.1 200")
-}
-
-fn size(var: &str, default: u64) -> u64 {
-    std::env::var(var)
-        .ok()
-        .and_then(|v| v.replace('_', "").parse().ok())
-        .unwrap_or(default)
 }
 
 /// A number no other call of this run gets (London, +44 207 and seven digits).

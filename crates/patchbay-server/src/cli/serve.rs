@@ -35,6 +35,10 @@ pub struct ServeArgs {
     /// The largest request body, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = 8 << 20)]
     max_body: usize,
+    /// Start a checkpoint (in the background) once the journal has grown by this many
+    /// bytes since the last one.
+    #[arg(long, value_name = "BYTES", default_value_t = 64 << 20)]
+    checkpoint_after: u64,
     /// Also answer SIP INVITEs on this address (UDP and TCP), from the server's own
     /// router; the counters join /metrics.
     #[arg(long, value_name = "ADDR")]
@@ -58,6 +62,7 @@ pub fn serve(opts: ServeArgs) -> CliResult {
         },
         default_region: parse_region(opts.region.as_deref())?,
         max_bulk: opts.max_bulk,
+        checkpoint_after: opts.checkpoint_after,
         ..AdminConfig::default()
     };
     let admin = Arc::new(open_admin(&opts.data, config)?);
