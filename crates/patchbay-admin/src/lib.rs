@@ -45,7 +45,7 @@ mod validity;
 mod voices;
 
 pub use admin::PublishStats;
-pub use admin::{Admin, AdminConfig, Caller, FollowStatus};
+pub use admin::{Admin, AdminConfig, Caller, FollowStatus, Freshness};
 pub use api::{
     ConnectorPatch, ConnectorUpdate, ConnectorsFound, Deleted, DeletedConnector, ImportRequest,
     Imported, NewConnector, NumberError, NumbersFound, NumbersPage, Patch, PrefixError,

@@ -461,3 +461,107 @@ fn sip_answers_from_the_store_and_follows_it() {
     let _ = sip.kill();
     let _ = sip.wait();
 }
+
+/// `/readyz`, plain or `fresh=1`: its status and the state its body names.
+fn readiness(server: &Server, fresh: bool) -> (u16, String) {
+    let path = if fresh { "/readyz?fresh=1" } else { "/readyz" };
+    let response = server.client(None).get(path);
+    let state = response.json()["state"].as_str().unwrap_or("").to_string();
+    (response.status, state)
+}
+
+/// A node restarted on its cache while the database is down routes calls at once from the
+/// cache, refuses changes with 503, says so in `/readyz` and `/metrics`, and once the
+/// database is back connects on its own, catches up and takes changes again.
+#[test]
+fn a_node_starts_from_its_cache_while_the_database_is_down() {
+    let cluster = PgCluster::start();
+    let url = cluster.database();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cache = dir.path().join("n0");
+    let server = start(&cache, &url, "n0");
+    let key = server.key.clone().expect("key");
+    let c = server.client(Some(&key));
+    let id = connector(&c);
+    for i in 0..5 {
+        assert_eq!(import(&c, &number(i), &id).0, 200);
+    }
+    assert_eq!(readiness(&server, true), (200, "fresh".into()));
+    assert_eq!(server.stop(), Some(0));
+
+    cluster.crash();
+    let server = start(&cache, &url, "n0");
+    let c = server.client(Some(&key));
+    // Routing at once, from the cache.
+    assert_eq!(readiness(&server, false), (200, "cache_only".into()));
+    assert_eq!(readiness(&server, true), (503, "cache_only".into()));
+    for i in 0..5 {
+        assert_eq!(lookup(&c, &number(i)).as_deref(), Some(id.as_str()));
+    }
+    let (status, body) = import(&c, &number(9), &id);
+    assert_eq!(status, 503, "{body}");
+    assert!(lookup(&c, &number(9)).is_none(), "nothing was applied");
+    assert_eq!(metric(&server, "patchbay_store_reachable"), Some(0.0));
+    assert!(
+        metric(&server, "patchbay_store_stale_seconds").is_some_and(|s| s >= 0.0),
+        "the stale seconds are exported"
+    );
+
+    // The database is back: the node connects and catches up on its own.
+    cluster.restart();
+    eventually("the node is fresh again", || {
+        readiness(&server, true) == (200, "fresh".into())
+    });
+    assert_eq!(metric(&server, "patchbay_store_reachable"), Some(1.0));
+    assert!(metric(&server, "patchbay_store_stale_seconds").is_some_and(|s| s < 5.0));
+    let (status, body) = import(&c, &number(9), &id);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(lookup(&c, &number(9)).as_deref(), Some(id.as_str()));
+}
+
+/// A node with no cache has nothing to route from: it waits for the database, says why
+/// while it retries, and starts once the database answers.
+#[test]
+fn a_node_without_a_cache_waits_for_the_database_and_says_why() {
+    let cluster = PgCluster::start();
+    let url = cluster.database();
+    let dir = tempfile::tempdir().expect("tempdir");
+    // The schema exists: a node made it.
+    let first = start(&dir.path().join("n0"), &url, "n0");
+    let key = first.key.clone().expect("key");
+    assert_eq!(first.stop(), Some(0));
+    cluster.crash();
+    let log_path = dir.path().join("n1.log");
+    let log = std::fs::File::create(&log_path).expect("log");
+    let (started, ready) = std::sync::mpsc::channel();
+    let empty = dir.path().join("n1");
+    let store = url.clone();
+    std::thread::spawn(move || {
+        let server = Server::start_env(
+            &empty,
+            &["--store", &store, "--node", "n1"],
+            &[("PATCHBAY_LOG", Some("warn"))],
+            log,
+        );
+        let _ = started.send(server);
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        ready.try_recv().is_err(),
+        "the node started with no cache and no database"
+    );
+    let text = std::fs::read_to_string(&log_path).expect("log");
+    assert!(
+        text.contains("waiting for the shared store") && text.contains("no cache"),
+        "the node says why it waits: {text}"
+    );
+    cluster.restart();
+    let server = ready
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the node starts once the database answers");
+    let c = server.client(Some(&key));
+    assert_eq!(c.get(&format!("{}/connectors", api("default"))).status, 200);
+    eventually("the node is fresh", || {
+        readiness(&server, true) == (200, "fresh".into())
+    });
+}

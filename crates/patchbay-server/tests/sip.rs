@@ -315,3 +315,50 @@ fn sip_follows_a_running_servers_data_directory() {
     assert_ne!(code, 0);
     assert!(err.contains("not a patchbay data directory"), "{err}");
 }
+
+/// A second SIP front on a port a running one holds is refused, naming the port and the
+/// process that holds it, instead of quietly taking part of the UDP traffic.
+#[test]
+fn a_second_front_on_a_held_port_is_refused_naming_the_holder() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let server = Server::start(&data, &[]);
+    let file = dir.path().join("routes.pbsnap");
+    let (code, _, err) = run(
+        &[
+            "snapshot",
+            "export",
+            "--data",
+            data.to_str().expect("utf-8"),
+            "--out",
+            file.to_str().expect("utf-8"),
+        ],
+        None,
+    );
+    assert_eq!(code, 0, "{err}");
+    drop(server);
+    let (mut first, addr) = spawn_sip(&["--snapshot", file.to_str().expect("utf-8")]);
+    let listen = addr.to_string();
+    let (code, _, err) = run(
+        &[
+            "sip",
+            "--listen",
+            &listen,
+            "--snapshot",
+            file.to_str().expect("utf-8"),
+        ],
+        None,
+    );
+    let _ = first.kill();
+    let _ = first.wait();
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(&format!(
+            "port {} is taken by process {}",
+            addr.port(),
+            first.id()
+        )),
+        "the refusal names the port and the holder: {err}"
+    );
+    assert!(err.contains("patchbay sip"), "and what it runs: {err}");
+}

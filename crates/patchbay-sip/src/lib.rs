@@ -35,12 +35,14 @@
 
 pub mod check;
 mod contact;
+mod holder;
 mod parse;
 mod reply;
 mod respond;
 mod transport;
 
 pub use contact::{ContactTemplate, TemplateError};
+pub use holder::{tcp_holder, Holder};
 pub use parse::{parse, Method, ParseError, Request, MAX_MESSAGE, MAX_VIA};
 pub use reply::to_tag;
 pub use respond::{Class, Counters, DropReason, Outcome, Responder, ALLOW};

@@ -82,6 +82,40 @@ fn udp_socket(addr: SocketAddr) -> io::Result<UdpSocket> {
     Ok(socket)
 }
 
+/// The TCP listener and the first UDP socket on one port. The TCP listener comes first and
+/// alone on its port (the UDP sockets share theirs, `SO_REUSEPORT`, between this process's
+/// threads): a second front on the port is refused there, with the process that holds it
+/// named, instead of quietly taking part of the UDP traffic.
+fn bind(listen: SocketAddr) -> io::Result<(TcpListener, UdpSocket, SocketAddr)> {
+    let mut attempts = 0;
+    loop {
+        let tcp = TcpListener::bind(listen).map_err(|e| taken(listen, e))?;
+        let addr = tcp.local_addr()?;
+        match udp_socket(addr) {
+            Ok(udp) => return Ok((tcp, udp, addr)),
+            // A port the system chose for TCP may be someone's UDP port: choose again.
+            Err(_) if listen.port() == 0 && attempts < 8 => attempts += 1,
+            Err(e) => return Err(taken(addr, e)),
+        }
+    }
+}
+
+/// `error`, naming who holds `addr` when it is taken.
+fn taken(addr: SocketAddr, error: io::Error) -> io::Error {
+    if error.kind() != io::ErrorKind::AddrInUse {
+        return error;
+    }
+    let who = crate::holder::tcp_holder(addr)
+        .map_or_else(|| "another process".to_string(), |h| h.to_string());
+    io::Error::new(
+        io::ErrorKind::AddrInUse,
+        format!(
+            "port {} is taken by {who}: stop it, or answer on another address",
+            addr.port()
+        ),
+    )
+}
+
 /// Starts answering SIP on `settings.listen` from `router`, counting into `counters`.
 pub fn serve(
     router: Router,
@@ -89,9 +123,7 @@ pub fn serve(
     counters: Arc<Counters>,
     settings: &Settings,
 ) -> io::Result<Running> {
-    let first = udp_socket(settings.listen)?;
-    let addr = first.local_addr()?;
-    let tcp = TcpListener::bind(addr)?;
+    let (tcp, first, addr) = bind(settings.listen)?;
     tcp.set_nonblocking(true)?;
     let stop = Arc::new(AtomicBool::new(false));
     let mut sockets = vec![first];

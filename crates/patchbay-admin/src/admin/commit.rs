@@ -433,8 +433,7 @@ impl Admin {
             finished: false,
         };
         let writer = &mut *writer;
-        if let Some(why) = self.cluster.as_ref().and_then(|c| c.read_only()) {
-            let refused = AdminError::conflict(why);
+        if let Some(refused) = self.cluster.as_ref().and_then(|c| c.refusal()) {
             jobs.iter().for_each(|job| job.settle(Err(refused.clone())));
             guard.finished = true;
             return;
@@ -700,7 +699,9 @@ mod tests {
                 .cluster
                 .as_ref()
                 .and_then(|c| match &c.source {
-                    crate::admin::follow::Source::Shared(store) => Some(store.writer()),
+                    crate::admin::follow::Source::Shared { store, .. } => {
+                        store.get().map(|store| store.writer())
+                    }
                     crate::admin::follow::Source::Dir { .. } => None,
                 })
                 .expect("shared");

@@ -11,11 +11,11 @@
 //! last state applied.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use parking_lot::RwLockWriteGuard;
+use parking_lot::{Mutex, RwLockWriteGuard};
 
 use super::checkpoint::checkpoint_now;
 use super::commit::{shared_error, Effect};
@@ -27,8 +27,14 @@ use crate::store::{Feed, Records};
 
 /// What a node follows.
 pub(crate) enum Source {
-    /// A shared PostgreSQL store: the node commits its own changes there too.
-    Shared(Box<Postgres>),
+    /// A shared PostgreSQL store: the node commits its own changes there too. The store is
+    /// unset while a node that started from its cache has not reached it yet.
+    Shared {
+        /// What logs and the log call the node.
+        node: String,
+        /// The store, once reached.
+        store: Box<OnceLock<Postgres>>,
+    },
     /// The data directory of another process, read-only: the node changes nothing.
     Dir {
         /// The directory.
@@ -39,10 +45,18 @@ pub(crate) enum Source {
 }
 
 impl Source {
+    /// A shared store, reached.
+    pub(crate) fn shared(store: Postgres) -> Source {
+        Source::Shared {
+            node: store.node().to_string(),
+            store: Box::new(OnceLock::from(store)),
+        }
+    }
+
     /// What logs call this node.
     pub(crate) fn node(&self) -> &str {
         match self {
-            Source::Shared(store) => store.node(),
+            Source::Shared { node, .. } => node,
             Source::Dir { name, .. } => name,
         }
     }
@@ -50,24 +64,32 @@ impl Source {
     /// What the node does when its position fell out of what the feed can replay.
     fn reload(&self) -> &'static str {
         match self {
-            Source::Shared(_) => {
-                "the log no longer holds the changes after this node's \
-                                  position: reloading from the tables"
+            Source::Shared { .. } => {
+                "the log no longer holds the changes after this node's position: reloading \
+                 from the tables"
             }
             Source::Dir { .. } => {
-                "the journal no longer holds the changes after this \
-                                   node's position: reading the directory whole"
+                "the journal no longer holds the changes after this node's position: reading \
+                 the directory whole"
             }
         }
     }
 
     fn feed(&self) -> Result<Box<dyn Feed>, AdminError> {
         Ok(match self {
-            Source::Shared(store) => Box::new(store.feed()),
+            Source::Shared { store, .. } => match store.get() {
+                Some(store) => Box::new(store.feed()),
+                None => return Err(AdminError::unavailable(UNREACHED)),
+            },
             Source::Dir { dir, .. } => Box::new(DirFeed::new(dir).map_err(shared_error)?),
         })
     }
 }
+
+/// Why a node that started from its cache takes no change yet.
+const UNREACHED: &str = "the shared store has not been reached since this node started: it \
+                         routes calls from its cache and takes changes once the store is back; \
+                         nothing was applied: retry";
 
 /// The longest a follower waits for a notification before it reads the log anyway.
 pub const SAFETY_NET: Duration = Duration::from_millis(500);
@@ -83,6 +105,33 @@ pub(crate) struct Cluster {
     newest: AtomicU64,
     reachable: AtomicBool,
     ready: AtomicBool,
+    /// When the node last saw that it had applied everything in the store (`None`: not
+    /// since it started).
+    confirmed: Mutex<Option<Instant>>,
+    started: Instant,
+}
+
+/// How current a node of a shared store is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Freshness {
+    /// It has caught up with the store since it started, and reaches it.
+    Fresh,
+    /// It reaches the store and is applying what it missed.
+    CatchingUp,
+    /// It cannot reach the store (or has not yet since it started): it routes from what it
+    /// has, and refuses changes.
+    CacheOnly,
+}
+
+impl Freshness {
+    /// The word `/readyz` answers with.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Freshness::Fresh => "fresh",
+            Freshness::CatchingUp => "catching_up",
+            Freshness::CacheOnly => "cache_only",
+        }
+    }
 }
 
 /// A node's position against the shared store, for monitoring.
@@ -96,16 +145,29 @@ pub struct FollowStatus {
     pub reachable: bool,
     /// Whether the node has caught up with the store once since it started.
     pub ready: bool,
+    /// How current it is.
+    pub freshness: Freshness,
+    /// How long since the node last saw it had applied everything in the store (since it
+    /// started, when it has not yet): how stale its answers may be.
+    pub stale: Duration,
 }
 
 impl Cluster {
     pub(crate) fn new(source: Source, applied: u64, newest: u64) -> Cluster {
+        let reached = match &source {
+            Source::Shared { store, .. } => store.get().is_some(),
+            Source::Dir { .. } => true,
+        };
+        let caught_up = reached && applied >= newest;
+        let now = Instant::now();
         Cluster {
             source,
             applied: AtomicU64::new(applied),
             newest: AtomicU64::new(newest),
-            reachable: AtomicBool::new(true),
-            ready: AtomicBool::new(applied >= newest),
+            reachable: AtomicBool::new(reached),
+            ready: AtomicBool::new(caught_up),
+            confirmed: Mutex::new(caught_up.then_some(now)),
+            started: now,
         }
     }
 
@@ -118,15 +180,32 @@ impl Cluster {
         self.reachable.store(reachable, Ordering::Release);
     }
 
-    /// Why this node refuses changes: it follows another process's data directory.
-    pub(crate) fn read_only(&self) -> Option<String> {
+    /// Notes that the node has applied everything the store holds.
+    fn confirm(&self) {
+        self.ready.store(true, Ordering::Release);
+        *self.confirmed.lock() = Some(Instant::now());
+    }
+
+    /// Whether the store has been reached since the node started.
+    fn reached(&self) -> bool {
         match &self.source {
-            Source::Shared(_) => None,
-            Source::Dir { dir, .. } => Some(format!(
+            Source::Shared { store, .. } => store.get().is_some(),
+            Source::Dir { .. } => true,
+        }
+    }
+
+    /// Why this node refuses changes: it follows another process's data directory
+    /// (`conflict`), or it has not reached its shared store since it started
+    /// (`unavailable`).
+    pub(crate) fn refusal(&self) -> Option<AdminError> {
+        match &self.source {
+            Source::Shared { store, .. } if store.get().is_some() => None,
+            Source::Shared { .. } => Some(AdminError::unavailable(UNREACHED)),
+            Source::Dir { dir, .. } => Some(AdminError::conflict(format!(
                 "this process follows {} read-only: make changes through the server that \
                  owns it",
                 dir.display()
-            )),
+            ))),
         }
     }
 }
@@ -136,7 +215,7 @@ impl Admin {
     /// follower of a data directory.
     pub fn node_name(&self) -> Option<&str> {
         match &self.cluster.as_ref()?.source {
-            Source::Shared(store) => Some(store.node()),
+            Source::Shared { node, .. } => Some(node),
             Source::Dir { .. } => None,
         }
     }
@@ -144,12 +223,69 @@ impl Admin {
     /// Where this node stands against the store it follows (a shared store, or the data
     /// directory of [`Admin::open_following`]); `None` for an embedded store.
     pub fn follow_status(&self) -> Option<FollowStatus> {
-        self.cluster.as_ref().map(|c| FollowStatus {
-            applied: c.applied.load(Ordering::Acquire),
-            newest: c.newest.load(Ordering::Acquire),
-            reachable: c.reachable.load(Ordering::Acquire),
-            ready: c.ready.load(Ordering::Acquire),
+        self.cluster.as_ref().map(|c| {
+            let reachable = c.reachable.load(Ordering::Acquire) && c.reached();
+            let ready = c.ready.load(Ordering::Acquire);
+            FollowStatus {
+                applied: c.applied.load(Ordering::Acquire),
+                newest: c.newest.load(Ordering::Acquire),
+                reachable,
+                ready,
+                freshness: match (reachable, ready) {
+                    (false, _) => Freshness::CacheOnly,
+                    (true, true) => Freshness::Fresh,
+                    (true, false) => Freshness::CatchingUp,
+                },
+                stale: c.confirmed.lock().unwrap_or(c.started).elapsed(),
+            }
         })
+    }
+
+    /// Connects a node that started from its cache (see [`Admin::open_cached`]) to its
+    /// shared store, now reached: from here on changes commit there, and the follower
+    /// thread starts and catches up (from the log, or from the tables if the log no longer
+    /// reaches back to the cache).
+    ///
+    /// # Errors
+    ///
+    /// The store's log ends before the cache's position (the cache belongs to another
+    /// database, or the database was restored from an older backup), or this node is not a
+    /// node of a shared store that is yet to be reached. The node stays as it was.
+    pub fn attach(self: &Arc<Admin>, store: Postgres) -> Result<(), AdminError> {
+        let Some(cluster) = &self.cluster else {
+            return Err(AdminError::internal(
+                "this node has no shared store to attach",
+            ));
+        };
+        let Source::Shared { store: cell, .. } = &cluster.source else {
+            return Err(AdminError::internal("this node follows a data directory"));
+        };
+        {
+            let mut writer = self.writer.lock();
+            let mut feed = store.feed();
+            let (_, head) = feed.read(writer.position, 0).map_err(shared_error)?;
+            if head < writer.position {
+                return Err(AdminError::internal(format!(
+                    "the store's log ends at {head}, but the local cache has applied {}: the \
+                     cache belongs to another database, or the database was restored from an \
+                     older backup (start the node with an empty --data directory)",
+                    writer.position
+                )));
+            }
+            cluster.newest.fetch_max(head, Ordering::AcqRel);
+            writer.shared = Some(Box::new(store.writer()));
+            if cell.set(store).is_err() {
+                return Err(AdminError::internal("this node reached its store already"));
+            }
+        }
+        cluster.set_reachable(true);
+        tracing::info!(
+            node = cluster.source.node(),
+            "reached the store: catching up"
+        );
+        self.nudge_next();
+        self.follow();
+        Ok(())
     }
 
     /// Starts the thread that keeps this node in step with the store it follows; `None`
@@ -213,7 +349,7 @@ impl Admin {
         }
         let applied = cluster.applied.load(Ordering::Acquire);
         if applied >= newest {
-            cluster.ready.store(true, Ordering::Release);
+            cluster.confirm();
         }
         // A reload may reach past what the read saw.
         cluster.newest.fetch_max(applied, Ordering::AcqRel);

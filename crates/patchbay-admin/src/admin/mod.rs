@@ -23,7 +23,7 @@ mod projects;
 #[path = "../../tests/pg/mod.rs"]
 mod pg;
 
-pub use follow::FollowStatus;
+pub use follow::{FollowStatus, Freshness};
 
 use std::collections::BTreeSet;
 use std::ops::Bound;
@@ -63,6 +63,7 @@ impl std::fmt::Debug for Caller {
 }
 
 /// Settings of an [`Admin`].
+#[derive(Clone)]
 pub struct AdminConfig {
     /// How imports check numbers (default: valid per the metadata).
     pub number_check: NumberCheck,
@@ -260,11 +261,41 @@ impl Admin {
             opened.position = at;
             opened.snapshot = Some(snapshot);
         }
-        let cluster = follow::Cluster::new(
-            follow::Source::Shared(Box::new(shared)),
-            opened.position,
-            head,
+        let cluster = follow::Cluster::new(follow::Source::shared(shared), opened.position, head);
+        Admin::assemble(cache, opened, config, Some(cluster))
+    }
+
+    /// Opens a node of a shared store that cannot be reached right now from its `cache`
+    /// alone, as `node`: it routes calls from what the cache holds at once, refuses changes
+    /// (`unavailable`) until [`Admin::attach`] connects it to the store, and says so in
+    /// [`Admin::follow_status`].
+    ///
+    /// # Errors
+    ///
+    /// The cache cannot be read, or holds nothing (a node with no cache must wait for the
+    /// store: it has nothing to route from).
+    pub fn open_cached(
+        mut cache: Box<dyn Store>,
+        node: &str,
+        config: AdminConfig,
+    ) -> Result<Admin, AdminError> {
+        let opened = commit::load(&mut *cache)?;
+        if opened.position == 0 {
+            return Err(AdminError::unavailable(
+                "the cache holds nothing to route from: wait for the shared store",
+            ));
+        }
+        tracing::warn!(
+            node,
+            position = opened.position,
+            "the shared store is unreachable: routing from the cache at its position; changes \
+             are refused until the store is back"
         );
+        let source = follow::Source::Shared {
+            node: node.to_string(),
+            store: Box::default(),
+        };
+        let cluster = follow::Cluster::new(source, opened.position, opened.position);
         Admin::assemble(cache, opened, config, Some(cluster))
     }
 
@@ -320,9 +351,9 @@ impl Admin {
             ),
         };
         let shared = match cluster.as_ref().map(|c| &c.source) {
-            Some(follow::Source::Shared(store)) => {
-                Some(Box::new(store.writer()) as Box<dyn SharedLog>)
-            }
+            Some(follow::Source::Shared { store, .. }) => store
+                .get()
+                .map(|store| Box::new(store.writer()) as Box<dyn SharedLog>),
             _ => None,
         };
         Ok(Admin {

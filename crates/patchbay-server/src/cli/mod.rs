@@ -24,7 +24,7 @@ pub use project::{project, ProjectCommand};
 pub use serve::{serve, ServeArgs};
 pub use sip::{sip, start_sip, SipArgs};
 pub use snapshot::{snapshot, SnapshotCommand};
-pub use store::{open_admin, open_read_only, DataArg};
+pub use store::{open_admin, open_read_only, open_serving, DataArg};
 
 use patchbay_core::Region;
 

@@ -11,7 +11,7 @@ use clap::Args;
 use patchbay_admin::{AdminConfig, NumberCheck};
 use patchbay_core::normalize_in;
 
-use super::{open_admin, parse_region, shutdown_signal, start_sip, CliResult, DataArg, LogArgs};
+use super::{open_serving, parse_region, shutdown_signal, start_sip, CliResult, DataArg, LogArgs};
 use crate::http::{self, AppState, Limits};
 
 /// Serve the HTTP API.
@@ -65,10 +65,7 @@ pub fn serve(opts: ServeArgs) -> CliResult {
         checkpoint_after: opts.checkpoint_after,
         ..AdminConfig::default()
     };
-    let admin = Arc::new(open_admin(&opts.data, config)?);
-    if admin.follow().is_some() {
-        tracing::info!(node = %opts.data.node_name(), "following the shared store");
-    }
+    let admin = open_serving(&opts.data, config)?;
     // Load the numbering metadata now, not on the first caller's import.
     let _ = normalize_in("020 7946 0958", "GB".parse().ok());
     let new_key = admin.bootstrap().map_err(|e| e.to_string())?;

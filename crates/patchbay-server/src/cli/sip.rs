@@ -10,10 +10,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
+use patchbay_admin::AdminConfig;
 use patchbay_core::{Region, Router, Snapshot};
 use patchbay_sip::{ContactTemplate, Counters, Responder, Running, Settings};
 
-use super::{open_read_only, parse_region, shutdown_signal, CliResult, DataArg, LogArgs};
+use super::{
+    open_read_only, open_serving, parse_region, shutdown_signal, CliResult, DataArg, LogArgs,
+};
 
 /// Options of `patchbay sip`.
 #[derive(Args)]
@@ -22,8 +25,9 @@ pub struct SipArgs {
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:5060")]
     listen: SocketAddr,
     /// Answer from the data directory of a running `patchbay serve`, read-only, following
-    /// every change it acknowledges.
-    #[arg(long, value_name = "DIR", conflicts_with_all = ["snapshot", "store"])]
+    /// every change it acknowledges. With --store: this node's own cache of the store,
+    /// which it starts from, and routes from, while the store cannot be reached.
+    #[arg(long, value_name = "DIR", conflicts_with = "snapshot")]
     data: Option<PathBuf>,
     /// Answer from this snapshot file, following it as it is replaced.
     #[arg(long, value_name = "FILE", conflicts_with = "store")]
@@ -86,10 +90,23 @@ pub fn sip(args: SipArgs) -> CliResult {
     // What keeps the router current: a file follower, or the store's admin and follower.
     let mut _follower = None;
     let mut _admin = None;
-    let router = match (&args.snapshot, &args.store) {
-        _ if args.data.is_some() => {
+    let router = match (&args.store, &args.snapshot, &args.data) {
+        (Some(url), _, cache) => {
+            let admin = open_serving(
+                &DataArg {
+                    data: cache.clone(),
+                    store: Some(url.clone()),
+                    node: args.node.clone(),
+                },
+                AdminConfig::default(),
+            )?;
+            let router = admin.router().clone();
+            _admin = Some(admin);
+            router
+        }
+        (None, _, Some(dir)) => {
             let admin = Arc::new(open_read_only(&DataArg {
-                data: args.data.clone(),
+                data: Some(dir.clone()),
                 store: None,
                 node: None,
             })?);
@@ -98,7 +115,7 @@ pub fn sip(args: SipArgs) -> CliResult {
             _admin = Some(admin);
             router
         }
-        (Some(file), _) => {
+        (None, Some(file), None) => {
             let snapshot = Snapshot::open(file).map_err(|e| format!("{}: {e}", file.display()))?;
             let router = Router::new(snapshot);
             _follower = Some(
@@ -108,18 +125,7 @@ pub fn sip(args: SipArgs) -> CliResult {
             );
             router
         }
-        (None, Some(url)) => {
-            let admin = Arc::new(open_read_only(&DataArg {
-                data: None,
-                store: Some(url.clone()),
-                node: args.node.clone(),
-            })?);
-            admin.follow();
-            let router = admin.router().clone();
-            _admin = Some(admin);
-            router
-        }
-        (None, None) => {
+        (None, None, None) => {
             return Err("give --data DIR, --snapshot FILE or --store URL".into());
         }
     };

@@ -2,6 +2,8 @@
 //! PostgreSQL store with the data directory as the node's local cache.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
 use clap::Args;
 use patchbay_admin::{Admin, AdminConfig, ConnectError, DataDir, MemoryStore, Postgres, Store};
@@ -64,10 +66,15 @@ impl DataArg {
     }
 
     fn connect(&self, url: &str) -> Result<Postgres, String> {
-        Postgres::connect(url, &self.node_name()).map_err(|e| match e {
+        Postgres::connect(url, &self.node_name()).map_err(|e| self.connect_error(e))
+    }
+
+    /// The command line's words for a failed connection.
+    fn connect_error(&self, error: ConnectError) -> String {
+        match error {
             ConnectError::InvalidUrl { url, reason } => format!("--store {url}: {reason}"),
             other => other.to_string(),
-        })
+        }
     }
 }
 
@@ -81,20 +88,133 @@ pub fn open_admin(data: &DataArg, config: AdminConfig) -> Result<Admin, String> 
                 DataDir::open(&dir).map_err(|e| format!("cannot change {}: {e}", dir.display()))?;
             Admin::open(Box::new(store), config).map_err(|e| format!("{}: {e}", dir.display()))?
         }
-        Some(url) => {
-            let shared = data.connect(url)?;
-            let cache: Box<dyn Store> = match &data.data {
-                Some(dir) => Box::new(open_cache(dir, &shared)?),
-                None => Box::new(MemoryStore::default()),
-            };
-            Admin::open_shared(cache, shared, config)
-                .map_err(|e| format!("the shared store: {e}"))?
-        }
+        Some(url) => open_node(data, data.connect(url)?, config)?,
     };
     for warning in admin.warnings() {
         tracing::warn!("{warning}");
     }
     Ok(admin)
+}
+
+/// A node of the shared store `shared`, with the data directory, if given, as its cache.
+fn open_node(data: &DataArg, shared: Postgres, config: AdminConfig) -> Result<Admin, String> {
+    let cache: Box<dyn Store> = match &data.data {
+        Some(dir) => Box::new(open_cache(dir, &shared)?),
+        None => Box::new(MemoryStore::default()),
+    };
+    Admin::open_shared(cache, shared, config).map_err(|e| format!("the shared store: {e}"))
+}
+
+/// The longest pause between attempts to reach an unreachable shared store.
+const MAX_PAUSE: Duration = Duration::from_secs(5);
+
+/// Opens the store for a process that keeps running (`serve`, `sip --store`) and starts
+/// following it. A shared store that cannot be reached does not stop it: with a cache of
+/// that store (`--data`, marked with its id), the node routes from the cache at once and a
+/// thread connects it once the store is back; with none, it waits, saying why, until the
+/// store answers.
+pub fn open_serving(data: &DataArg, config: AdminConfig) -> Result<Arc<Admin>, String> {
+    let Some(url) = &data.store else {
+        return Ok(Arc::new(open_admin(data, config)?));
+    };
+    let node = data.node_name();
+    let mut pause = Duration::from_millis(500);
+    loop {
+        let (shown, reason) = match Postgres::connect(url, &node) {
+            Ok(shared) => {
+                let admin = Arc::new(open_node(data, shared, config)?);
+                for warning in admin.warnings() {
+                    tracing::warn!("{warning}");
+                }
+                admin.follow();
+                tracing::info!(node = %node, "following the shared store");
+                return Ok(admin);
+            }
+            Err(ConnectError::Unreachable { url, reason }) => (url, reason),
+            Err(other) => return Err(data.connect_error(other)),
+        };
+        if let Some((dir, id)) = data.data.as_deref().and_then(cache_of_a_store) {
+            let cache =
+                DataDir::open(dir).map_err(|e| format!("cannot use {}: {e}", dir.display()))?;
+            let admin = Admin::open_cached(Box::new(cache), &node, config)
+                .map_err(|e| format!("{}: {e}", dir.display()))?;
+            let admin = Arc::new(admin);
+            for warning in admin.warnings() {
+                tracing::warn!("{warning}");
+            }
+            tracing::warn!(store = %shown, error = %reason, "the shared store cannot be reached");
+            let reconnect = Reconnect {
+                admin: Arc::downgrade(&admin),
+                url: url.clone(),
+                node,
+                id,
+            };
+            std::thread::Builder::new()
+                .name("patchbay-reconnect".into())
+                .spawn(move || reconnect.run())
+                .map_err(|e| format!("cannot start the thread that reaches the store: {e}"))?;
+            return Ok(admin);
+        }
+        tracing::warn!(
+            store = %shown,
+            error = %reason,
+            retry_in_seconds = pause.as_secs_f64(),
+            "waiting for the shared store: it cannot be reached, and this node has no cache of \
+             it to route from (give one with --data)"
+        );
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(MAX_PAUSE);
+    }
+}
+
+/// `dir` and the id of the store it caches, when it is a cache of a shared store that
+/// holds changes (a node can route from it).
+fn cache_of_a_store(dir: &Path) -> Option<(&Path, String)> {
+    let id = std::fs::read_to_string(dir.join(STORE_ID)).ok()?;
+    DataDir::holds_changes(dir).then(|| (dir, id.trim().to_string()))
+}
+
+/// Connects a node that started from its cache to its store once the store answers.
+struct Reconnect {
+    admin: std::sync::Weak<Admin>,
+    url: String,
+    node: String,
+    /// The id of the store the cache belongs to.
+    id: String,
+}
+
+impl Reconnect {
+    fn run(self) {
+        let mut pause = Duration::from_millis(500);
+        loop {
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(MAX_PAUSE);
+            let Some(admin) = self.admin.upgrade() else {
+                return;
+            };
+            let shared = match Postgres::connect(&self.url, &self.node) {
+                Ok(shared) => shared,
+                Err(error) => {
+                    tracing::debug!(%error, "the shared store still cannot be reached");
+                    continue;
+                }
+            };
+            if shared.store_id() != self.id {
+                tracing::error!(
+                    cache = %self.id,
+                    store = %shared.store_id(),
+                    "the store now at this URL is not the one this node's cache belongs to: \
+                     the node keeps routing from its cache and takes no change; restart it \
+                     with an empty --data directory"
+                );
+                return;
+            }
+            match admin.attach(shared) {
+                Ok(()) => return,
+                Err(error) => tracing::error!(%error, "cannot connect to the shared store"),
+            }
+        }
+    }
 }
 
 /// Opens the store to read: the data directory without its lock (a server may own it), or

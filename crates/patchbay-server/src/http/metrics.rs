@@ -174,6 +174,12 @@ pub fn render(state: &AppState) -> String {
                 "1 while the shared store answers, 0 while it cannot be reached.",
                 u8::from(f.reachable).to_string(),
             ),
+            (
+                "patchbay_store_stale_seconds",
+                "gauge",
+                "Seconds since this node last saw it had applied everything in the store (since it started, when it has not yet): how stale its answers may be.",
+                format!("{:.3}", f.stale.as_secs_f64()),
+            ),
         ]
     });
     for (name, kind, help, value) in rows.into_iter().chain(follow.into_iter().flatten()) {
