@@ -96,7 +96,7 @@ pub(super) struct Checkpoints {
 
 impl Checkpoints {
     /// Waits until no checkpoint is being written.
-    fn wait_idle(&self) {
+    pub(super) fn wait_idle(&self) {
         let mut state = self.state.lock();
         while state.running {
             self.finished.wait(&mut state);
@@ -120,6 +120,14 @@ impl Checkpoints {
         state.running = false;
         state.failed_at = outcome.is_err().then(Instant::now);
         self.finished.notify_all();
+    }
+}
+
+impl Drop for Admin {
+    /// Waits for a checkpoint being written: its thread writes into the store's directory,
+    /// which must be left alone once the admin, and with it the directory's lock, is gone.
+    fn drop(&mut self) {
+        self.checkpoints.wait_idle();
     }
 }
 
@@ -147,6 +155,12 @@ impl Admin {
         let spawned = std::thread::Builder::new()
             .name("patchbay-checkpoint".into())
             .spawn(move || {
+                // Below the threads that answer and commit: on a busy machine the
+                // checkpoint takes longer, not them.
+                let tid = rustix::thread::gettid();
+                if let Err(error) = rustix::process::setpriority_process(Some(tid), 10) {
+                    tracing::debug!(%error, "the checkpoint thread keeps its priority");
+                }
                 let started = Instant::now();
                 let outcome = write_model(|| model.read(), &mut *store_writer)
                     .and_then(|()| store_writer.finish(snapshot));

@@ -287,7 +287,10 @@ impl Effect {
     /// read.
     fn patch<'a>(&self, snapshot: &'a Snapshot, model: &Model, version: u64) -> SnapshotPatch<'a> {
         let mut patch = snapshot.patch(version);
-        for id in &self.connectors {
+        // A connector touched twice (updated, then deleted, in one group or one replay) is
+        // patched once, to what the model has now.
+        let mut seen = rustc_hash::FxHashSet::default();
+        for id in self.connectors.iter().filter(|id| seen.insert(id.as_str())) {
             match model.connectors.get(id.as_str()) {
                 Some(connector) => {
                     patch.put_connector(connector.clone());

@@ -24,6 +24,8 @@
 //!   6 numbers      project, u32 c, c × connector, u32 n, n × (u64 digits, u8 env,
 //!                  u32 connector index, or u32::MAX for none): one project's numbers from
 //!                  one point on, in order; any number of these sections
+//!   7 hint         u64 numbers the model had when the head was written (to size the
+//!                  table once)
 //!   255 end        u64 numbers written
 //! ```
 //!
@@ -49,6 +51,7 @@ const KEYS: u8 = 3;
 const CONNECTORS: u8 = 4;
 const PREFIXES: u8 = 5;
 const NUMBERS: u8 = 6;
+const HINT: u8 = 7;
 const END: u8 = 255;
 
 const NO_CONNECTOR: u32 = u32::MAX;
@@ -152,6 +155,7 @@ impl Model {
                 out.push(u8::from(c.disable_handoff));
             }
         });
+        section(out, HINT, |out| put_u64(out, self.numbers.len() as u64));
         section(out, PREFIXES, |out| {
             put_count(out, self.prefixes.len());
             for (prefix, connector) in &self.prefixes {
@@ -348,8 +352,7 @@ impl Model {
         }
         let mut model = Model::default();
         // Each project's numbers, and each connector's, as the sections list them.
-        let mut of_project: FxHashMap<Id, Vec<E164>> = FxHashMap::default();
-        let mut of_connector: FxHashMap<Id, Vec<E164>> = FxHashMap::default();
+        let mut listed = Listed::default();
         let mut written = None;
         while written.is_none() {
             let kind = r.u8()?;
@@ -443,7 +446,12 @@ impl Model {
                         });
                     }
                 }
-                NUMBERS => model.decode_numbers(&mut s, &mut of_project, &mut of_connector)?,
+                NUMBERS => model.decode_numbers(&mut s, &mut listed)?,
+                // At most what the bytes can hold (13 a number): a damaged hint cannot ask
+                // for more memory than the checkpoint's size.
+                HINT => model
+                    .numbers
+                    .reserve(usize::try_from(s.u64()?).unwrap_or(0).min(bytes.len() / 13)),
                 END => written = Some(s.u64()?),
                 other => return Err(s.fail(format!("unknown section kind {other}"))),
             }
@@ -457,25 +465,25 @@ impl Model {
         if r.at != bytes.len() {
             return Err(r.fail("bytes follow the closing section"));
         }
-        model.index_numbers(of_project, of_connector);
+        model.index_numbers(listed);
         Ok(model)
     }
 
     /// Reads one numbers section into the table (a later section's entry for a number
-    /// replaces an earlier one's), noting each number under its project and connector.
+    /// replaces an earlier one's, and `replaced` notes that it happened), noting each number
+    /// under its project and connector.
     fn decode_numbers(
         &mut self,
         s: &mut Reader<'_>,
-        of_project: &mut FxHashMap<Id, Vec<E164>>,
-        of_connector: &mut FxHashMap<Id, Vec<E164>>,
+        listed: &mut Listed,
     ) -> Result<(), DecodeError> {
         let project = self.intern(s.str()?);
         let connectors: Vec<Id> = (0..s.count(4)?)
             .map(|_| s.str().map(|c| self.intern(c)))
             .collect::<Result<_, _>>()?;
         let n = s.count(13)?;
-        self.numbers.reserve(n);
-        let numbers = of_project.entry(project.clone()).or_default();
+        let mut of_slot: Vec<Vec<E164>> = vec![Vec::new(); connectors.len()];
+        let numbers = listed.of_project.entry(project.clone()).or_default();
         numbers.reserve(n);
         for _ in 0..n {
             let digits = s.u64()?;
@@ -483,64 +491,80 @@ impl Model {
                 E164::from_u64(digits).map_err(|e| s.fail(format!("number {digits}: {e}")))?;
             let env = s.env()?;
             let slot = s.u32()?;
-            let connector =
-                match slot {
-                    NO_CONNECTOR => None,
-                    slot => Some(connectors.get(slot as usize).cloned().ok_or_else(|| {
-                        s.fail(format!("connector {slot} of {}", connectors.len()))
-                    })?),
-                };
-            if let Some(connector) = &connector {
-                of_connector
-                    .entry(connector.clone())
-                    .or_default()
-                    .push(number);
-            }
+            let connector = match slot {
+                NO_CONNECTOR => None,
+                slot => {
+                    let (Some(id), Some(of)) = (
+                        connectors.get(slot as usize),
+                        of_slot.get_mut(slot as usize),
+                    ) else {
+                        return Err(s.fail(format!("connector {slot} of {}", connectors.len())));
+                    };
+                    of.push(number);
+                    Some(id.clone())
+                }
+            };
             numbers.push(number);
-            self.numbers.insert(
-                number,
-                NumberEntry {
-                    project: project.clone(),
-                    env,
-                    connector,
-                },
-            );
+            let entry = NumberEntry {
+                project: project.clone(),
+                env,
+                connector,
+            };
+            listed.replaced |= self.numbers.insert(number, entry).is_some();
+        }
+        for (id, numbers) in connectors.into_iter().zip(of_slot) {
+            if !numbers.is_empty() {
+                listed.of_connector.entry(id).or_default().extend(numbers);
+            }
         }
         Ok(())
     }
 
-    /// Builds the project and connector indexes from the numbers the sections listed,
-    /// keeping each number only where its final entry puts it (a number listed twice, moved
-    /// while the checkpoint was written, is indexed once). Sections list numbers in order,
-    /// so each set is built from an already sorted run.
-    fn index_numbers(
-        &mut self,
-        of_project: FxHashMap<Id, Vec<E164>>,
-        of_connector: FxHashMap<Id, Vec<E164>>,
-    ) {
-        for (project, listed) in of_project {
-            let set: BTreeSet<E164> = listed
+    /// Builds the project and connector indexes from the numbers the sections listed, both
+    /// at once (they are independent). Sections list each project's numbers in order, so
+    /// each set is built from an already sorted run. A number listed twice (moved while the
+    /// checkpoint was written) is indexed only where its final entry puts it; when no
+    /// number was, every listing is the final one and none is looked up again.
+    fn index_numbers(&mut self, listed: Listed) {
+        let Listed {
+            of_project,
+            of_connector,
+            replaced,
+        } = listed;
+        let numbers = &self.numbers;
+        let build = |lists: FxHashMap<Id, Vec<E164>>,
+                     owns: &(dyn Fn(&NumberEntry, &Id) -> bool + Sync)| {
+            lists
                 .into_iter()
-                .filter(|n| self.numbers.get(n).is_some_and(|e| e.project == project))
-                .collect();
-            if !set.is_empty() {
-                self.by_project.insert(project, set);
-            }
-        }
-        for (connector, listed) in of_connector {
-            let set: BTreeSet<E164> = listed
-                .into_iter()
-                .filter(|n| {
-                    self.numbers
-                        .get(n)
-                        .is_some_and(|e| e.connector.as_ref() == Some(&connector))
+                .filter_map(|(id, listed)| {
+                    let set: BTreeSet<E164> = if replaced {
+                        listed
+                            .into_iter()
+                            .filter(|n| numbers.get(n).is_some_and(|e| owns(e, &id)))
+                            .collect()
+                    } else {
+                        listed.into_iter().collect()
+                    };
+                    (!set.is_empty()).then_some((id, set))
                 })
-                .collect();
-            if !set.is_empty() {
-                self.by_connector.insert(connector, set);
-            }
-        }
+                .collect::<FxHashMap<Id, BTreeSet<E164>>>()
+        };
+        let (by_project, by_connector) = rayon::join(
+            || build(of_project, &|e, id| e.project == *id),
+            || build(of_connector, &|e, id| e.connector.as_ref() == Some(id)),
+        );
+        self.by_project = by_project;
+        self.by_connector = by_connector;
     }
+}
+
+/// The numbers the sections listed, by project and by connector, as read.
+#[derive(Default)]
+struct Listed {
+    of_project: FxHashMap<Id, Vec<E164>>,
+    of_connector: FxHashMap<Id, Vec<E164>>,
+    /// Whether a number was listed more than once.
+    replaced: bool,
 }
 
 // ---- restoring ---------------------------------------------------------------------------

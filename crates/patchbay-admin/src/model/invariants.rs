@@ -213,6 +213,34 @@ impl Model {
                 numbers: self.numbers.len(),
             });
         }
+        let assigned = self
+            .numbers
+            .values()
+            .filter(|e| e.connector.is_some())
+            .count();
+        let indexed: usize = self.by_connector.values().map(BTreeSet::len).sum();
+        if indexed != assigned {
+            return Err(InvariantError::ConnectorIndexSize { indexed, assigned });
+        }
+        // The two walks read the model only: on two cores they take the time of one.
+        let (projects, connectors) = rayon::join(
+            || self.check_project_index(),
+            || self.check_connector_index(),
+        );
+        projects?;
+        connectors?;
+        for key in self.keys.values() {
+            if !self.accounts.contains(key.info.account_id.as_str()) {
+                return Err(InvariantError::KeyAccount {
+                    key: key.info.key_id.clone(),
+                });
+            }
+        }
+        self.check_prefixes()
+    }
+
+    /// Every number of a project's index is that project's.
+    fn check_project_index(&self) -> Result<(), InvariantError> {
         for (project, numbers) in &self.by_project {
             if self.account_of(project).is_none() {
                 return Err(InvariantError::IndexedProjectUnknown {
@@ -229,15 +257,12 @@ impl Model {
                 });
             }
         }
-        let assigned = self
-            .numbers
-            .values()
-            .filter(|e| e.connector.is_some())
-            .count();
-        let indexed: usize = self.by_connector.values().map(BTreeSet::len).sum();
-        if indexed != assigned {
-            return Err(InvariantError::ConnectorIndexSize { indexed, assigned });
-        }
+        Ok(())
+    }
+
+    /// Every number of a connector's index is assigned to it, with its project and
+    /// environment.
+    fn check_connector_index(&self) -> Result<(), InvariantError> {
         for (cid, numbers) in &self.by_connector {
             let Some(c) = self.connectors.get(cid) else {
                 return Err(InvariantError::NumbersToMissingConnector {
@@ -258,14 +283,7 @@ impl Model {
                 });
             }
         }
-        for key in self.keys.values() {
-            if !self.accounts.contains(key.info.account_id.as_str()) {
-                return Err(InvariantError::KeyAccount {
-                    key: key.info.key_id.clone(),
-                });
-            }
-        }
-        self.check_prefixes()
+        Ok(())
     }
 
     /// Prefixes: each routes to a connector that exists, and the connector and project

@@ -25,8 +25,22 @@ pub use records::{Grant, KeyInfo, NumberPrefix, PhoneNumber, Project};
 /// A shared, immutable id string (an account, project or connector id), one pointer wide:
 /// every number's entry holds two, so at ten million numbers each byte here is 20 MB. It
 /// hashes, compares and borrows as the `str` it holds, so maps keyed by it answer `&str`.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Eq, PartialOrd, Ord)]
 pub(crate) struct Id(Arc<String>);
+
+impl PartialEq for Id {
+    /// Ids are interned, so the same id is most often the same pointer: compared first.
+    fn eq(&self, other: &Id) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.0 == other.0
+    }
+}
+
+impl std::hash::Hash for Id {
+    /// As the text: equal ids, interned or not, hash alike (and as `str`, for `Borrow`).
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.as_str().hash(state);
+    }
+}
 
 impl std::borrow::Borrow<str> for Id {
     fn borrow(&self) -> &str {

@@ -27,6 +27,9 @@ const VERSION: u32 = 1;
 const HEADER: usize = 16;
 const TRAILER: usize = 16;
 const TMP: &str = ".tmp";
+/// Bytes written between two syncs of a checkpoint or snapshot file: the disk takes them a
+/// little at a time, so a journal append's sync never waits behind hundreds of megabytes.
+const SYNC_EVERY: u64 = 8 << 20;
 
 /// The first layout's checkpoint (JSON), journal and snapshot.
 pub(crate) const LEGACY_CHECKPOINT: &str = "checkpoint.json";
@@ -112,7 +115,8 @@ pub(crate) fn remove_leftovers(dir: &Path) -> Result<(), StoreError> {
         let entry = entry.map_err(io_err(dir))?;
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
-        let ours = (name.starts_with("checkpoint.") && name.ends_with(TMP))
+        let ours = ((name.starts_with("checkpoint.") || name.starts_with("snapshot."))
+            && name.ends_with(TMP))
             || (name.starts_with(".snapshot.") && name.contains(".tmp."));
         if ours {
             fs::remove_file(entry.path()).map_err(io_err(&entry.path()))?;
@@ -249,6 +253,8 @@ pub(crate) struct DirCheckpoint {
     file: Option<BufWriter<File>>,
     crc: crc32fast::Hasher,
     len: u64,
+    /// `len` at the last sync.
+    synced: u64,
     counters: Arc<Counters>,
     /// Bytes appended when the checkpoint began: what it covers once finished.
     appended_at_begin: u64,
@@ -276,6 +282,7 @@ impl DirCheckpoint {
             file: Some(file),
             crc: crc32fast::Hasher::new(),
             len: 0,
+            synced: 0,
             counters,
             appended_at_begin,
         })
@@ -298,12 +305,11 @@ impl DirCheckpoint {
         file.sync_all().map_err(io_err(&tmp))?;
         drop(file);
         let snapshot_path = self.dir.join(snapshot_name(self.position));
-        snapshot
-            .write_to(&snapshot_path)
-            .map_err(|e| StoreError::Io {
-                path: snapshot_path,
-                source: io::Error::other(e.to_string()),
-            })?;
+        let bytes = snapshot.to_file_bytes().map_err(|e| StoreError::Io {
+            path: snapshot_path.clone(),
+            source: io::Error::other(e.to_string()),
+        })?;
+        write_paced(&snapshot_path, &bytes)?;
         let path = self.dir.join(checkpoint_name(self.position));
         fs::rename(&tmp, &path).map_err(io_err(&path))?;
         sync_dir(&self.dir)?;
@@ -323,6 +329,12 @@ impl CheckpointWriter for DirCheckpoint {
         file.write_all(bytes).map_err(io_err(&self.tmp))?;
         self.crc.update(bytes);
         self.len += bytes.len() as u64;
+        if self.len - self.synced >= SYNC_EVERY {
+            file.flush()
+                .and_then(|()| file.get_ref().sync_data())
+                .map_err(io_err(&self.tmp))?;
+            self.synced = self.len;
+        }
         Ok(())
     }
 
@@ -338,6 +350,28 @@ impl Drop for DirCheckpoint {
             let _ = fs::remove_file(&self.tmp);
         }
     }
+}
+
+/// Writes `bytes` to `path` as a whole or not at all (a temporary file, renamed once
+/// synced), syncing every [`SYNC_EVERY`] bytes on the way.
+fn write_paced(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(TMP);
+    let tmp = PathBuf::from(tmp);
+    let written = (|| {
+        let mut file = File::create(&tmp)?;
+        for chunk in bytes.chunks(SYNC_EVERY as usize) {
+            file.write_all(chunk)?;
+            file.sync_data()?;
+        }
+        file.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    if let Err(error) = written {
+        let _ = fs::remove_file(&tmp);
+        return Err(io_err(path)(error));
+    }
+    Ok(())
 }
 
 /// Keeps the two newest checkpoints (and their snapshots) and the journal segments the
