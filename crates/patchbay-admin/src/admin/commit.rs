@@ -182,7 +182,7 @@ pub(super) fn load(store: &mut dyn Store) -> Result<Opened, AdminError> {
         checkpoint::restore(checkpoint, &loaded.records, |change| effect.add(change))
             .map_err(AdminError::internal)?;
     model
-        .check_invariants()
+        .check_loaded()
         .map_err(|e| AdminError::internal(format!("the stored model is inconsistent: {e}")))?;
     let mut warnings = loaded.warnings;
     let snapshot = loaded

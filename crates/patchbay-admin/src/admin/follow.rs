@@ -360,7 +360,7 @@ impl Admin {
     /// it, and publishes a snapshot built from it.
     fn reload_from_tables(&self, cluster: &Cluster, feed: &mut dyn Feed) -> Result<(), AdminError> {
         let (at, fresh) = feed.tables().map_err(shared_error)?;
-        fresh.check_invariants().map_err(|e| {
+        fresh.check_loaded().map_err(|e| {
             AdminError::internal(format!("what the store holds is inconsistent: {e}"))
         })?;
         let reloaded = {

@@ -247,7 +247,7 @@ impl Admin {
         if head > opened.position && (opened.position == 0 || oldest > opened.position + 1) {
             // Nothing cached, or the log no longer reaches back: start from the tables.
             let (at, model) = feed.tables().map_err(commit::shared_error)?;
-            model.check_invariants().map_err(|e| {
+            model.check_loaded().map_err(|e| {
                 AdminError::internal(format!("the store's tables are inconsistent: {e}"))
             })?;
             let snapshot = Arc::new(
@@ -312,7 +312,7 @@ impl Admin {
         let failed = |e: crate::store::SharedError| AdminError::internal(e.reason());
         let mut feed = crate::store::tail::DirFeed::new(&dir).map_err(failed)?;
         let (position, model) = crate::store::Feed::tables(&mut feed).map_err(failed)?;
-        model.check_invariants().map_err(|e| {
+        model.check_loaded().map_err(|e| {
             AdminError::internal(format!(
                 "{}: the stored model is inconsistent: {e}",
                 dir.display()

@@ -21,7 +21,7 @@
 //!   4 connectors   u32 n, n × (id, name, account, project, u8 env, variant, asr, tts,
 //!                  voice, u8 handoff)
 //!   5 prefixes     u32 n, n × (prefix, connector)
-//!   6 numbers      project, u32 c, c × connector, u32 n, n × (u64 digits, u8 env,
+//!   6 numbers      project, u32 c, c × connector, u32 n, n × (u64 packed number, u8 env,
 //!                  u32 connector index, or u32::MAX for none): one project's numbers from
 //!                  one point on, in order; any number of these sections
 //!   7 hint         u64 numbers the model had when the head was written (to size the
@@ -207,7 +207,7 @@ impl Model {
             connectors.iter().for_each(|c| put_str(out, c));
             put_count(out, entries.len());
             for (number, env, slot) in &entries {
-                put_u64(out, number.as_u64());
+                put_u64(out, number.to_packed());
                 out.push(env_code(*env));
                 put_u32(out, *slot);
             }
@@ -486,9 +486,9 @@ impl Model {
         let numbers = listed.of_project.entry(project.clone()).or_default();
         numbers.reserve(n);
         for _ in 0..n {
-            let digits = s.u64()?;
-            let number =
-                E164::from_u64(digits).map_err(|e| s.fail(format!("number {digits}: {e}")))?;
+            let packed = s.u64()?;
+            let number = E164::from_packed(packed)
+                .ok_or_else(|| s.fail(format!("{packed:#x} is not a packed number")))?;
             let env = s.env()?;
             let slot = s.u32()?;
             let connector = match slot {

@@ -35,6 +35,13 @@ impl PartialEq for Id {
     }
 }
 
+impl Id {
+    /// Where the text lives: ids that share it (one interned id) have the same address.
+    pub(crate) fn address(&self) -> usize {
+        Arc::as_ptr(&self.0) as usize
+    }
+}
+
 impl std::hash::Hash for Id {
     /// As the text: equal ids, interned or not, hash alike (and as `str`, for `Borrow`).
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {

@@ -138,6 +138,21 @@ impl E164 {
         std::str::from_utf8(&buf[..=len]).unwrap_or("+")
     }
 
+    /// The number in its packed form: its digits four bits each, as snapshot files and
+    /// checkpoints store it. [`E164::from_packed`] gives the number back, without the
+    /// arithmetic [`E164::as_u64`] and [`E164::from_u64`] need.
+    #[inline]
+    pub fn to_packed(self) -> u64 {
+        self.0.get()
+    }
+
+    /// The number whose packed form ([`E164::to_packed`]) is `packed`, checked: `None`
+    /// unless it is the packed form of a valid number (digits only, an assigned country
+    /// code, 2 to 15 digits).
+    pub fn from_packed(packed: u64) -> Option<E164> {
+        E164::from_untrusted_key(packed).ok()
+    }
+
     /// The number behind an index key (keys are only ever made from numbers).
     #[inline(always)]
     pub(crate) fn from_index_key(key: u64) -> Option<E164> {

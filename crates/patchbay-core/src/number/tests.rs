@@ -180,13 +180,21 @@ fn untrusted_keys_are_numbers_only_when_normalize_would_make_them() {
     ] {
         let number = normalize(text).expect(text);
         assert_eq!(E164::from_untrusted_key(number.index_key()), Ok(number));
+        assert_eq!(
+            E164::from_packed(number.to_packed()),
+            Some(number),
+            "{text}"
+        );
     }
+    assert_eq!(E164::from_packed(0), None);
+    assert_eq!(E164::from_packed(u64::MAX), None);
     // Well-formed keys of digit strings that are not numbers: unknown country codes, and a
     // country code with nothing after it.
     for (value, len) in [(2_801_234_567, 10), (6_951_234, 7), (44, 2), (800, 3)] {
         let key = key::encode(value, len);
         assert!(key::is_encoded(key));
         assert!(E164::from_untrusted_key(key).is_err(), "{value}");
+        assert_eq!(E164::from_packed(key), None, "{value}");
         assert!(E164::from_u64(value).is_err(), "{value}");
     }
 }
