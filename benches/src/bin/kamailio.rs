@@ -22,7 +22,8 @@
 //! Following: an admin owning a data directory (what `patchbay serve` runs) acknowledges
 //! `PATCHBAY_SIP_CHANGES` one-number imports (default 200), one at a time, while `patchbay
 //! sip --data` follows the directory: the time from each acknowledgment until an INVITE
-//! for the number gets its 302 (p50, p99, worst).
+//! for the number gets its 302 (p50, p99, worst). `PATCHBAY_SIP_FOLLOW_ONLY=1` measures
+//! only this (no Kamailio or sipp needed).
 //!
 //! Run: `benches/sip/run` (builds in release first; needs `kamailio` and `sipp`).
 
@@ -596,6 +597,9 @@ fn main() {
     let work = work.path();
     if changes > 0 {
         follow_latency(work, changes);
+    }
+    if std::env::var_os("PATCHBAY_SIP_FOLLOW_ONLY").is_some() {
+        return;
     }
     println!(
         "patchbay sip beside Kamailio: {numbers} numbers over {CONNECTORS} connectors, {seconds} s a rate, {} cores",

@@ -8,18 +8,29 @@
 //! a read never applies one twice; a reader whose segment is gone (it fell two checkpoints
 //! behind) sees a gap, which the follower closes by loading the directory whole
 //! ([`Feed::tables`]).
+//!
+//! A waiting reader is woken by the kernel when a file of the directory changes (inotify),
+//! so an acknowledged change is read within microseconds of its write; where inotify is not
+//! to be had, it looks at the directory every [`POLL`].
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
+use std::mem::MaybeUninit;
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+
+use rustix::event::{PollFd, PollFlags, Timespec};
+use rustix::fs::inotify;
 
 use super::datadir::{parse_record, Listing, RECORD_MAGIC};
 use super::{DataDir, Feed, Records, SharedError, Store, StoreError, RECORD_HEADER};
 use crate::model::{checkpoint, Model};
 
-/// How often a waiting reader looks at the directory: the most a change waits to be seen.
+/// How often a waiting reader looks at the directory when the kernel cannot wake it.
 pub const POLL: Duration = Duration::from_millis(5);
+/// The longest a reader woken by the kernel waits before it looks anyway.
+const LOOK_ANYWAY: Duration = Duration::from_millis(250);
 /// How often a whole read is tried again when the owner prunes in the middle of it.
 const ATTEMPTS: usize = 16;
 
@@ -29,6 +40,48 @@ struct Seen {
     /// The newest segment's first position and length, and the newest checkpoint's.
     newest_segment: Option<(u64, u64)>,
     newest_checkpoint: u64,
+}
+
+/// The kernel's word that a file of the directory changed (inotify).
+struct Watch {
+    fd: OwnedFd,
+    buffer: Vec<MaybeUninit<u8>>,
+}
+
+impl Watch {
+    /// Watches `dir` for files written, created, renamed into it and removed; `None` when
+    /// the kernel will not (no inotify, or no watches left).
+    fn new(dir: &Path) -> Option<Watch> {
+        let fd =
+            inotify::init(inotify::CreateFlags::CLOEXEC | inotify::CreateFlags::NONBLOCK).ok()?;
+        let events = inotify::WatchFlags::MODIFY
+            | inotify::WatchFlags::CREATE
+            | inotify::WatchFlags::MOVED_TO
+            | inotify::WatchFlags::DELETE;
+        inotify::add_watch(&fd, dir, events).ok()?;
+        Some(Watch {
+            fd,
+            buffer: vec![MaybeUninit::uninit(); 4096],
+        })
+    }
+
+    /// Waits up to `timeout` for word of a change; drains what came. `false` when none did.
+    fn wait(&mut self, timeout: Duration) -> io::Result<bool> {
+        let timeout = Timespec::try_from(timeout).unwrap_or(Timespec {
+            tv_sec: 1,
+            tv_nsec: 0,
+        });
+        let mut fds = [PollFd::new(&self.fd, PollFlags::IN)];
+        match rustix::event::poll(&mut fds, Some(&timeout)) {
+            Ok(0) | Err(rustix::io::Errno::INTR) => return Ok(false),
+            Ok(_) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let mut reader = inotify::Reader::new(&self.fd, &mut self.buffer);
+        // Non-blocking: it ends with `EAGAIN` once every queued event is read.
+        while reader.next().is_ok() {}
+        Ok(true)
+    }
 }
 
 /// Follows the data directory of a running `patchbay serve` without its lock.
@@ -41,6 +94,8 @@ pub(crate) struct DirFeed {
     newest: u64,
     seen: Seen,
     buffer: Vec<u8>,
+    /// The kernel's wake-ups, when it gives them.
+    watch: Option<Watch>,
 }
 
 fn unavailable(err: impl std::fmt::Display) -> SharedError {
@@ -76,6 +131,7 @@ impl DirFeed {
                 dir.display()
             )));
         }
+        let watch = Watch::new(&dir);
         Ok(DirFeed {
             dir,
             segment: None,
@@ -83,6 +139,7 @@ impl DirFeed {
             newest: 0,
             seen: Seen::default(),
             buffer: Vec::new(),
+            watch,
         })
     }
 
@@ -191,6 +248,7 @@ impl Feed for DirFeed {
     fn wait(&mut self, timeout: Duration) -> Result<bool, SharedError> {
         let deadline = Instant::now() + timeout;
         loop {
+            // Anything since the last read shows here: the kernel's word is only a wake-up.
             if look(&self.listing()?) != self.seen {
                 return Ok(true);
             }
@@ -198,7 +256,17 @@ impl Feed for DirFeed {
             if left.is_zero() {
                 return Ok(false);
             }
-            std::thread::sleep(left.min(POLL));
+            let waited = match self.watch.as_mut() {
+                Some(watch) => watch.wait(left.min(LOOK_ANYWAY)),
+                None => {
+                    std::thread::sleep(left.min(POLL));
+                    Ok(true)
+                }
+            };
+            if let Err(error) = waited {
+                tracing::debug!(%error, "the directory's watch failed; looking every few ms");
+                self.watch = None;
+            }
         }
     }
 

@@ -124,3 +124,27 @@ fn a_directory_that_is_not_a_data_directory_is_refused() {
         "{err}"
     );
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_waiting_reader_is_woken_by_the_kernel_when_a_change_is_written() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut owner = DataDir::open(tmp.path()).expect("open");
+    owner.append(1, &change(1)).expect("append");
+    let mut feed = DirFeed::new(tmp.path()).expect("feed");
+    assert!(feed.watch.is_some(), "the kernel watches the directory");
+    assert_eq!(positions(&feed.read(0, 100).expect("read").0), vec![1]);
+    let writer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(100));
+        owner.append(2, &change(2)).expect("append");
+        owner
+    });
+    // Woken by the write, long before the wait would end on its own.
+    let started = Instant::now();
+    assert!(feed.wait(Duration::from_secs(30)).expect("wait"));
+    assert!(started.elapsed() < Duration::from_secs(20));
+    let _owner = writer.join().expect("writer");
+    assert_eq!(positions(&feed.read(1, 100).expect("read").0), vec![2]);
+    // Nothing since: the wait ends at its timeout, with nothing.
+    assert!(!feed.wait(Duration::from_millis(50)).expect("wait"));
+}
