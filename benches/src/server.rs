@@ -169,14 +169,24 @@ pub fn serve_logging(args: &[&str], env: &[(&str, &str)], log: impl Into<Stdio>)
     Node { child, addr, key }
 }
 
-/// Whether the server at `addr` answers `/readyz` with 200.
+/// Whether the server at `addr` answers `/readyz` with 200: it can route calls.
 pub fn ready(addr: SocketAddr) -> bool {
+    answers_200(addr, "/readyz")
+}
+
+/// Whether the server at `addr` answers `/readyz?fresh=1` with 200: it has caught up with
+/// its shared store since it started.
+pub fn fresh(addr: SocketAddr) -> bool {
+    answers_200(addr, "/readyz?fresh=1")
+}
+
+fn answers_200(addr: SocketAddr, path: &str) -> bool {
     let Ok(mut stream) = TcpStream::connect(addr) else {
         return false;
     };
     let _ = write!(
         stream,
-        "GET /readyz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"
     );
     let mut answer = String::new();
     let _ = stream.read_to_string(&mut answer);

@@ -8,8 +8,13 @@
 //!   through 1 node and through 3 nodes, beside the embedded store (`--data`) in the same
 //!   run;
 //! - **catch-up**: a node stopped while `PATCHBAY_CLUSTER_CATCHUP` changes (default 100,000)
-//!   are made without it, restarted on its cache: time to `/readyz` 200; and a new node with
-//!   no cache (it loads the tables).
+//!   are made without it, restarted on its cache: time to `/readyz?fresh=1` 200; and a new
+//!   node with no cache (it loads the tables);
+//! - **a start while the store is down**: a node with a cache of `PATCHBAY_CLUSTER_CACHE`
+//!   numbers (default 1,000,000) started with the database up, then with it down: time from
+//!   spawn to `/readyz` 200 (it routes calls) each way, and a lookup answered from the cache.
+//!   `PATCHBAY_CLUSTER_ONLY=store-down` measures only this (the CI smoke, with a small
+//!   cache and the debug binary).
 //!
 //! Run: `benches/cluster/run` (builds in release first).
 
@@ -23,7 +28,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use patchbay_benches::server::{ready, serve, size, Http, Node};
+use patchbay_benches::server::{fresh, ready, serve, size, Http, Node};
 use serde_json::{json, Value};
 
 fn node(url: &str, name: &str, cache: &Path) -> Node {
@@ -92,6 +97,11 @@ fn throughput(addrs: &[SocketAddr], key: &str, connector: &str, clients: usize, 
 }
 
 fn main() {
+    if std::env::var("PATCHBAY_CLUSTER_ONLY").as_deref() == Ok("store-down") {
+        let cluster = pg::PgCluster::start();
+        store_down(&cluster, size("PATCHBAY_CLUSTER_CACHE", 1_000_000) as usize);
+        return;
+    }
     let changes = size("PATCHBAY_CLUSTER_CHANGES", 1_000) as usize;
     let catchup = size("PATCHBAY_CLUSTER_CATCHUP", 100_000);
     let cluster = pg::PgCluster::start();
@@ -199,16 +209,16 @@ fn main() {
     );
     let started = Instant::now();
     c = node(&url, "c", &cache("c"));
-    while !ready(c.addr) {
+    while !fresh(c.addr) {
         std::thread::sleep(Duration::from_millis(1));
     }
     println!(
-        "  C restarted on its cache: ready in {}",
+        "  C restarted on its cache: caught up in {}",
         ms(started.elapsed())
     );
     let started = Instant::now();
     let d = node(&url, "d", &cache("d"));
-    while !ready(d.addr) {
+    while !fresh(d.addr) {
         std::thread::sleep(Duration::from_millis(1));
     }
     println!(
@@ -218,4 +228,63 @@ fn main() {
     let numbers = cluster.query(&url, "SELECT count(*) FROM patchbay.numbers");
     println!("  the store holds {} numbers", numbers[0]);
     drop((a, b, c, d));
+    store_down(&cluster, size("PATCHBAY_CLUSTER_CACHE", 1_000_000) as usize);
+}
+
+/// Stops `node` gracefully (its cache gets a final checkpoint).
+fn stop(mut node: Node) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &node.child.id().to_string()])
+        .status();
+    let _ = node.child.wait();
+}
+
+/// Spawns `node` on `url` with `cache` and times it to `/readyz` 200.
+fn timed_start(url: &str, cache: &Path) -> (Node, Duration) {
+    let started = Instant::now();
+    let node = node(url, "down", cache);
+    while !ready(node.addr) {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    (node, started.elapsed())
+}
+
+/// A node with a cache of `count` numbers, started with the database up, then down.
+fn store_down(cluster: &pg::PgCluster, count: usize) {
+    let url = cluster.database();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cache = dir.path().join("down");
+    let first = node(&url, "down", &cache);
+    let key = first.key.clone().expect("the first node creates the key");
+    let mut http = Http::new(first.addr, &key);
+    let id = connector(&mut http);
+    let numbers: Vec<String> = (0..count).map(|_| fresh_number()).collect();
+    for chunk in numbers.chunks(10_000) {
+        assert!(http.import_all(chunk, &id), "bulk import");
+    }
+    stop(first);
+    let (up, with_store) = timed_start(&url, &cache);
+    stop(up);
+    cluster.crash();
+    let (down, without_store) = timed_start(&url, &cache);
+    let probe = numbers.last().expect("a number");
+    assert_eq!(
+        Http::new(down.addr, &key).lookup(probe).as_deref(),
+        Some(id.as_str()),
+        "the node routes from its cache"
+    );
+    println!("a start with a cache of {count} numbers, spawn to /readyz 200:");
+    println!("  with the database up: {}", ms(with_store));
+    println!(
+        "  with the database down (from the cache): {}  ({:.2}x)",
+        ms(without_store),
+        without_store.as_secs_f64() / with_store.as_secs_f64()
+    );
+    cluster.restart();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !fresh(down.addr) {
+        assert!(Instant::now() < deadline, "the node never caught up");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    stop(down);
 }

@@ -31,8 +31,6 @@ use crate::store::{CheckpointWriter, Store, StoreError};
 const NUMBERS_PER_HOLD: usize = 4_096;
 /// Bytes gathered before they go to the store.
 const FLUSH_AT: usize = 1 << 20;
-/// How long after a failed checkpoint the next is tried.
-const RETRY_AFTER: Duration = Duration::from_secs(10);
 
 /// Streams the model into `writer`: `read` gives the model for each part (a fresh hold of
 /// its lock, or the same model throughout).
@@ -104,10 +102,10 @@ impl Checkpoints {
     }
 
     /// Claims the right to write one in the background, unless one is running or the last
-    /// failed a moment ago.
-    fn claim(&self) -> bool {
+    /// failed less than `retry` ago.
+    fn claim(&self, retry: Duration) -> bool {
         let mut state = self.state.lock();
-        let resting = state.failed_at.is_some_and(|at| at.elapsed() < RETRY_AFTER);
+        let resting = state.failed_at.is_some_and(|at| at.elapsed() < retry);
         if state.running || resting {
             return false;
         }
@@ -136,7 +134,9 @@ impl Admin {
     /// Called by whoever holds the writer, after a change was published: the checkpoint's
     /// position is the writer's, and the router's snapshot is the one at that position.
     pub(super) fn start_checkpoint_if_due(&self, writer: &mut Writer) {
-        if writer.store.journal_len() <= self.config.checkpoint_after || !self.checkpoints.claim() {
+        if writer.store.journal_len() <= self.config.checkpoint_after
+            || !self.checkpoints.claim(self.config.checkpoint_retry)
+        {
             return;
         }
         let position = writer.position;
@@ -152,6 +152,7 @@ impl Admin {
         let model: Arc<RwLock<Model>> = Arc::clone(&self.model);
         let snapshot = self.router.snapshot();
         let checkpoints = Arc::clone(&self.checkpoints);
+        let retry = self.config.checkpoint_retry;
         let spawned = std::thread::Builder::new()
             .name("patchbay-checkpoint".into())
             .spawn(move || {
@@ -175,7 +176,7 @@ impl Admin {
                         %error,
                         "the checkpoint failed; the journal keeps every change, and the \
                          next checkpoint is tried in {} s",
-                        RETRY_AFTER.as_secs()
+                        retry.as_secs_f64()
                     ),
                 }
                 checkpoints.release(&outcome);

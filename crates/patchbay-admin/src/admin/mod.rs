@@ -76,6 +76,9 @@ pub struct AdminConfig {
     pub checkpoint_after: u64,
     /// Checks `voiceName` (default: the built-in offline catalog).
     pub voices: Arc<dyn VoiceValidator>,
+    /// How long after a checkpoint failed (a full disk, say) the next is tried (default
+    /// 10 s); the journal keeps every change meanwhile.
+    pub checkpoint_retry: std::time::Duration,
 }
 
 impl Default for AdminConfig {
@@ -86,6 +89,7 @@ impl Default for AdminConfig {
             max_bulk: 10_000,
             checkpoint_after: 64 << 20,
             voices: Arc::new(VoiceCatalog::builtin().clone()),
+            checkpoint_retry: std::time::Duration::from_secs(10),
         }
     }
 }

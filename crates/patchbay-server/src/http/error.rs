@@ -115,7 +115,11 @@ fn new_correlation_id() -> String {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if self.status.is_server_error() {
+        // 503 is the store being away, which the node already says once; other 5xx are
+        // faults.
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            tracing::debug!(code = self.code, message = %self.message, "request refused");
+        } else if self.status.is_server_error() {
             tracing::error!(code = self.code, message = %self.message, "request failed");
         }
         let body = ErrorBody {

@@ -175,22 +175,28 @@ pub fn app(state: Arc<AppState>, limits: Limits) -> Router {
         // Request spans carry method, path and status, never headers (so never a key); on
         // a node of a shared store they name the node, at the default level.
         .layer(
-            tower_http::trace::TraceLayer::new_for_http().make_span_with(
-                move |request: &axum::http::Request<axum::body::Body>| match &node {
-                    Some(node) => tracing::info_span!(
-                        "request",
-                        node = %node,
-                        method = %request.method(),
-                        path = %request.uri().path(),
-                    ),
-                    None => tracing::debug_span!(
-                        "request",
-                        method = %request.method(),
-                        uri = %request.uri(),
-                        version = ?request.version(),
-                    ),
-                },
-            ),
+            tower_http::trace::TraceLayer::new_for_http()
+                .make_span_with(
+                    move |request: &axum::http::Request<axum::body::Body>| match &node {
+                        Some(node) => tracing::info_span!(
+                            "request",
+                            node = %node,
+                            method = %request.method(),
+                            path = %request.uri().path(),
+                        ),
+                        None => tracing::debug_span!(
+                            "request",
+                            method = %request.method(),
+                            uri = %request.uri(),
+                            version = ?request.version(),
+                        ),
+                    },
+                )
+                // A 5xx is logged by the error it carries (`ApiError`), with what went wrong; a
+                // `/readyz` that is not ready yet is no failure to log.
+                .on_failure(
+                    tower_http::trace::DefaultOnFailure::new().level(tracing::Level::DEBUG),
+                ),
         )
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
             ApiError::new(ErrorCode::Internal, "the server failed on this request").into_response()

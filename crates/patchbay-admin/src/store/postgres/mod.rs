@@ -126,7 +126,7 @@ impl Postgres {
             .connect(NoTls)
             .map_err(|e| ConnectError::Unreachable {
                 url: shown.clone(),
-                reason: e.to_string(),
+                reason: with_causes(&e),
             })?;
         schema::migrate(&mut client).map_err(|e| match e {
             schema::SchemaError::TooNew(found) => ConnectError::SchemaTooNew {
@@ -256,6 +256,21 @@ impl std::fmt::Display for ConnectError {
 }
 
 impl std::error::Error for ConnectError {}
+
+/// `error` and what caused it, as far down as it goes ("error connecting to server: No
+/// such file or directory (os error 2)"): the client's own words alone rarely say why.
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        let said = inner.to_string();
+        if !text.contains(&said) {
+            text = format!("{text}: {said}");
+        }
+        cause = inner.source();
+    }
+    text
+}
 
 /// `url` without its password.
 fn redact(url: &str) -> String {

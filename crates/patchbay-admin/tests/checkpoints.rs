@@ -1,0 +1,138 @@
+//! Checkpoints in the background: while they fail (a full disk) every change is still
+//! journaled and acknowledged, and the next checkpoint succeeds once there is room.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use patchbay_admin::{
+    Admin, AdminConfig, Caller, CheckpointWriter, ImportRequest, Loaded, MemoryStore, Store,
+    StoreError,
+};
+use patchbay_core::Snapshot;
+
+/// A store in memory whose checkpoints fail while `full` is set, as on a full disk.
+#[derive(Clone, Default)]
+struct FullDisk {
+    inner: Arc<Mutex<MemoryStore>>,
+    full: Arc<AtomicBool>,
+    written: Arc<AtomicUsize>,
+}
+
+fn no_space() -> StoreError {
+    StoreError::Io {
+        path: "checkpoint".into(),
+        source: std::io::Error::other("No space left on device"),
+    }
+}
+
+struct Writer {
+    inner: Box<dyn CheckpointWriter>,
+    full: Arc<AtomicBool>,
+    written: Arc<AtomicUsize>,
+}
+
+impl CheckpointWriter for Writer {
+    fn write(&mut self, bytes: &[u8]) -> Result<(), StoreError> {
+        if self.full.load(Ordering::SeqCst) {
+            return Err(no_space());
+        }
+        self.inner.write(bytes)
+    }
+
+    fn finish(self: Box<Self>, snapshot: Arc<Snapshot>) -> Result<(), StoreError> {
+        if self.full.load(Ordering::SeqCst) {
+            return Err(no_space());
+        }
+        self.inner.finish(snapshot)?;
+        self.written.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+impl Store for FullDisk {
+    fn load(&mut self) -> Result<Loaded, StoreError> {
+        self.inner.lock().expect("store").load()
+    }
+
+    fn append_group(&mut self, records: &[(u64, Vec<u8>)]) -> Result<(), StoreError> {
+        self.inner.lock().expect("store").append_group(records)
+    }
+
+    fn begin_checkpoint(&mut self, position: u64) -> Result<Box<dyn CheckpointWriter>, StoreError> {
+        let inner = self
+            .inner
+            .lock()
+            .expect("store")
+            .begin_checkpoint(position)?;
+        Ok(Box::new(Writer {
+            inner,
+            full: Arc::clone(&self.full),
+            written: Arc::clone(&self.written),
+        }))
+    }
+
+    fn journal_len(&self) -> u64 {
+        self.inner.lock().expect("store").journal_len()
+    }
+}
+
+fn import(admin: &Admin, i: u64) {
+    let imported = admin
+        .import_numbers(
+            &Caller::Operator,
+            "p",
+            &ImportRequest {
+                phone_numbers: vec![format!("+44207946{i:04}")],
+                client_env: None,
+                connector_id: None,
+            },
+        )
+        .expect("acknowledged while checkpoints fail");
+    assert!(imported.errors.is_empty(), "{:?}", imported.errors);
+}
+
+#[test]
+fn changes_go_on_while_checkpoints_fail_and_one_succeeds_once_there_is_room() {
+    let store = FullDisk::default();
+    let config = || AdminConfig {
+        checkpoint_after: 1,
+        checkpoint_retry: Duration::from_millis(20),
+        ..AdminConfig::default()
+    };
+    let admin = Admin::open(Box::new(store.clone()), config()).expect("open");
+    admin
+        .create_project(&Caller::Operator, "acme", "p")
+        .expect("project");
+    store.full.store(true, Ordering::SeqCst);
+    for i in 0..50 {
+        import(&admin, i);
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert_eq!(
+        store.written.load(Ordering::SeqCst),
+        0,
+        "no checkpoint got through"
+    );
+    assert_eq!(admin.number_count(), 50);
+
+    store.full.store(false, Ordering::SeqCst);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut i = 50;
+    while store.written.load(Ordering::SeqCst) == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "no checkpoint once there was room"
+        );
+        import(&admin, i);
+        i += 1;
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    drop(admin);
+    // Everything acknowledged is there, from the checkpoint and the journal after it.
+    let reopened = Admin::open(Box::new(store.clone()), config()).expect("reopen");
+    reopened.check_invariants().expect("invariants");
+    assert_eq!(reopened.number_count() as u64, i);
+    let loaded = store.inner.lock().expect("store").load().expect("load");
+    assert!(loaded.checkpoint.is_some());
+}
