@@ -17,7 +17,11 @@ use patchbay_admin::{
 struct SlowStore {
     inner: Arc<Mutex<MemoryStore>>,
     groups: Arc<Mutex<Vec<usize>>>,
+    /// Each group's records' payload sizes.
+    sizes: Arc<Mutex<Vec<Vec<usize>>>>,
     fail: Arc<AtomicBool>,
+    /// While set, appends wait (the writer is held up).
+    hold: Arc<(Mutex<bool>, std::sync::Condvar)>,
 }
 
 impl Store for SlowStore {
@@ -26,6 +30,12 @@ impl Store for SlowStore {
     }
 
     fn append_group(&mut self, records: &[(u64, Vec<u8>)]) -> Result<(), StoreError> {
+        let (held, released) = &*self.hold;
+        let mut held = held.lock().expect("hold");
+        while *held {
+            held = released.wait(held).expect("hold");
+        }
+        drop(held);
         std::thread::sleep(Duration::from_millis(5));
         if self.fail.load(Ordering::SeqCst) {
             return Err(StoreError::Io {
@@ -34,6 +44,10 @@ impl Store for SlowStore {
             });
         }
         self.groups.lock().expect("groups").push(records.len());
+        self.sizes
+            .lock()
+            .expect("sizes")
+            .push(records.iter().map(|(_, payload)| payload.len()).collect());
         self.inner.lock().expect("store").append_group(records)
     }
 
@@ -266,4 +280,63 @@ fn a_change_queued_behind_a_checkpoint_is_committed() {
         checkpoint.join().expect("checkpoint");
     }
     assert_eq!(admin.number_count(), 5);
+}
+
+/// A one-number change queued behind a bulk change is committed before it, in a group of its
+/// own: it waits for the change already being stored, not for the bulk one beside it.
+#[test]
+fn a_one_number_change_does_not_wait_for_a_bulk_change_queued_before_it() {
+    let store = SlowStore::default();
+    let admin = open(&store);
+    let set_hold = |on: bool| {
+        let (held, released) = &*store.hold;
+        *held.lock().expect("hold") = on;
+        released.notify_all();
+    };
+    set_hold(true);
+    let spawn = |request: ImportRequest| {
+        let admin = Arc::clone(&admin);
+        std::thread::spawn(move || {
+            let imported = admin
+                .import_numbers(&Caller::Operator, "p", &request)
+                .expect("import");
+            assert!(imported.errors.is_empty(), "{:?}", imported.errors);
+        })
+    };
+    // The first change holds the writer (its append waits); the bulk change queues, then
+    // the one-number change.
+    let first = spawn(one("+442079460001"));
+    std::thread::sleep(Duration::from_millis(100));
+    let bulk = spawn(ImportRequest {
+        phone_numbers: (0..2_000).map(|i| format!("+44207947{i:04}")).collect(),
+        client_env: None,
+        connector_id: None,
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let single = spawn(one("+442079460002"));
+    std::thread::sleep(Duration::from_millis(100));
+    set_hold(false);
+    for handle in [first, bulk, single] {
+        handle.join().expect("change");
+    }
+    let sizes = store.sizes.lock().expect("sizes").clone();
+    let big = sizes
+        .iter()
+        .position(|group| group.iter().any(|&size| size > 10_000))
+        .expect("the bulk change's group");
+    assert_eq!(
+        sizes[big].len(),
+        1,
+        "the bulk change is alone in its group: {sizes:?}"
+    );
+    let last_small = sizes
+        .iter()
+        .rposition(|group| group.iter().all(|&size| size < 10_000))
+        .expect("small groups");
+    assert!(
+        last_small < big,
+        "the one-number change was stored before the bulk change: {sizes:?}"
+    );
+    admin.check_invariants().expect("invariants");
+    assert_eq!(admin.number_count(), 2_002);
 }

@@ -156,12 +156,7 @@ impl Admin {
         let spawned = std::thread::Builder::new()
             .name("patchbay-checkpoint".into())
             .spawn(move || {
-                // Below the threads that answer and commit: on a busy machine the
-                // checkpoint takes longer, not them.
-                let tid = rustix::thread::gettid();
-                if let Err(error) = rustix::process::setpriority_process(Some(tid), 10) {
-                    tracing::debug!(%error, "the checkpoint thread keeps its priority");
-                }
+                super::background_priority();
                 let started = Instant::now();
                 let outcome = write_model(|| model.read(), &mut *store_writer)
                     .and_then(|()| store_writer.finish(snapshot));

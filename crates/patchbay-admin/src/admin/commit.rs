@@ -18,13 +18,17 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use parking_lot::{Condvar, Mutex, MutexGuard, RwLockWriteGuard};
+use parking_lot::{Condvar, Mutex, RwLockWriteGuard};
 use patchbay_core::{Prefix, Snapshot, SnapshotPatch, E164};
 
 use super::{encode, store_error, Admin, Writer};
 use crate::error::AdminError;
 use crate::model::{checkpoint, Model, Mutation};
 use crate::store::{MemoryStore, Records, SharedError, Store};
+
+/// The numbers or prefixes from which a change is a bulk change, committed in a group of its
+/// own ([`Admin::change_bulk`]).
+pub(super) const BULK: usize = 1_000;
 
 /// A plan: validates against the model and returns the mutations and the caller's answer.
 type Plan<R> = Box<dyn FnOnce(&Admin, &Model) -> Result<(Vec<Mutation>, R), AdminError> + Send>;
@@ -39,6 +43,8 @@ pub(super) trait Job: Send + Sync {
     fn settle(&self, outcome: Result<(), AdminError>);
     /// Wakes the job's caller to lead the next group.
     fn nudge(&self);
+    /// About how many numbers or prefixes the change touches.
+    fn weight(&self) -> usize;
 }
 
 enum State<R> {
@@ -60,16 +66,19 @@ struct Inner<R> {
 struct Slot<R> {
     inner: Mutex<Inner<R>>,
     ready: Condvar,
+    /// About how many numbers or prefixes the change touches.
+    weight: usize,
 }
 
 impl<R> Slot<R> {
-    fn new(plan: Plan<R>) -> Slot<R> {
+    fn new(plan: Plan<R>, weight: usize) -> Slot<R> {
         Slot {
             inner: Mutex::new(Inner {
                 state: State::Queued(plan),
                 nudged: false,
             }),
             ready: Condvar::new(),
+            weight,
         }
     }
 
@@ -133,6 +142,10 @@ impl<R: Send> Job for Slot<R> {
     fn nudge(&self) {
         self.inner.lock().nudged = true;
         self.ready.notify_one();
+    }
+
+    fn weight(&self) -> usize {
+        self.weight
     }
 }
 
@@ -281,11 +294,24 @@ impl Effect {
         self.numbers.is_empty() && self.connectors.is_empty() && self.prefixes.is_empty()
     }
 
+    /// Adds what `later` touched.
+    pub(super) fn append(&mut self, mut later: Effect) {
+        self.numbers.append(&mut later.numbers);
+        self.connectors.append(&mut later.connectors);
+        self.prefixes.append(&mut later.prefixes);
+        self.access |= later.access;
+    }
+
     /// The patch that takes `snapshot` to what `model` routes, for what the group touched:
     /// each touched connector put as the model has it or removed, each touched number and
     /// prefix routed to its connector or unrouted. O(change): nothing else of the model is
     /// read.
-    fn patch<'a>(&self, snapshot: &'a Snapshot, model: &Model, version: u64) -> SnapshotPatch<'a> {
+    pub(super) fn patch<'a>(
+        &self,
+        snapshot: &'a Snapshot,
+        model: &Model,
+        version: u64,
+    ) -> SnapshotPatch<'a> {
         let mut patch = snapshot.patch(version);
         // A connector touched twice (updated, then deleted, in one group or one replay) is
         // patched once, to what the model has now.
@@ -334,15 +360,43 @@ impl Admin {
         R: Send + 'static,
         F: FnOnce(&Admin, &Model) -> Result<(Vec<Mutation>, R), AdminError> + Send + 'static,
     {
-        let slot = Arc::new(Slot::new(Box::new(plan)));
+        self.change_bulk(1, plan)
+    }
+
+    /// [`Admin::change`] for a change of about `weight` numbers or prefixes: one of
+    /// [`BULK`] or more is committed in a group of its own, after the light changes queued
+    /// with it, so that a one-number change never waits for a bulk change to be stored and
+    /// published beside it (only for one already on its way).
+    pub(super) fn change_bulk<R, F>(&self, weight: usize, plan: F) -> Result<R, AdminError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Admin, &Model) -> Result<(Vec<Mutation>, R), AdminError> + Send + 'static,
+    {
+        let slot = Arc::new(Slot::new(Box::new(plan), weight));
         self.queue.lock().push(slot.clone());
         loop {
             if let Some(outcome) = Slot::take_settled(&mut slot.inner.lock()) {
                 return outcome;
             }
-            if let Some(writer) = self.writer.try_lock() {
-                let jobs = std::mem::take(&mut *self.queue.lock());
-                self.commit_group(writer, &jobs);
+            if let Some(mut writer) = self.writer.try_lock() {
+                let (light, bulk) = {
+                    let mut queue = self.queue.lock();
+                    let (light, mut bulk): (Vec<_>, Vec<_>) = std::mem::take(&mut *queue)
+                        .into_iter()
+                        .partition(|job| job.weight() < BULK);
+                    // One bulk change a turn; the others wait at the head of the queue, in
+                    // their order, behind whatever light change comes meanwhile.
+                    let rest = bulk.split_off(bulk.len().min(1));
+                    queue.splice(0..0, rest);
+                    (light, bulk)
+                };
+                if !light.is_empty() {
+                    self.commit_group(&mut writer, &light);
+                }
+                if !bulk.is_empty() {
+                    self.commit_group(&mut writer, &bulk);
+                }
+                drop(writer);
                 self.nudge_next();
                 continue;
             }
@@ -430,12 +484,11 @@ impl Admin {
     }
 
     /// Plans, stores, applies and publishes `jobs` as one group, then settles each.
-    fn commit_group(&self, mut writer: MutexGuard<'_, Writer>, jobs: &[Arc<dyn Job>]) {
+    fn commit_group(&self, writer: &mut Writer, jobs: &[Arc<dyn Job>]) {
         let mut guard = SettleAll {
             jobs,
             finished: false,
         };
-        let writer = &mut *writer;
         if let Some(refused) = self.cluster.as_ref().and_then(|c| c.refusal()) {
             jobs.iter().for_each(|job| job.settle(Err(refused.clone())));
             guard.finished = true;
@@ -584,7 +637,10 @@ impl Admin {
         if !effect.is_empty() {
             let version = self.router.version() + 1;
             let current = self.router.snapshot();
-            let snapshot = match effect.patch(&current, model, version).finish() {
+            let mut patch = effect.patch(&current, model, version);
+            // An outgrown index is rebuilt on a thread of its own (`regrow.rs`).
+            patch.keep_shards();
+            let snapshot = match patch.finish() {
                 Ok(snapshot) => snapshot,
                 Err(_) => {
                     // Cannot happen while the model keeps its invariants (a connector is
@@ -598,6 +654,7 @@ impl Admin {
             self.router
                 .publish(snapshot)
                 .map_err(|e| AdminError::internal(e.to_string()))?;
+            self.regrow_after(effect, model)?;
         }
         let elapsed = started.elapsed();
         let mut stats = self.stats.lock();

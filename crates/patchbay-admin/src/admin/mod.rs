@@ -17,6 +17,7 @@ mod follow;
 mod numbers;
 mod prefixes;
 mod projects;
+mod regrow;
 
 /// The throwaway PostgreSQL clusters of the integration tests, for the unit tests.
 #[cfg(test)]
@@ -139,6 +140,8 @@ pub struct Admin {
     access: access::PublishedAccess,
     /// The checkpoint being written in the background, if any.
     checkpoints: Arc<checkpoint::Checkpoints>,
+    /// The index being rebuilt with more shards in the background, if it is.
+    regrow: Mutex<Option<regrow::Regrow>>,
 }
 
 const MAX_TEXT: usize = 256;
@@ -155,6 +158,16 @@ fn encode(change: &[Mutation]) -> Result<Vec<u8>, AdminError> {
 
 fn store_error(err: StoreError) -> AdminError {
     AdminError::internal(format!("the change was not stored: {err}"))
+}
+
+/// Lowers the calling thread's priority below the threads that answer and commit: for work
+/// done beside them (checkpoints, index rebuilds), which on a busy machine should take
+/// longer rather than them.
+fn background_priority() {
+    let tid = rustix::thread::gettid();
+    if let Err(error) = rustix::process::setpriority_process(Some(tid), 10) {
+        tracing::debug!(%error, "a background thread keeps its priority");
+    }
 }
 
 /// Checks an id chosen by a person (accounts, projects): 1 to 64 of `A-Z a-z 0-9 _ - .`.
@@ -376,6 +389,7 @@ impl Admin {
             stats: Mutex::new(PublishStats::default()),
             cluster,
             checkpoints: Arc::default(),
+            regrow: Mutex::new(None),
         })
     }
 

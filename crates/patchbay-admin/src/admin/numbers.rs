@@ -185,7 +185,8 @@ impl Admin {
         let parsed = self.check_numbers(&request.phone_numbers);
         let (caller, project) = (caller.clone(), project.to_string());
         let (client_env, connector_id) = (request.client_env, request.connector_id.clone());
-        let plan = self.change(move |admin, model| {
+        let weight = parsed.len();
+        let plan = self.change_bulk(weight, move |admin, model| {
             admin.authorize(model, &caller, &project)?;
             plan_import(model, &project, client_env, connector_id, parsed)
         })?;
@@ -409,7 +410,7 @@ impl Admin {
         self.check_list("phoneNumbers", "number", phone_numbers.len())?;
         let (caller, project, phone_numbers) =
             (caller.clone(), project.to_string(), phone_numbers.to_vec());
-        self.change(move |admin, model| {
+        self.change_bulk(phone_numbers.len(), move |admin, model| {
             admin.authorize(model, &caller, &project)?;
             let mut out = Deleted::default();
             let mut seen = BTreeSet::new();

@@ -92,7 +92,8 @@ impl Admin {
             request.prefixes.iter().map(|p| parse(p)).collect();
         let (caller, project) = (caller.clone(), project.to_string());
         let connector_id = request.connector_id.clone();
-        let (imported, refused) = self.change(move |admin, model| {
+        let weight = parsed.len();
+        let (imported, refused) = self.change_bulk(weight, move |admin, model| {
             admin.authorize(model, &caller, &project)?;
             Self::connector_in(model, &project, &connector_id)?;
             let mut imported = Vec::new();
@@ -241,7 +242,7 @@ impl Admin {
     ) -> Result<PrefixesDeleted, AdminError> {
         self.check_list("prefixes", "prefix", prefixes.len())?;
         let (caller, project, inputs) = (caller.clone(), project.to_string(), prefixes.to_vec());
-        self.change(move |admin, model| {
+        self.change_bulk(inputs.len(), move |admin, model| {
             admin.authorize(model, &caller, &project)?;
             let mut out = PrefixesDeleted::default();
             let mut seen = BTreeSet::new();

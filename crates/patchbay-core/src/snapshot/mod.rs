@@ -432,6 +432,31 @@ impl Snapshot {
     pub fn shard_count(&self) -> usize {
         self.index.shard_count()
     }
+
+    /// Whether patches have grown the number or prefix index past its shards, so that the
+    /// next [`SnapshotPatch::finish`] would rebuild it (unless told to
+    /// [`SnapshotPatch::keep_shards`]).
+    pub fn outgrown(&self) -> bool {
+        self.index.outgrown(self.numbers) || self.prefixes.outgrown()
+    }
+
+    /// This snapshot as `version`, with its indexes rebuilt for the numbers and prefixes they
+    /// hold (new seeds, more shards): O(numbers), what a patch of an outgrown snapshot does
+    /// inline. A caller that cannot afford that on a change's path builds this on another
+    /// thread while it patches with [`SnapshotPatch::keep_shards`], then patches the result
+    /// with what changed meanwhile. Connectors and their slots are shared.
+    pub fn regrown(&self, version: u64) -> Result<Snapshot, BuildError> {
+        Ok(Snapshot {
+            version,
+            published_at_ns: now_ns(),
+            numbers: self.numbers,
+            connectors: self.connectors.clone(),
+            directory: self.directory.clone(),
+            routed: self.routed.clone(),
+            index: patch::regrown_index(&self.index, version)?,
+            prefixes: patch::regrown_prefixes(&self.prefixes, version)?,
+        })
+    }
 }
 
 #[cfg(test)]

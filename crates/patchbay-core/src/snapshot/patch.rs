@@ -53,6 +53,8 @@ pub struct SnapshotPatch<'a> {
     target_ids: Vec<Box<str>>,
     routes: Vec<(u64, u32)>,
     prefix_routes: Vec<(u64, u32)>,
+    /// Whether `finish` rebuilds an index that patches have outgrown.
+    regrow: bool,
 }
 
 impl<'a> SnapshotPatch<'a> {
@@ -66,7 +68,18 @@ impl<'a> SnapshotPatch<'a> {
             target_ids: Vec::new(),
             routes: Vec::new(),
             prefix_routes: Vec::new(),
+            regrow: true,
         }
+    }
+
+    /// Leaves an index that patches have grown past its shards as it is, where
+    /// [`SnapshotPatch::finish`] would rebuild it (O(numbers)): for a caller that rebuilds
+    /// it away from its own path ([`Snapshot::outgrown`], [`Snapshot::regrown`]) and patches
+    /// meanwhile. The shards then hold more numbers each, so a patch copies more; nothing
+    /// else changes.
+    pub fn keep_shards(&mut self) -> &mut Self {
+        self.regrow = false;
+        self
     }
 
     /// Puts `connector`: replaces the one with its id, or adds it.
@@ -201,16 +214,11 @@ impl<'a> SnapshotPatch<'a> {
                 remove(connectors, directory, counts, id)?;
             }
         }
-        if index.outgrown(numbers) {
-            let seed = RandomState::new().hash_one(self.version);
-            index = Index::build(index.entries().collect(), seed)
-                .map_err(|dup| BuildError::DuplicateNumber(E164::from_index_key(dup.0)))?;
+        if self.regrow && index.outgrown(numbers) {
+            index = regrown_index(&index, self.version)?;
         }
-        if prefixes.outgrown() {
-            let seed = RandomState::new().hash_one(self.version);
-            prefixes = prefixes
-                .rebuilt(seed)
-                .map_err(|dup| BuildError::DuplicatePrefix(Prefix::from_key(dup.0)))?;
+        if self.regrow && prefixes.outgrown() {
+            prefixes = regrown_prefixes(&prefixes, self.version)?;
         }
         Ok(Snapshot {
             version: self.version,
@@ -223,6 +231,24 @@ impl<'a> SnapshotPatch<'a> {
             prefixes,
         })
     }
+}
+
+/// `index` rebuilt with shards for the numbers it holds, with a new seed.
+pub(super) fn regrown_index(index: &Index, version: u64) -> Result<Index, BuildError> {
+    let seed = RandomState::new().hash_one(version);
+    Index::build(index.entries().collect(), seed)
+        .map_err(|dup| BuildError::DuplicateNumber(E164::from_index_key(dup.0)))
+}
+
+/// `prefixes` rebuilt with shards for the prefixes it holds, with a new seed.
+pub(super) fn regrown_prefixes(
+    prefixes: &super::prefixes::Prefixes,
+    version: u64,
+) -> Result<super::prefixes::Prefixes, BuildError> {
+    let seed = RandomState::new().hash_one(version);
+    prefixes
+        .rebuilt(seed)
+        .map_err(|dup| BuildError::DuplicatePrefix(Prefix::from_key(dup.0)))
 }
 
 /// Puts `connector` in its slot, or in a hole, or in a new slot.

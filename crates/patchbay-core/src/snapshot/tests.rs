@@ -278,3 +278,40 @@ fn connector_changes_share_the_index_of_built_and_mapped_snapshots() {
         assert_same(&next, &round_trip);
     }
 }
+
+/// A patch told to keep its shards leaves an outgrown index as it is; the snapshot says it
+/// has outgrown them, and `regrown` rebuilds it with more, routing the same.
+#[test]
+fn an_outgrown_index_is_kept_or_regrown_as_asked() {
+    let base = sample(1, 100, 1);
+    assert_eq!(base.shard_count(), 1);
+    assert!(!base.outgrown());
+    let grow = |kept: bool| {
+        let mut patch = base.patch(2);
+        for i in 100..(index::MAX_AVERAGE as u64 + 1_000) {
+            patch.route(number(i), "c0");
+        }
+        if kept {
+            patch.keep_shards();
+        }
+        patch.finish().expect("patch")
+    };
+    let inline = grow(false);
+    assert!(inline.shard_count() > 1, "an ordinary patch regrows inline");
+    assert!(!inline.outgrown());
+    let kept = grow(true);
+    assert_eq!(kept.shard_count(), 1, "the shards are kept");
+    assert!(kept.outgrown());
+    assert_eq!(kept.len(), inline.len());
+    for i in (0..index::MAX_AVERAGE as u64 + 1_000).step_by(89) {
+        assert_eq!(kept.get(number(i)), inline.get(number(i)), "{i}");
+    }
+    let regrown = kept.regrown(3).expect("regrown");
+    assert!(regrown.shard_count() > 1 && !regrown.outgrown());
+    assert_eq!(regrown.version(), 3);
+    assert_eq!(regrown.len(), kept.len());
+    for i in (0..index::MAX_AVERAGE as u64 + 1_000).step_by(97) {
+        assert_eq!(regrown.get(number(i)), kept.get(number(i)), "{i}");
+    }
+    assert_eq!(regrown.get(number(index::MAX_AVERAGE as u64 + 1_000)), None);
+}

@@ -1,5 +1,6 @@
-//! Checkpoints in the background: while they fail (a full disk) every change is still
-//! journaled and acknowledged, and the next checkpoint succeeds once there is room.
+//! Work done beside the changes, on threads of its own: checkpoints (while they fail, as on
+//! a full disk, every change is still journaled and acknowledged, and the next succeeds
+//! once there is room) and the index's rebuild once it has outgrown its shards.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -135,4 +136,73 @@ fn changes_go_on_while_checkpoints_fail_and_one_succeeds_once_there_is_room() {
     assert_eq!(reopened.number_count() as u64, i);
     let loaded = store.inner.lock().expect("store").load().expect("load");
     assert!(loaded.checkpoint.is_some());
+}
+
+/// An index that bulk imports have grown past its shards is rebuilt beside the changes: the
+/// imports go on with the shards it has, and a later publish brings the rebuilt index in,
+/// with every change made meanwhile.
+#[test]
+fn an_outgrown_index_is_rebuilt_beside_the_changes() {
+    let admin =
+        Admin::open(Box::new(MemoryStore::default()), AdminConfig::default()).expect("open");
+    admin
+        .create_project(&Caller::Operator, "acme", "p")
+        .expect("project");
+    let connector = admin
+        .create_connector(
+            &Caller::Operator,
+            "p",
+            patchbay_admin::NewConnector {
+                name: "c".into(),
+                client_env: patchbay_core::ClientEnv::Live,
+                asr_lang_code: "en-US".into(),
+                voice_name: "en-US-Neural2-A".into(),
+                variant_id: None,
+                disable_handoff: None,
+            },
+        )
+        .expect("connector")
+        .connector_id;
+    assert_eq!(admin.router().snapshot().shard_count(), 1);
+    let mut next = 0u64;
+    let mut import = |count: u64| {
+        let request = ImportRequest {
+            phone_numbers: (next..next + count)
+                .map(|i| format!("+1415{:07}", 2_000_000 + i))
+                .collect(),
+            client_env: None,
+            connector_id: Some(connector.clone()),
+        };
+        next += count;
+        let imported = admin
+            .import_numbers(&Caller::Operator, "p", &request)
+            .expect("import");
+        assert!(imported.errors.is_empty(), "{:?}", imported.errors.first());
+    };
+    // Past four shards' worth of numbers: one shard, outgrown.
+    for _ in 0..4 {
+        import(9_000);
+    }
+    assert!(admin.router().snapshot().outgrown());
+    assert_eq!(
+        admin.router().snapshot().shard_count(),
+        1,
+        "kept, not rebuilt inline"
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while admin.router().snapshot().shard_count() == 1 {
+        assert!(Instant::now() < deadline, "the rebuilt index never came in");
+        import(10);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let snapshot = admin.router().snapshot();
+    assert!(!snapshot.outgrown());
+    assert_eq!(
+        snapshot.len() as u64,
+        next,
+        "every number, those imported meanwhile too"
+    );
+    admin
+        .check_invariants()
+        .expect("the published index routes what the model says");
 }
