@@ -156,10 +156,15 @@ impl Admin {
         let spawned = std::thread::Builder::new()
             .name("patchbay-checkpoint".into())
             .spawn(move || {
-                super::background_priority();
                 let started = Instant::now();
-                let outcome = write_model(|| model.read(), &mut *store_writer)
-                    .and_then(|()| store_writer.finish(snapshot));
+                // The model is read at the priority of the threads that change it: a thread
+                // below them could be set aside holding a read of the model, and hold up
+                // the writer with it. The rest (the snapshot file, the syncs) takes no lock
+                // and goes below them.
+                let outcome = write_model(|| model.read(), &mut *store_writer).and_then(|()| {
+                    super::background_priority();
+                    store_writer.finish(snapshot)
+                });
                 match &outcome {
                     Ok(()) => tracing::info!(
                         position,
