@@ -9,7 +9,10 @@
 //! each caller, waking them all at once. A caller that finds the lock held sleeps until its
 //! change is answered, or until the leader, done, nudges it to lead the changes queued in
 //! the meantime. The model stays write-locked from the first plan to the fsync, so no reader
-//! of the model sees a change before it is durable; lookups see it with the publish.
+//! of the model sees a change before it is durable; lookups see it with the publish
+//! (`publish.rs`). A leader takes the light changes queued first, as one group, and a bulk
+//! change of [`BULK`] numbers or more in a group of its own after them: a one-number change
+//! waits only for a change already on its way, never for a bulk change queued beside it.
 //!
 //! A failed append leaves nothing in the journal (the store truncates what it wrote), and
 //! the model, already ahead of the store, is reloaded from it; every change of the group gets
@@ -19,8 +22,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use parking_lot::{Condvar, Mutex, RwLockWriteGuard};
-use patchbay_core::{Prefix, Snapshot, SnapshotPatch, E164};
+use patchbay_core::Snapshot;
 
+use super::publish::Effect;
 use super::{encode, store_error, Admin, Writer};
 use crate::error::AdminError;
 use crate::model::{checkpoint, Model, Mutation};
@@ -251,105 +255,6 @@ pub(super) fn shared_error(err: SharedError) -> AdminError {
 /// Decodes a stored change.
 fn decode(at: u64, bytes: &[u8]) -> Result<Vec<Mutation>, AdminError> {
     checkpoint::decode_change(at, bytes).map_err(AdminError::internal)
-}
-
-/// What a group changed that the published snapshot must show.
-#[derive(Default)]
-pub(super) struct Effect {
-    /// Numbers put or removed, in order (a number may be there more than once).
-    numbers: Vec<E164>,
-    /// Ids of connectors put or removed, in order.
-    connectors: Vec<String>,
-    /// Prefixes put or removed, in order.
-    prefixes: Vec<Prefix>,
-    /// Whether accounts, projects or keys changed: lookups' access checks must see it.
-    access: bool,
-}
-
-impl Effect {
-    fn add(&mut self, change: &[Mutation]) {
-        for mutation in change {
-            match mutation {
-                Mutation::PutNumbers { numbers, .. } | Mutation::RemoveNumbers { numbers } => {
-                    self.numbers.extend_from_slice(numbers)
-                }
-                Mutation::PutConnector { connector } => {
-                    self.connectors.push(connector.connector_id.clone())
-                }
-                Mutation::RemoveConnector { connector_id } => {
-                    self.connectors.push(connector_id.clone())
-                }
-                Mutation::PutPrefixes { prefixes, .. } | Mutation::RemovePrefixes { prefixes } => {
-                    self.prefixes.extend_from_slice(prefixes)
-                }
-                Mutation::PutAccount { .. }
-                | Mutation::PutProject { .. }
-                | Mutation::PutKey { .. }
-                | Mutation::RevokeKey { .. } => self.access = true,
-            }
-        }
-    }
-
-    fn is_empty(&self) -> bool {
-        self.numbers.is_empty() && self.connectors.is_empty() && self.prefixes.is_empty()
-    }
-
-    /// Adds what `later` touched.
-    pub(super) fn append(&mut self, mut later: Effect) {
-        self.numbers.append(&mut later.numbers);
-        self.connectors.append(&mut later.connectors);
-        self.prefixes.append(&mut later.prefixes);
-        self.access |= later.access;
-    }
-
-    /// The patch that takes `snapshot` to what `model` routes, for what the group touched:
-    /// each touched connector put as the model has it or removed, each touched number and
-    /// prefix routed to its connector or unrouted. O(change): nothing else of the model is
-    /// read.
-    pub(super) fn patch<'a>(
-        &self,
-        snapshot: &'a Snapshot,
-        model: &Model,
-        version: u64,
-    ) -> SnapshotPatch<'a> {
-        let mut patch = snapshot.patch(version);
-        // A connector touched twice (updated, then deleted, in one group or one replay) is
-        // patched once, to what the model has now.
-        let mut seen = rustc_hash::FxHashSet::default();
-        for id in self.connectors.iter().filter(|id| seen.insert(id.as_str())) {
-            match model.connectors.get(id.as_str()) {
-                Some(connector) => {
-                    patch.put_connector(connector.clone());
-                }
-                None if snapshot.connector(id).is_some() => {
-                    patch.remove_connector(id);
-                }
-                None => {}
-            }
-        }
-        for &number in &self.numbers {
-            let routed = model
-                .numbers
-                .get(&number)
-                .and_then(|entry| entry.connector.as_ref())
-                .filter(|id| model.connectors.contains_key(id.as_ref() as &str));
-            match routed {
-                Some(id) => patch.route(number, id),
-                None => patch.unroute(number),
-            };
-        }
-        for &prefix in &self.prefixes {
-            let routed = model
-                .prefixes
-                .get(&prefix)
-                .filter(|id| model.connectors.contains_key(id.as_ref() as &str));
-            match routed {
-                Some(id) => patch.route_prefix(prefix, id),
-                None => patch.unroute_prefix(prefix),
-            };
-        }
-        patch
-    }
 }
 
 impl Admin {
@@ -622,46 +527,6 @@ impl Admin {
             Err(reload) => writer.poisoned = Some(reload.to_string()),
         }
         Err(error)
-    }
-
-    /// Builds and publishes the snapshot that shows `effect`, and records the timing.
-    pub(super) fn publish_group(
-        &self,
-        effect: Effect,
-        model: &Model,
-        started: Instant,
-    ) -> Result<(), AdminError> {
-        if effect.access {
-            self.access.publish(model);
-        }
-        if !effect.is_empty() {
-            let version = self.router.version() + 1;
-            let current = self.router.snapshot();
-            let mut patch = effect.patch(&current, model, version);
-            // An outgrown index is rebuilt on a thread of its own (`regrow.rs`).
-            patch.keep_shards();
-            let snapshot = match patch.finish() {
-                Ok(snapshot) => snapshot,
-                Err(_) => {
-                    // Cannot happen while the model keeps its invariants (a connector is
-                    // removed with its numbers); a full build from the model is right anyway.
-                    self.stats.lock().rebuilds += 1;
-                    model
-                        .snapshot(version)
-                        .map_err(|e| AdminError::internal(e.to_string()))?
-                }
-            };
-            self.router
-                .publish(snapshot)
-                .map_err(|e| AdminError::internal(e.to_string()))?;
-            self.regrow_after(effect, model)?;
-        }
-        let elapsed = started.elapsed();
-        let mut stats = self.stats.lock();
-        stats.publishes += 1;
-        stats.last = elapsed;
-        stats.total += elapsed;
-        Ok(())
     }
 }
 

@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 use parking_lot::{Mutex, RwLockWriteGuard};
 
 use super::checkpoint::checkpoint_now;
-use super::commit::{shared_error, Effect};
+use super::commit::shared_error;
+use super::publish::Effect;
 use super::{store_error, Admin};
 use crate::error::{AdminError, ErrorCode};
 use crate::store::postgres::Postgres;

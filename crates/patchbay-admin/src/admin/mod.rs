@@ -17,6 +17,7 @@ mod follow;
 mod numbers;
 mod prefixes;
 mod projects;
+mod publish;
 mod regrow;
 
 /// The throwaway PostgreSQL clusters of the integration tests, for the unit tests.

@@ -17,7 +17,7 @@ use std::thread::JoinHandle;
 
 use patchbay_core::{BuildError, Snapshot};
 
-use super::commit::Effect;
+use super::publish::Effect;
 use super::Admin;
 use crate::error::AdminError;
 use crate::model::Model;
