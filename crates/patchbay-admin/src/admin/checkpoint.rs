@@ -125,6 +125,10 @@ impl Drop for Admin {
     /// Waits for a checkpoint being written: its thread writes into the store's directory,
     /// which must be left alone once the admin, and with it the directory's lock, is gone.
     fn drop(&mut self) {
+        // The checkpoint may wait for the bulk changes to be published first.
+        let mut writer = self.writer.lock();
+        self.finish_bulk(&mut writer, true);
+        drop(writer);
         self.checkpoints.wait_idle();
     }
 }
@@ -132,7 +136,7 @@ impl Drop for Admin {
 impl Admin {
     /// Starts a checkpoint in the background when the journal has grown past the setting.
     /// Called by whoever holds the writer, after a change was published: the checkpoint's
-    /// position is the writer's, and the router's snapshot is the one at that position.
+    /// position is the writer's.
     pub(super) fn start_checkpoint_if_due(&self, writer: &mut Writer) {
         if writer.store.journal_len() <= self.config.checkpoint_after
             || !self.checkpoints.claim(self.config.checkpoint_retry)
@@ -150,7 +154,8 @@ impl Admin {
             }
         };
         let model: Arc<RwLock<Model>> = Arc::clone(&self.model);
-        let snapshot = self.router.snapshot();
+        let bulk = Arc::clone(&self.bulk);
+        let router = self.router.clone();
         let checkpoints = Arc::clone(&self.checkpoints);
         let retry = self.config.checkpoint_retry;
         let spawned = std::thread::Builder::new()
@@ -161,9 +166,12 @@ impl Admin {
                 // below them could be set aside holding a read of the model, and hold up
                 // the writer with it. The rest (the snapshot file, the syncs) takes no lock
                 // and goes below them.
+                // The snapshot is taken once written, when it shows every change up to
+                // the position (a bulk change may wait to be published, `bulk.rs`); what
+                // it shows from after the position, the journal changes again on a start.
                 let outcome = write_model(|| model.read(), &mut *store_writer).and_then(|()| {
                     super::background_priority();
-                    store_writer.finish(snapshot)
+                    store_writer.finish(bulk.settled(position, &router))
                 });
                 match &outcome {
                     Ok(()) => tracing::info!(
@@ -196,6 +204,8 @@ impl Admin {
     pub fn checkpoint(&self) -> Result<(), AdminError> {
         let written = {
             let mut writer = self.writer.lock();
+            // The checkpoint in the background may wait for the bulk changes to be published.
+            self.finish_bulk(&mut writer, true);
             self.checkpoints.wait_idle();
             let model = self.model.read();
             let position = writer.position;

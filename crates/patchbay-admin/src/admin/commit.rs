@@ -97,6 +97,12 @@ impl<R> Slot<R> {
         }
     }
 
+    /// Whether the change is planned and not yet settled: durable and waiting to be
+    /// published, when no group is under way.
+    fn is_planned(&self) -> bool {
+        matches!(self.inner.lock().state, State::Planned(_))
+    }
+
     /// Sleeps until the change is settled (its outcome) or the caller is nudged (`None`).
     fn wait(&self) -> Option<Result<R, AdminError>> {
         let mut inner = self.inner.lock();
@@ -301,8 +307,16 @@ impl Admin {
                 if !bulk.is_empty() {
                     self.commit_group(&mut writer, &bulk);
                 }
+                self.finish_bulk(&mut writer, false);
                 drop(writer);
                 self.nudge_next();
+                if slot.is_planned() {
+                    // Durable, and published once its build is ready: its thread, or
+                    // whoever publishes it, wakes this caller.
+                    if let Some(outcome) = slot.wait() {
+                        return outcome;
+                    }
+                }
                 continue;
             }
             if let Some(outcome) = slot.wait() {
@@ -317,6 +331,8 @@ impl Admin {
         if let Some(next) = self.queue.lock().first() {
             next.nudge();
         }
+        // A bulk build that finished while the writer was held waits for its callers.
+        self.bulk.nudge_finished();
     }
 
     /// Applies changes committed in the shared store (those past the node's position, which
@@ -411,6 +427,7 @@ impl Admin {
         let started = Instant::now();
         let mut model = self.model.write();
         let mut effect = Effect::default();
+        let first = writer.position + 1;
         // A shared store: take the log's head, and apply what other nodes committed before
         // planning, so that every plan is validated against every change before it.
         if let Some(shared) = writer.shared.as_mut() {
@@ -467,7 +484,15 @@ impl Admin {
                         cluster.set_applied(position);
                     }
                     let model = RwLockWriteGuard::downgrade(model);
-                    let published = self.publish_group(effect, &model, started);
+                    let published = if effect.is_bulk() {
+                        // Published beside the changes behind it, which do not wait for
+                        // it; its callers are answered then (`bulk.rs`).
+                        let deferred = planned.drain(..).cloned().collect();
+                        self.defer_publish(effect, &model, first, deferred, started);
+                        Ok(())
+                    } else {
+                        self.publish_group(effect, &model, started)
+                    };
                     drop(model);
                     if published.is_ok() {
                         self.start_checkpoint_if_due(writer);

@@ -388,9 +388,19 @@ impl Admin {
                 self.access.publish(&model);
                 writer.position = at;
                 cluster.set_applied(at);
-                self.router
+                let published = self
+                    .router
                     .publish_arc(snapshot)
-                    .map_err(|e| AdminError::internal(e.to_string()))
+                    .map_err(|e| AdminError::internal(e.to_string()));
+                // The snapshot built from the tables shows every change this node made
+                // (they are in the log before `at`): bulk changes waiting to be published
+                // and an index being rebuilt from an older snapshot are dropped, and the
+                // bulk changes answered.
+                *self.regrow.lock() = None;
+                for job in self.bulk.supersede() {
+                    job.settle(published.clone());
+                }
+                published
             }
         };
         self.nudge_next();

@@ -10,6 +10,7 @@
 //! take a lock; a slow build delays only other admin calls.
 
 mod access;
+mod bulk;
 mod checkpoint;
 mod commit;
 mod connectors;
@@ -143,6 +144,8 @@ pub struct Admin {
     checkpoints: Arc<checkpoint::Checkpoints>,
     /// The index being rebuilt with more shards in the background, if it is.
     regrow: Mutex<Option<regrow::Regrow>>,
+    /// Bulk changes durable and waiting to be published; shared with the checkpoint thread.
+    bulk: Arc<bulk::Bulk>,
 }
 
 const MAX_TEXT: usize = 256;
@@ -391,6 +394,7 @@ impl Admin {
             cluster,
             checkpoints: Arc::default(),
             regrow: Mutex::new(None),
+            bulk: Arc::default(),
         })
     }
 

@@ -4,14 +4,15 @@
 
 use std::time::Instant;
 
-use patchbay_core::{Prefix, Snapshot, SnapshotPatch, E164};
+use patchbay_core::{Connector, Prefix, Snapshot, SnapshotPatch, E164};
 
+use super::commit::BULK;
 use super::Admin;
 use crate::error::AdminError;
-use crate::model::{Model, Mutation};
+use crate::model::{Id, Model, Mutation};
 
 /// What a group changed that the published snapshot must show.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub(super) struct Effect {
     /// Numbers put or removed, in order (a number may be there more than once).
     numbers: Vec<E164>,
@@ -59,10 +60,58 @@ impl Effect {
         self.access |= later.access;
     }
 
-    /// The patch that takes `snapshot` to what `model` routes, for what the group touched:
-    /// each touched connector put as the model has it or removed, each touched number and
-    /// prefix routed to its connector or unrouted. O(change): nothing else of the model is
-    /// read.
+    /// Whether publishing this copies enough of the index to be built beside the changes
+    /// rather than in their way (`bulk.rs`): [`BULK`] numbers and prefixes or more.
+    pub(super) fn is_bulk(&self) -> bool {
+        self.numbers.len() + self.prefixes.len() >= BULK
+    }
+
+    /// Whether accounts, projects or keys changed.
+    pub(super) fn touches_access(&self) -> bool {
+        self.access
+    }
+
+    /// What a patch of `snapshot` must do to show what `model` routes, for what the group
+    /// touched: each touched connector put as the model has it or removed, each touched
+    /// number and prefix routed to its connector or unrouted. O(change): nothing else of
+    /// the model is read.
+    pub(super) fn resolve(&self, snapshot: &Snapshot, model: &Model) -> Recipe {
+        let mut recipe = Recipe::default();
+        // A connector touched twice (updated, then deleted, in one group or one replay) is
+        // patched once, to what the model has now.
+        let mut seen = rustc_hash::FxHashSet::default();
+        for id in self.connectors.iter().filter(|id| seen.insert(id.as_str())) {
+            match model.connectors.get(id.as_str()) {
+                Some(connector) => recipe.put.push(connector.clone()),
+                None if snapshot.connector(id).is_some() => recipe.removed.push(id.clone()),
+                None => {}
+            }
+        }
+        let routed = |id: Option<&Id>| {
+            id.filter(|id| model.connectors.contains_key(id.as_ref() as &str))
+                .cloned()
+        };
+        recipe.numbers = self
+            .numbers
+            .iter()
+            .map(|&number| {
+                let id = model
+                    .numbers
+                    .get(&number)
+                    .and_then(|entry| entry.connector.as_ref());
+                (number, routed(id))
+            })
+            .collect();
+        recipe.prefixes = self
+            .prefixes
+            .iter()
+            .map(|&prefix| (prefix, routed(model.prefixes.get(&prefix))))
+            .collect();
+        recipe
+    }
+
+    /// The patch that takes `snapshot` to what `model` routes, for what the group touched
+    /// ([`Effect::resolve`]).
     pub(super) fn patch<'a>(
         &self,
         snapshot: &'a Snapshot,
@@ -70,42 +119,42 @@ impl Effect {
         version: u64,
     ) -> SnapshotPatch<'a> {
         let mut patch = snapshot.patch(version);
-        // A connector touched twice (updated, then deleted, in one group or one replay) is
-        // patched once, to what the model has now.
-        let mut seen = rustc_hash::FxHashSet::default();
-        for id in self.connectors.iter().filter(|id| seen.insert(id.as_str())) {
-            match model.connectors.get(id.as_str()) {
-                Some(connector) => {
-                    patch.put_connector(connector.clone());
-                }
-                None if snapshot.connector(id).is_some() => {
-                    patch.remove_connector(id);
-                }
-                None => {}
-            }
-        }
-        for &number in &self.numbers {
-            let routed = model
-                .numbers
-                .get(&number)
-                .and_then(|entry| entry.connector.as_ref())
-                .filter(|id| model.connectors.contains_key(id.as_ref() as &str));
-            match routed {
-                Some(id) => patch.route(number, id),
-                None => patch.unroute(number),
-            };
-        }
-        for &prefix in &self.prefixes {
-            let routed = model
-                .prefixes
-                .get(&prefix)
-                .filter(|id| model.connectors.contains_key(id.as_ref() as &str));
-            match routed {
-                Some(id) => patch.route_prefix(prefix, id),
-                None => patch.unroute_prefix(prefix),
-            };
-        }
+        self.resolve(snapshot, model).apply(&mut patch);
         patch
+    }
+}
+
+/// A patch read from the model ([`Effect::resolve`]), owned, so that another thread can
+/// make it.
+#[derive(Default)]
+pub(super) struct Recipe {
+    put: Vec<Connector>,
+    removed: Vec<String>,
+    numbers: Vec<(E164, Option<Id>)>,
+    prefixes: Vec<(Prefix, Option<Id>)>,
+}
+
+impl Recipe {
+    /// Adds this to `patch`.
+    pub(super) fn apply(&self, patch: &mut SnapshotPatch<'_>) {
+        for connector in &self.put {
+            patch.put_connector(connector.clone());
+        }
+        for id in &self.removed {
+            patch.remove_connector(id);
+        }
+        for (number, id) in &self.numbers {
+            match id {
+                Some(id) => patch.route(*number, id),
+                None => patch.unroute(*number),
+            };
+        }
+        for (prefix, id) in &self.prefixes {
+            match id {
+                Some(id) => patch.route_prefix(*prefix, id),
+                None => patch.unroute_prefix(*prefix),
+            };
+        }
     }
 }
 
@@ -140,6 +189,7 @@ impl Admin {
             self.router
                 .publish(snapshot)
                 .map_err(|e| AdminError::internal(e.to_string()))?;
+            self.bulk.note(&effect);
             self.regrow_after(effect, model)?;
         }
         let elapsed = started.elapsed();
