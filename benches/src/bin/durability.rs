@@ -10,6 +10,9 @@
 //! - **restart**: the directory after the run, `patchbay serve` from spawn to `/readyz`
 //!   200, against the floor of reading its newest checkpoint and snapshot files once.
 //!
+//! One-number changes slower than 100 ms are printed with when they began;
+//! `PATCHBAY_TAIL_LOGS=<dir>` keeps the server's log of each run there, to look them up.
+//!
 //! `PATCHBAY_TAIL_CHECKPOINT_AFTER` sets the server's `--checkpoint-after` (default 64 MiB,
 //! the server's own default). Prints a table and one JSON line. CI runs a smoke of it with
 //! small sizes and the debug binary (`PATCHBAY_BIN`), which checks what it can: every
@@ -33,6 +36,9 @@ use patchbay_benches::server::{ready, serve_logging, size, Http, Node};
 use patchbay_benches::{e164_numbers, SplitMix64};
 use patchbay_core::ClientEnv;
 use serde_json::json;
+
+/// One-number changes slower than this are printed, with when they began.
+const SLOW: Duration = Duration::from_millis(100);
 
 /// A data directory of `base` numbers of project `default`, every one routed to one
 /// connector: the key, the connector and the numbers.
@@ -177,11 +183,25 @@ fn write_tail(
                     break;
                 };
                 let started = Instant::now();
+                let at = std::time::SystemTime::now();
                 assert!(
                     http.import(number, &connector),
                     "one-number import of {number}"
                 );
-                micros.push(started.elapsed().as_micros() as u64);
+                let took = started.elapsed();
+                if took >= SLOW {
+                    // To find in the server's log (`PATCHBAY_TAIL_LOGS`).
+                    let since_epoch = at
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .unwrap_or_default()
+                        .as_secs_f64();
+                    eprintln!(
+                        "durability: a one-number change took {:.0} ms, from {since_epoch:.3} \
+                         (seconds since the epoch)",
+                        took.as_secs_f64() * 1e3
+                    );
+                }
+                micros.push(took.as_micros() as u64);
                 std::thread::sleep(Duration::from_millis(2));
             }
             micros
@@ -234,6 +254,12 @@ fn write_tail(
     let lookups = looker.join().expect("looker");
     let checkpoints = checkpoints_written(&log);
     stop(node);
+    if let Ok(keep) = std::env::var("PATCHBAY_TAIL_LOGS") {
+        let name = log.file_name().expect("a log file");
+        let kept = Path::new(&keep).join(name);
+        fs::copy(&log, &kept).expect("the server's log kept");
+        eprintln!("durability: the server's log is in {}", kept.display());
+    }
     let mut imported: Vec<String> = fresh.iter().take(bulk_imports * bulk).cloned().collect();
     imported.extend(fresh.iter().rev().take(changes.len()).cloned());
     Tail {

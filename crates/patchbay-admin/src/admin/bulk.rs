@@ -21,6 +21,11 @@
 //! except for what the journal after it changed, takes its snapshot once no bulk change from
 //! before its position waits ([`Bulk::settled`]).
 //!
+//! An index rebuilt with more shards (`regrow.rs`) comes in the same way when bulk changes
+//! were published while it was rebuilt: patching them in would copy most of it. The next
+//! build starts from it instead of the published snapshot, with everything published since
+//! it began read from the model; until then every publish is noted for it.
+//!
 //! [`BULK`]: super::commit::BULK
 
 use std::panic::AssertUnwindSafe;
@@ -45,6 +50,9 @@ pub(super) struct Bulk {
     /// Holds builds back, for the tests to make changes while one is under way.
     #[cfg(test)]
     gate: tests::Gate,
+    /// Builds started from a rebuilt index, for the tests.
+    #[cfg(test)]
+    regrown_builds: std::sync::atomic::AtomicUsize,
 }
 
 #[derive(Default)]
@@ -53,17 +61,23 @@ struct State {
     running: Option<Running>,
     /// Bulk groups committed while it runs, in order.
     queued: Vec<Waiting>,
+    /// An index rebuilt with more shards, for the next build to start from.
+    regrown: Option<Regrown>,
+}
+
+/// An index rebuilt with more shards, and what was published since the snapshot it was
+/// rebuilt from.
+struct Regrown {
+    grown: Arc<Snapshot>,
+    since: Effect,
 }
 
 impl State {
     /// The position of the oldest change committed and not yet published.
     fn oldest(&self) -> Option<u64> {
-        let queued = self.queued.first().map(|w| w.position);
-        match (&self.running, queued) {
-            (Some(running), Some(queued)) => Some(running.waiting.position.min(queued)),
-            (Some(running), None) => Some(running.waiting.position),
-            (None, queued) => queued,
-        }
+        let running = self.running.as_ref().and_then(|r| r.waiting.position);
+        let queued = self.queued.iter().filter_map(|w| w.position).min();
+        running.into_iter().chain(queued).min()
     }
 }
 
@@ -72,8 +86,9 @@ struct Waiting {
     effect: Effect,
     /// Its changes' callers, answered once it is published.
     jobs: Vec<Arc<dyn Job>>,
-    /// The position of its first change.
-    position: u64,
+    /// The position of its first change (none for an index rebuilt, which changes no
+    /// route).
+    position: Option<u64>,
     /// When its group began, for the publishing figures.
     started: Instant,
 }
@@ -82,7 +97,7 @@ impl Waiting {
     fn absorb(&mut self, later: Waiting) {
         self.effect.append(later.effect);
         self.jobs.extend(later.jobs);
-        self.position = self.position.min(later.position);
+        self.position = self.position.into_iter().chain(later.position).min();
         self.started = self.started.min(later.started);
     }
 }
@@ -94,6 +109,8 @@ struct Running {
     /// What was published since it began.
     since: Effect,
     built: Arc<Built>,
+    /// Whether it starts from an index rebuilt with more shards.
+    regrowing: bool,
 }
 
 /// A build's result, set once by its thread.
@@ -138,20 +155,33 @@ impl Bulk {
     }
 
     /// Notes a publish of `effect` for the build under way, which publishes it again
-    /// over its copy.
+    /// over its copy, and for a rebuilt index waiting for the next build.
     pub(super) fn note(&self, effect: &Effect) {
-        if let Some(running) = self.state.lock().running.as_mut() {
+        let mut state = self.state.lock();
+        if let Some(running) = state.running.as_mut() {
             running.since.append(effect.clone());
+        }
+        if let Some(regrown) = state.regrown.as_mut() {
+            regrown.since.append(effect.clone());
         }
     }
 
-    /// Wakes the callers of a finished build that no one has published yet: called by
-    /// whoever releases the writer, which they may have been waiting for.
+    /// Whether an index rebuilt with more shards waits for a build or is in one.
+    pub(super) fn regrowing(&self) -> bool {
+        let state = self.state.lock();
+        state.regrown.is_some() || state.running.as_ref().is_some_and(|r| r.regrowing)
+    }
+
+    /// Wakes every caller waiting for a bulk change to be published, when the build under
+    /// way has finished: whichever takes the writer first publishes it (and starts the
+    /// next). Called by the build's thread once done, and by whoever releases the writer
+    /// (the callers may have found it held).
     pub(super) fn nudge_finished(&self) {
         let state = self.state.lock();
-        if let Some(running) = state.running.as_ref() {
-            if running.built.is_ready() {
-                running.waiting.jobs.iter().for_each(|job| job.nudge());
+        if state.running.as_ref().is_some_and(|r| r.built.is_ready()) {
+            let running = state.running.iter().map(|r| &r.waiting);
+            for waiting in running.chain(&state.queued) {
+                waiting.jobs.iter().for_each(|job| job.nudge());
             }
         }
     }
@@ -167,6 +197,7 @@ impl Bulk {
         for waiting in std::mem::take(&mut state.queued) {
             jobs.extend(waiting.jobs);
         }
+        state.regrown = None;
         self.published.notify_all();
         jobs
     }
@@ -191,7 +222,7 @@ impl Admin {
         state.queued.push(Waiting {
             effect,
             jobs,
-            position,
+            position: Some(position),
             started,
         });
         if state.running.is_none() {
@@ -199,17 +230,50 @@ impl Admin {
         }
     }
 
-    /// Starts a build of every waiting group, with their routes read from `model` now.
+    /// Hands an index rebuilt with more shards to the next build, `since` being what was
+    /// published since the snapshot it was rebuilt from. Called by whoever holds the writer.
+    pub(super) fn build_regrown(&self, grown: Snapshot, since: Effect, model: &Model) {
+        let mut state = self.bulk.state.lock();
+        state.regrown = Some(Regrown {
+            grown: Arc::new(grown),
+            since,
+        });
+        if state.running.is_none() {
+            self.start_build(&mut state, model);
+        }
+    }
+
+    /// Starts a build of every waiting group (and of a rebuilt index waiting), with their
+    /// routes read from `model` now.
     fn start_build(&self, state: &mut State, model: &Model) {
+        let regrown = state.regrown.take();
         let mut queued = std::mem::take(&mut state.queued).into_iter();
-        let Some(mut waiting) = queued.next() else {
-            return;
+        let mut waiting = match (queued.next(), &regrown) {
+            (Some(first), _) => first,
+            (None, Some(_)) => Waiting {
+                effect: Effect::default(),
+                jobs: Vec::new(),
+                position: None,
+                started: Instant::now(),
+            },
+            (None, None) => return,
         };
         queued.for_each(|later| waiting.absorb(later));
-        let base = self.router.snapshot();
+        let regrowing = regrown.is_some();
+        #[cfg(test)]
+        self.bulk
+            .regrown_builds
+            .fetch_add(usize::from(regrowing), std::sync::atomic::Ordering::Relaxed);
+        let base = match regrown {
+            Some(Regrown { grown, since }) => {
+                waiting.effect.append(since);
+                grown
+            }
+            None => self.router.snapshot(),
+        };
         let recipe = waiting.effect.resolve(&base, model);
         let built = Arc::new(Built::default());
-        let wake = waiting.jobs.clone();
+        let bulk = Arc::clone(&self.bulk);
         let result = Arc::clone(&built);
         #[cfg(test)]
         let gate = self.bulk.gate.clone();
@@ -226,7 +290,7 @@ impl Admin {
                     patch.finish().map_err(|e| e.to_string())
                 }));
                 result.set(patched.unwrap_or_else(|_| Err("the build panicked".into())));
-                wake.iter().for_each(|job| job.nudge());
+                bulk.nudge_finished();
             });
         if let Err(error) = spawned {
             // Published from the model by whoever finishes it.
@@ -236,6 +300,7 @@ impl Admin {
             waiting,
             since: Effect::default(),
             built,
+            regrowing,
         });
     }
 
@@ -266,29 +331,43 @@ impl Admin {
             let Some(running) = state.running.take() else {
                 return;
             };
+            let publishing = Instant::now();
             let published = self.publish_built(result, &running, &model);
             // The state is updated only now, after the publish, so that a checkpoint never
             // takes a snapshot that lacks what it says is published.
             let Running {
                 waiting, mut since, ..
             } = running;
+            if let Some(regrown) = state.regrown.as_mut() {
+                // Published over the old shards, after the rebuilt index began.
+                regrown.since.append(waiting.effect.clone());
+            }
             self.start_build(&mut state, &model);
             drop(state);
             self.bulk.published.notify_all();
             for job in &waiting.jobs {
                 job.settle(published.clone());
             }
-            if published.is_ok() {
+            if published.is_ok() && !waiting.jobs.is_empty() {
                 let elapsed = waiting.started.elapsed();
                 let mut stats = self.stats.lock();
                 stats.publishes += 1;
                 stats.last = elapsed;
                 stats.total += elapsed;
                 drop(stats);
+            }
+            if published.is_ok() {
                 since.append(waiting.effect);
                 if let Err(error) = self.regrow_after(since, &model) {
                     tracing::error!(%error, "rebuilding the index after a bulk change failed");
                 }
+            }
+            let held = publishing.elapsed();
+            if held >= super::commit::SLOW {
+                tracing::warn!(
+                    "publishing a bulk change held the writer for {:.0} ms",
+                    held.as_secs_f64() * 1e3
+                );
             }
             if !wait {
                 return;

@@ -258,6 +258,51 @@ pub(super) fn shared_error(err: SharedError) -> AdminError {
     }
 }
 
+/// A group that holds the writer longer than this is logged, with where the time went.
+pub(super) const SLOW: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// When each part of a group commit ended.
+struct Timing {
+    started: Instant,
+    locked: Instant,
+    planned: Instant,
+    stored: Instant,
+}
+
+impl Timing {
+    fn new(started: Instant) -> Timing {
+        let locked = Instant::now();
+        Timing {
+            started,
+            locked,
+            planned: locked,
+            stored: locked,
+        }
+    }
+
+    /// Logs a group that held the writer past [`SLOW`]: every change behind it waited.
+    fn log_if_slow(&self, changes: usize, records: usize) {
+        let done = Instant::now();
+        if done - self.started < SLOW {
+            return;
+        }
+        let ms =
+            |from: Instant, to: Instant| to.saturating_duration_since(from).as_secs_f64() * 1e3;
+        let planned = self.planned.max(self.locked);
+        let stored = self.stored.max(planned);
+        tracing::warn!(
+            changes,
+            records,
+            lock_ms = ms(self.started, self.locked),
+            plan_ms = ms(self.locked, planned),
+            store_ms = ms(planned, stored),
+            publish_ms = ms(stored, done),
+            "a group of changes held the writer for {:.0} ms",
+            ms(self.started, done)
+        );
+    }
+}
+
 /// Decodes a stored change.
 fn decode(at: u64, bytes: &[u8]) -> Result<Vec<Mutation>, AdminError> {
     checkpoint::decode_change(at, bytes).map_err(AdminError::internal)
@@ -426,6 +471,7 @@ impl Admin {
         }
         let started = Instant::now();
         let mut model = self.model.write();
+        let mut timing = Timing::new(started);
         let mut effect = Effect::default();
         let first = writer.position + 1;
         // A shared store: take the log's head, and apply what other nodes committed before
@@ -470,6 +516,7 @@ impl Admin {
             }
             planned.push(job);
         }
+        timing.planned = Instant::now();
         let outcome = if records.is_empty() {
             if let Some(shared) = writer.shared.as_mut() {
                 shared.abort();
@@ -477,7 +524,9 @@ impl Admin {
             let model = RwLockWriteGuard::downgrade(model);
             self.publish_group(effect, &model, started)
         } else {
-            match self.store_group(writer, &mut model, &records, &changes) {
+            let stored = self.store_group(writer, &mut model, &records, &changes);
+            timing.stored = Instant::now();
+            match stored {
                 Ok(()) => {
                     writer.position = position;
                     if let Some(cluster) = &self.cluster {
@@ -514,6 +563,7 @@ impl Admin {
             job.settle(outcome.clone());
         }
         guard.finished = true;
+        timing.log_if_slow(jobs.len(), records.len());
     }
 
     /// Appends the group's records durably. On failure the model, which already holds the

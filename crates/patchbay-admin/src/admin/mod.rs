@@ -486,7 +486,7 @@ impl Admin {
                 model: assigned,
             });
         }
-        for (number, entry) in &model.numbers {
+        for (number, entry) in model.numbers.iter() {
             let routed = snapshot.exact(*number).map(|c| c.connector_id.as_str());
             if routed != entry.connector.as_deref() {
                 return Err(InvariantError::SnapshotNumber {

@@ -8,7 +8,9 @@
 //! ([`Snapshot::regrown`]) while changes go on, each publish noting what it changed. The
 //! first publish after the copy is ready patches it with everything changed since it began
 //! (read back from the model, as every publish does) and publishes it: one publish of
-//! O(changes meanwhile), and no change ever waits for a rebuild.
+//! O(changes meanwhile), and no change ever waits for a rebuild. When bulk changes came
+//! meanwhile, that patch would copy most of the index: the copy goes to the bulk builds
+//! instead (`bulk.rs`), which patch it beside the changes.
 //!
 //! [`SnapshotPatch::keep_shards`]: patchbay_core::SnapshotPatch::keep_shards
 //! [`Snapshot::regrown`]: patchbay_core::Snapshot::regrown
@@ -36,7 +38,8 @@ impl Admin {
         let mut state = self.regrow.lock();
         let Some(mut job) = state.take() else {
             let current = self.router.snapshot();
-            if current.outgrown() {
+            // A rebuilt index on its way in through a bulk build is not rebuilt again.
+            if current.outgrown() && !self.bulk.regrowing() {
                 let spawned = std::thread::Builder::new()
                     .name("patchbay-regrow".into())
                     .spawn(move || {
@@ -71,6 +74,13 @@ impl Admin {
                 return Ok(());
             }
         };
+        if job.since.is_bulk() {
+            // Patching in the bulk changes published meanwhile would copy most of the
+            // index here, with every change waiting: the bulk build does it beside them.
+            self.build_regrown(grown, job.since, model);
+            return Ok(());
+        }
+        let publishing = std::time::Instant::now();
         let version = self.router.version() + 1;
         let mut patch = job.since.patch(&grown, model, version);
         patch.keep_shards();
@@ -81,7 +91,11 @@ impl Admin {
         self.router
             .publish(snapshot)
             .map_err(|e| AdminError::internal(e.to_string()))?;
-        tracing::info!(shards, "the index was rebuilt with more shards");
+        tracing::info!(
+            shards,
+            publish_ms = publishing.elapsed().as_secs_f64() * 1e3,
+            "the index was rebuilt with more shards"
+        );
         Ok(())
     }
 }

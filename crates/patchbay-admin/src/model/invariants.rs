@@ -232,7 +232,7 @@ impl Model {
         // environment) is checked once.
         let mut checked: FxHashSet<(usize, usize, ClientEnv)> = FxHashSet::default();
         let mut assigned = 0;
-        for (number, entry) in &self.numbers {
+        for (number, entry) in self.numbers.iter() {
             assigned += usize::from(entry.connector.is_some());
             let key = (
                 entry.project.address(),

@@ -8,6 +8,7 @@
 
 pub(crate) mod checkpoint;
 mod invariants;
+mod numbers;
 mod records;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -17,6 +18,8 @@ use std::sync::Arc;
 use patchbay_core::{ClientEnv, Connector, Prefix, Snapshot, SnapshotBuilder, E164};
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
+
+pub(crate) use numbers::NumberMap;
 
 pub use invariants::InvariantError;
 pub(crate) use records::KeyRecord;
@@ -173,7 +176,7 @@ pub(crate) struct Model {
     pub(crate) projects: BTreeMap<Id, Id>,
     pub(crate) keys: BTreeMap<String, KeyRecord>,
     pub(crate) connectors: BTreeMap<Id, Connector>,
-    pub(crate) numbers: FxHashMap<E164, NumberEntry>,
+    pub(crate) numbers: NumberMap,
     /// connector → the numbers assigned to it
     pub(crate) by_connector: FxHashMap<Id, BTreeSet<E164>>,
     /// project → its numbers, in order: pages of a project's numbers cost O(page)
@@ -394,7 +397,7 @@ impl Model {
         }));
         // Numbers grouped by (project, environment, connector): one entry per group.
         let mut groups: BTreeMap<(Id, ClientEnv, Option<Id>), Vec<E164>> = BTreeMap::new();
-        for (number, entry) in &self.numbers {
+        for (number, entry) in self.numbers.iter() {
             groups
                 .entry((entry.project.clone(), entry.env, entry.connector.clone()))
                 .or_default()

@@ -314,3 +314,33 @@ fn under_concurrent_changes_of_every_weight_the_index_shows_the_model() {
         .check_invariants()
         .expect("published as the model says");
 }
+
+/// An index that bulk changes have grown past its shards, rebuilt while more bulk changes
+/// come, is brought in by a bulk build (patching those in on the writer would copy most of
+/// it), with every change made meanwhile.
+#[test]
+fn an_index_rebuilt_during_bulk_changes_comes_in_through_a_bulk_build() {
+    let (admin, x, _) = admin_over(Box::new(MemoryStore::default()), AdminConfig::default());
+    assert_eq!(admin.router().snapshot().shard_count(), 1);
+    let deadline = Instant::now() + WAIT;
+    let mut next = 0;
+    while admin.router().snapshot().shard_count() == 1 {
+        assert!(Instant::now() < deadline, "the rebuilt index never came in");
+        import(&admin, numbers(next, 1_000), &x).expect("a bulk change");
+        next += 1_000;
+    }
+    assert_eq!(
+        admin
+            .bulk
+            .regrown_builds
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1,
+        "brought in by a bulk build"
+    );
+    let snapshot = admin.router().snapshot();
+    assert!(!snapshot.outgrown());
+    assert_eq!(snapshot.len() as u64, next);
+    admin
+        .check_invariants()
+        .expect("published as the model says");
+}
