@@ -332,7 +332,9 @@ impl Admin {
                 return;
             };
             let publishing = Instant::now();
+            let since_count = running.since.len();
             let published = self.publish_built(result, &running, &model);
+            let published_at = Instant::now();
             // The state is updated only now, after the publish, so that a checkpoint never
             // takes a snapshot that lacks what it says is published.
             let Running {
@@ -344,6 +346,7 @@ impl Admin {
             }
             self.start_build(&mut state, &model);
             drop(state);
+            let next_at = Instant::now();
             self.bulk.published.notify_all();
             for job in &waiting.jobs {
                 job.settle(published.clone());
@@ -364,7 +367,12 @@ impl Admin {
             }
             let held = publishing.elapsed();
             if held >= super::commit::SLOW {
+                let ms = |from: Instant, to: Instant| (to - from).as_secs_f64() * 1e3;
                 tracing::warn!(
+                    since = since_count,
+                    publish_ms = ms(publishing, published_at),
+                    next_build_ms = ms(published_at, next_at),
+                    regrow_ms = ms(next_at, Instant::now()),
                     "publishing a bulk change held the writer for {:.0} ms",
                     held.as_secs_f64() * 1e3
                 );

@@ -48,6 +48,11 @@ impl Effect {
         }
     }
 
+    /// How many numbers, connectors and prefixes it touched (counting repeats).
+    pub(super) fn len(&self) -> usize {
+        self.numbers.len() + self.connectors.len() + self.prefixes.len()
+    }
+
     pub(super) fn is_empty(&self) -> bool {
         self.numbers.is_empty() && self.connectors.is_empty() && self.prefixes.is_empty()
     }

@@ -287,7 +287,7 @@ impl Model {
             } => {
                 let project = self.intern(&project_id);
                 let connector = connector_id.map(|id| self.intern(&id));
-                self.numbers.reserve(numbers.len());
+                // No reserve: each shard of the table grows when an insert fills it.
                 for &number in &numbers {
                     self.detach(number);
                     self.numbers.insert(

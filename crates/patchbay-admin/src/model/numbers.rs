@@ -2,12 +2,19 @@
 //!
 //! One hash map of ten million numbers doubles its table in one go when it fills: every
 //! entry is moved, about a second during which the change that grew it, and every change
-//! behind it, waits. Split over [`SHARDS`] maps, each grows on its own, one 256th of that
-//! at a time (a few milliseconds at ten million). A number's shard comes from a hash of
-//! its own (a 64-bit mixer), not the one its shard's map uses, so the numbers of one shard
-//! still spread over that map's whole table.
+//! behind it, waits. Split over [`SHARDS`] maps, each grows on its own, a few milliseconds
+//! at a time at ten million.
+//!
+//! Shards of equal size would fill at the same moment, and a bulk change would grow most
+//! of them at once: the shards are of unequal sizes instead, shard `i` taking a share
+//! proportional to 2^(i/256), so that as the numbers double, every shard fills at a
+//! different moment, evenly spread (a bulk change of 10,000 numbers at ten million grows
+//! one shard or none). A number's shard comes from a hash of its own (a 64-bit mixer), not
+//! the one its shard's map uses, so the numbers of one shard still spread over that map's
+//! whole table.
 
 use patchbay_core::E164;
+use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 use super::NumberEntry;
@@ -33,13 +40,29 @@ impl Default for NumberMap {
     }
 }
 
-/// The shard of `number`: the top bits of the SplitMix64 finalizer of its key.
+// Shards are numbered in a byte.
+const _: () = assert!(SHARDS <= 256);
+
+/// How finely [`SHARD_OF`] reads the mixed key: 4,096 slices, 11 to 22 for each shard.
+const SLICES: usize = 4096;
+
+/// The shard of each slice of mixed keys: slice `s` goes to shard `⌊256 · log2(1 + u)⌋` for
+/// `u` its middle (`(s + ½) / 4096`), so that shard `i` takes a share proportional to
+/// 2^(i/256).
+static SHARD_OF: std::sync::LazyLock<[u8; SLICES]> = std::sync::LazyLock::new(|| {
+    std::array::from_fn(|slice| {
+        let u = (slice as f64 + 0.5) / SLICES as f64;
+        ((1.0 + u).log2() * SHARDS as f64).min((SHARDS - 1) as f64) as u8
+    })
+});
+
+/// The shard of `number`: its slice, the top bits of the SplitMix64 finalizer of its key.
 fn shard_of(number: &E164) -> usize {
     let mut z = number.to_packed();
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^= z >> 31;
-    (z >> 56) as usize % SHARDS
+    usize::from(SHARD_OF[(z >> 52) as usize % SLICES])
 }
 
 impl NumberMap {
@@ -74,6 +97,43 @@ impl NumberMap {
         old
     }
 
+    /// Puts every entry of `entries` in order (a later entry for a number replaces an
+    /// earlier one), and says whether any replaced an entry: for a table being filled
+    /// from a store, a large batch at a time.
+    ///
+    /// The entries are first sorted out by shard, and each shard then takes its own, the
+    /// shards in parallel: one shard's table fits in a core's cache where the whole
+    /// table does not, so its inserts hit the cache instead of waiting on memory.
+    pub(crate) fn insert_all(&mut self, entries: Vec<(E164, NumberEntry)>) -> bool {
+        let mut parts: Vec<Vec<(E164, NumberEntry)>> = Vec::with_capacity(SHARDS);
+        let of: Vec<u8> = entries.iter().map(|(n, _)| shard_of(n) as u8).collect();
+        let mut counts = [0usize; SHARDS];
+        for &shard in &of {
+            counts[usize::from(shard)] += 1;
+        }
+        parts.extend(counts.iter().map(|&count| Vec::with_capacity(count)));
+        for (entry, shard) in entries.into_iter().zip(of) {
+            if let Some(part) = parts.get_mut(usize::from(shard)) {
+                part.push(entry);
+            }
+        }
+        let (added, replaced) = self
+            .shards
+            .par_iter_mut()
+            .zip(parts)
+            .map(|(shard, part)| {
+                let mut replaced = 0;
+                let count = part.len();
+                for (number, entry) in part {
+                    replaced += usize::from(shard.insert(number, entry).is_some());
+                }
+                (count - replaced, replaced)
+            })
+            .reduce(|| (0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+        self.len += added;
+        replaced > 0
+    }
+
     /// Removes `number`, and returns its entry.
     pub(crate) fn remove(&mut self, number: &E164) -> Option<NumberEntry> {
         let old = self.shard_mut(number).remove(number);
@@ -81,12 +141,15 @@ impl NumberMap {
         old
     }
 
-    /// Makes room for `additional` more numbers, spread evenly (with some slack for the
-    /// shards that get more than their share).
+    /// Makes room for `additional` more numbers, each shard for its share: for a table
+    /// about to be filled (a model read from a store).
     pub(crate) fn reserve(&mut self, additional: usize) {
-        let each = additional / SHARDS + additional / SHARDS / 8 + 1;
-        for shard in self.shards.iter_mut() {
-            shard.reserve(each);
+        // Shard i's share is 2^(i/256) / (256 · ∫₀¹ 2^x dx) = 2^(i/256) · ln 2 / 256.
+        for (i, shard) in self.shards.iter_mut().enumerate() {
+            let share = (i as f64 / SHARDS as f64).exp2() * std::f64::consts::LN_2 / SHARDS as f64;
+            // The expected count, and five standard deviations for the luck of the draw.
+            let expected = additional as f64 * share;
+            shard.reserve((expected + 5.0 * expected.sqrt()) as usize + 16);
         }
     }
 
@@ -121,18 +184,46 @@ mod tests {
         }
     }
 
-    /// Sequential numbers, as a block of DIDs is, spread over every shard, and evenly: no
-    /// shard holds more than twice its share.
+    /// Sequential numbers, as a block of DIDs is, spread over every shard, each in its
+    /// share (2^(i/256), from 1 to 2): the first shards take about 700 of 256,000, the last
+    /// about 1,400, and the counts rise with the shard.
     #[test]
-    fn a_block_of_numbers_spreads_over_every_shard() {
+    fn a_block_of_numbers_spreads_over_every_shard_in_rising_shares() {
         let mut counts = [0usize; SHARDS];
         for i in 0..256_000u64 {
             let number: E164 = format!("+1415{:07}", i).parse().expect("a number");
             counts[shard_of(&number)] += 1;
         }
-        let (least, most) = (counts.iter().min(), counts.iter().max());
-        assert!(least.is_some_and(|&n| n > 500), "{least:?}");
-        assert!(most.is_some_and(|&n| n < 2_000), "{most:?}");
+        let (first, last) = (&counts[..16], &counts[SHARDS - 16..]);
+        assert!(first.iter().all(|&n| (550..850).contains(&n)), "{first:?}");
+        assert!(
+            last.iter().all(|&n| (1_200..1_600).contains(&n)),
+            "{last:?}"
+        );
+        let (low, high): (usize, usize) = (counts[..128].iter().sum(), counts[128..].iter().sum());
+        // ∫ 2^x over [0, ½] and [½, 1]: 41.4% and 58.6% of the numbers.
+        assert!((100_000..112_000).contains(&low), "{low}");
+        assert!((144_000..156_000).contains(&high), "{high}");
+    }
+
+    /// Room made for a table about to be filled is where its numbers go: filling it with
+    /// that many grows no shard.
+    #[test]
+    fn reserving_for_a_fill_leaves_no_shard_to_grow() {
+        let mut map = NumberMap::default();
+        map.reserve(200_000);
+        let capacities: Vec<usize> = map.shards.iter().map(|s| s.capacity()).collect();
+        for i in 0..200_000u64 {
+            let number: E164 = format!("+4420{:08}", i).parse().expect("a number");
+            map.insert(number, entry("a"));
+        }
+        let grown = map
+            .shards
+            .iter()
+            .zip(&capacities)
+            .filter(|(shard, &before)| shard.capacity() != before)
+            .count();
+        assert_eq!(grown, 0);
     }
 
     #[test]
@@ -154,5 +245,61 @@ mod tests {
         assert_eq!(copy, map);
         map.remove(&n(8));
         assert_ne!(copy, map);
+    }
+
+    /// A batch lands as the same inserts one by one would leave the table: a later entry
+    /// for a number replaces an earlier one, in the batch or already in the table, and
+    /// the count and the answer say so.
+    #[test]
+    fn a_batch_lands_as_its_inserts_in_order_would() {
+        let n = |i: u64| -> E164 { format!("+3361{i:07}").parse().expect("a number") };
+        let mut batched = NumberMap::default();
+        let mut one_by_one = NumberMap::default();
+        let first: Vec<_> = (0..20_000).map(|i| (n(i), entry("a"))).collect();
+        assert!(!batched.insert_all(first.clone()));
+        first.into_iter().for_each(|(number, e)| {
+            one_by_one.insert(number, e);
+        });
+        assert_eq!(batched, one_by_one);
+        // Half new, half over the first batch, and one number twice in the batch itself.
+        let mut second: Vec<_> = (10_000..30_000).map(|i| (n(i), entry("b"))).collect();
+        second.push((n(25_000), entry("c")));
+        assert!(batched.insert_all(second.clone()));
+        second.into_iter().for_each(|(number, e)| {
+            one_by_one.insert(number, e);
+        });
+        assert_eq!(batched.len(), 30_000);
+        assert_eq!(batched, one_by_one);
+        assert_eq!(batched.get(&n(25_000)), Some(&entry("c")));
+        assert_eq!(batched.get(&n(9_999)), Some(&entry("a")));
+        // A batch of only new numbers, into a table that has some: nothing replaced.
+        assert!(!batched.insert_all(vec![(n(40_000), entry("a"))]));
+    }
+
+    /// As the table doubles, its shards grow at different moments: no chunk of 1% of the
+    /// numbers grows more than a few of them (shards of one size would all grow within a
+    /// few chunks, as one table).
+    #[test]
+    fn the_shards_grow_one_at_a_time() {
+        let mut map = NumberMap::default();
+        let n = |i: u64| -> E164 { format!("+4420{i:08}").parse().expect("a number") };
+        (0..100_000).for_each(|i| {
+            map.insert(n(i), entry("a"));
+        });
+        let mut most = 0;
+        for chunk in 0..200u64 {
+            let before: Vec<usize> = map.shards.iter().map(|s| s.capacity()).collect();
+            for i in 100_000 + chunk * 1_000..100_000 + (chunk + 1) * 1_000 {
+                map.insert(n(i), entry("a"));
+            }
+            let grown = map
+                .shards
+                .iter()
+                .zip(&before)
+                .filter(|(shard, &was)| shard.capacity() != was)
+                .count();
+            most = most.max(grown);
+        }
+        assert!(most <= 16, "{most} shards grew in one chunk");
     }
 }
