@@ -138,13 +138,13 @@ impl Admin {
     /// Called by whoever holds the writer, after a change was published: the checkpoint's
     /// position is the writer's.
     pub(super) fn start_checkpoint_if_due(&self, writer: &mut Writer) {
-        if writer.store.journal_len() <= self.config.checkpoint_after
+        if writer.log.local().journal_len() <= self.config.checkpoint_after
             || !self.checkpoints.claim(self.config.checkpoint_retry)
         {
             return;
         }
         let position = writer.position;
-        let begun = writer.store.begin_checkpoint(position);
+        let begun = writer.log.local().begin_checkpoint(position);
         let mut store_writer = match begun {
             Ok(store_writer) => store_writer,
             Err(error) => {
@@ -209,7 +209,7 @@ impl Admin {
             self.checkpoints.wait_idle();
             let model = self.model.read();
             let position = writer.position;
-            checkpoint_now(&mut *writer.store, position, &model, self.router.snapshot())
+            checkpoint_now(writer.log.local(), position, &model, self.router.snapshot())
                 .map_err(super::store_error)
         };
         self.nudge_next();

@@ -24,11 +24,12 @@ use std::time::Instant;
 use parking_lot::{Condvar, Mutex, RwLockWriteGuard};
 use patchbay_core::Snapshot;
 
+use super::log::Kept;
 use super::publish::Effect;
-use super::{encode, store_error, Admin, Writer};
+use super::{encode, Admin, Writer};
 use crate::error::AdminError;
 use crate::model::{checkpoint, Model, Mutation};
-use crate::store::{MemoryStore, Records, SharedError, Store};
+use crate::store::{MemoryStore, Records, Store};
 
 /// The numbers or prefixes from which a change is a bulk change, committed in a group of its
 /// own ([`Admin::change_bulk`]).
@@ -247,17 +248,6 @@ pub(super) fn load(store: &mut dyn Store) -> Result<Opened, AdminError> {
     })
 }
 
-/// The admin's error for a shared store's failure: `unavailable` (503, retry) when it
-/// cannot be reached or the commit's outcome is unknown, `internal` when it refused.
-pub(super) fn shared_error(err: SharedError) -> AdminError {
-    match err {
-        SharedError::Unavailable(_) | SharedError::Unknown(_) => {
-            AdminError::unavailable(format!("{err}; nothing was applied here: retry"))
-        }
-        SharedError::Refused(_) => AdminError::internal(err.to_string()),
-    }
-}
-
 /// A group that holds the writer longer than this is logged, with where the time went.
 pub(super) const SLOW: std::time::Duration = std::time::Duration::from_millis(100);
 
@@ -409,7 +399,7 @@ impl Admin {
         if fresh.is_empty() {
             return Ok(());
         }
-        let cached = writer.store.append_group(&fresh);
+        let cached = writer.log.local().append_group(&fresh);
         for change in changes {
             effect.add(&change);
             change.into_iter().for_each(|m| model.apply(m));
@@ -446,7 +436,7 @@ impl Admin {
         if let Err(error) = kept {
             tracing::error!(%error, "the cache in memory could not take the model either");
         }
-        writer.store = Box::new(memory);
+        writer.log.replace_local(Box::new(memory));
     }
 
     /// Plans, stores, applies and publishes `jobs` as one group, then settles each.
@@ -474,21 +464,20 @@ impl Admin {
         let mut timing = Timing::new(started);
         let mut effect = Effect::default();
         let first = writer.position + 1;
-        // A shared store: take the log's head, and apply what other nodes committed before
-        // planning, so that every plan is validated against every change before it.
-        if let Some(shared) = writer.shared.as_mut() {
-            let caught_up = shared
-                .begin(writer.position)
-                .map_err(shared_error)
-                .and_then(|missed| self.apply_committed(writer, &mut model, &missed, &mut effect));
-            if let Err(error) = caught_up {
-                if let Some(shared) = writer.shared.as_mut() {
-                    shared.abort();
-                }
-                jobs.iter().for_each(|job| job.settle(Err(error.clone())));
-                guard.finished = true;
-                return;
-            }
+        // Take the right to write, and apply what others committed before planning (a
+        // shared store's other nodes), so that every plan is validated against every change
+        // before it.
+        let caught_up = writer
+            .log
+            .begin(writer.position)
+            .and_then(|missed| self.apply_committed(writer, &mut model, &missed, &mut effect));
+        // Whether changes committed elsewhere were applied: published even if the group fails.
+        let missed = !effect.is_empty();
+        if let Err(error) = caught_up {
+            writer.log.abort();
+            jobs.iter().for_each(|job| job.settle(Err(error.clone())));
+            guard.finished = true;
+            return;
         }
         let mut planned = Vec::with_capacity(jobs.len());
         let mut records = Vec::new();
@@ -509,7 +498,7 @@ impl Admin {
                 position += 1;
                 records.push((position, payload));
                 effect.add(&change);
-                if writer.shared.is_some() {
+                if writer.log.wants_mutations() {
                     changes.push(change.clone());
                 }
                 change.into_iter().for_each(|m| model.apply(m));
@@ -518,9 +507,7 @@ impl Admin {
         }
         timing.planned = Instant::now();
         let outcome = if records.is_empty() {
-            if let Some(shared) = writer.shared.as_mut() {
-                shared.abort();
-            }
+            writer.log.abort();
             let model = RwLockWriteGuard::downgrade(model);
             self.publish_group(effect, &model, started)
         } else {
@@ -549,9 +536,10 @@ impl Admin {
                     published
                 }
                 Err(error) => {
-                    if writer.shared.is_some() {
+                    if missed && writer.poisoned.is_none() {
                         // The model is back at what the log holds, with the changes caught
-                        // up before planning: publish those.
+                        // up before planning: publish those. What the failed group touched
+                        // shows what it showed.
                         let model = RwLockWriteGuard::downgrade(model);
                         let _ = self.publish_group(effect, &model, started);
                     }
@@ -566,12 +554,11 @@ impl Admin {
         timing.log_if_slow(jobs.len(), records.len());
     }
 
-    /// Appends the group's records durably. On failure the model, which already holds the
-    /// group's mutations, is reloaded from the store.
-    ///
-    /// With a shared store the group commits there first (`changes` are its mutations, for
-    /// the tables), then goes to the local cache; a failed commit reloads the model from
-    /// the cache, which holds everything the log had up to the group.
+    /// Commits the group's records to the log (`changes` are their mutations, when it
+    /// wants them). On failure the model, which already holds the group's mutations, is
+    /// reloaded from the node's own store (the journal, or the cache, which holds
+    /// everything the shared log had up to the group); should that fail too, the writer is
+    /// poisoned.
     fn store_group(
         &self,
         writer: &mut Writer,
@@ -579,22 +566,15 @@ impl Admin {
         records: &[(u64, Vec<u8>)],
         changes: &[Vec<Mutation>],
     ) -> Result<(), AdminError> {
-        let error = match writer.shared.as_mut() {
-            Some(shared) => match shared.commit(records, changes) {
-                Ok(()) => {
-                    if let Err(err) = writer.store.append_group(records) {
-                        Self::replace_cache(writer, model, err);
-                    }
-                    return Ok(());
-                }
-                Err(err) => shared_error(err),
-            },
-            None => match writer.store.append_group(records) {
-                Ok(()) => return Ok(()),
-                Err(err) => store_error(err),
-            },
+        let error = match writer.log.commit(records, changes) {
+            Ok(Kept::Everywhere) => return Ok(()),
+            Ok(Kept::NotCached(err)) => {
+                Self::replace_cache(writer, model, err);
+                return Ok(());
+            }
+            Err(error) => error,
         };
-        match load(&mut *writer.store) {
+        match load(writer.log.local()) {
             Ok(reloaded) => {
                 *model = reloaded.model;
                 writer.position = reloaded.position;
@@ -615,7 +595,7 @@ mod tests {
 
     use super::*;
     use crate::store::postgres::{PgWriter, Postgres};
-    use crate::store::{MemoryStore, SharedLog};
+    use crate::store::{MemoryStore, SharedError, SharedLog};
     use crate::{AdminConfig, Caller, ErrorCode, ImportRequest, NewConnector};
 
     /// What the next commit does before its reply is lost.
@@ -705,10 +685,13 @@ mod tests {
                     crate::admin::follow::Source::Dir { .. } => None,
                 })
                 .expect("shared");
-            writer.shared = Some(Box::new(LostReply {
-                inner,
-                next: next.clone(),
-            }));
+            writer
+                .log
+                .attach(Box::new(LostReply {
+                    inner,
+                    next: next.clone(),
+                }))
+                .expect("a shared log");
         }
         let other = node(&url, "other");
         admin.bootstrap().expect("bootstrap");

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use parking_lot::{Mutex, RwLockWriteGuard};
 
 use super::checkpoint::checkpoint_now;
-use super::commit::shared_error;
+use super::log::shared_error;
 use super::publish::Effect;
 use super::{store_error, Admin};
 use crate::error::{AdminError, ErrorCode};
@@ -274,7 +274,7 @@ impl Admin {
                 )));
             }
             cluster.newest.fetch_max(head, Ordering::AcqRel);
-            writer.shared = Some(Box::new(store.writer()));
+            writer.log.attach(Box::new(store.writer()))?;
             if cell.set(store).is_err() {
                 return Err(AdminError::internal("this node reached its store already"));
             }
@@ -376,13 +376,13 @@ impl Admin {
                         .snapshot(self.router.version() + 1)
                         .map_err(|e| AdminError::internal(e.to_string()))?,
                 );
-                let cached = checkpoint_now(&mut *writer.store, at, &fresh, Arc::clone(&snapshot));
+                let cached = checkpoint_now(writer.log.local(), at, &fresh, Arc::clone(&snapshot));
                 if let Err(error) = cached {
                     tracing::error!(%error, "the local cache failed; keeping it in memory instead");
                     let mut memory = crate::store::MemoryStore::default();
                     checkpoint_now(&mut memory, at, &fresh, Arc::clone(&snapshot))
                         .map_err(store_error)?;
-                    writer.store = Box::new(memory);
+                    writer.log.replace_local(Box::new(memory));
                 }
                 *model = fresh;
                 self.access.publish(&model);

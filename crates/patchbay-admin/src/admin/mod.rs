@@ -15,6 +15,7 @@ mod checkpoint;
 mod commit;
 mod connectors;
 mod follow;
+mod log;
 mod numbers;
 mod prefixes;
 mod projects;
@@ -112,12 +113,11 @@ pub struct PublishStats {
 }
 
 struct Writer {
-    /// The durable store (embedded), or the node's local cache of the shared store.
-    store: Box<dyn Store>,
+    /// Where changes become durable: the embedded store's journal, or the shared store's
+    /// log with the node's cache of it.
+    log: Box<dyn log::Log>,
     /// The position of the last change applied: in the journal, or in the shared log.
     position: u64,
-    /// The shared store's log, when the node follows one: changes commit there first.
-    shared: Option<Box<dyn SharedLog>>,
     /// Why reloading failed, when a failed append left the model ahead of the store and
     /// the store could not be read back: every later change is refused.
     poisoned: Option<String>,
@@ -253,10 +253,8 @@ impl Admin {
     ) -> Result<Admin, AdminError> {
         let mut opened = commit::load(&mut *cache)?;
         let mut feed = shared.feed();
-        let oldest = feed.oldest().map_err(commit::shared_error)?;
-        let (_, head) = feed
-            .read(opened.position, 0)
-            .map_err(commit::shared_error)?;
+        let oldest = feed.oldest().map_err(log::shared_error)?;
+        let (_, head) = feed.read(opened.position, 0).map_err(log::shared_error)?;
         if head < opened.position {
             return Err(AdminError::internal(format!(
                 "the store's log ends at {head}, but the local cache has applied {}: the \
@@ -267,7 +265,7 @@ impl Admin {
         }
         if head > opened.position && (opened.position == 0 || oldest > opened.position + 1) {
             // Nothing cached, or the log no longer reaches back: start from the tables.
-            let (at, model) = feed.tables().map_err(commit::shared_error)?;
+            let (at, model) = feed.tables().map_err(log::shared_error)?;
             model.check_loaded().map_err(|e| {
                 AdminError::internal(format!("the store's tables are inconsistent: {e}"))
             })?;
@@ -371,19 +369,21 @@ impl Admin {
                     .map_err(|e| AdminError::internal(e.to_string()))?,
             ),
         };
-        let shared = match cluster.as_ref().map(|c| &c.source) {
-            Some(follow::Source::Shared { store, .. }) => store
-                .get()
-                .map(|store| Box::new(store.writer()) as Box<dyn SharedLog>),
-            _ => None,
+        let log: Box<dyn log::Log> = match cluster.as_ref().map(|c| &c.source) {
+            Some(follow::Source::Shared { store: shared, .. }) => Box::new(log::SharedJournal {
+                shared: shared
+                    .get()
+                    .map(|shared| Box::new(shared.writer()) as Box<dyn SharedLog>),
+                cache: store,
+            }),
+            _ => Box::new(log::Journal(store)),
         };
         Ok(Admin {
             access: access::PublishedAccess::new(&model),
             model: Arc::new(RwLock::new(model)),
             writer: Mutex::new(Writer {
-                store,
+                log,
                 position,
-                shared,
                 poisoned: None,
             }),
             queue: Mutex::new(Vec::new()),
