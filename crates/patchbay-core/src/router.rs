@@ -7,6 +7,7 @@
 
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -86,6 +87,8 @@ struct Shared {
     /// publisher, once no reader does, so a call-handling thread never pays for freeing a
     /// large snapshot.
     publish: Mutex<Vec<Arc<Snapshot>>>,
+    /// Set by [`Router::defer_reclaim`]: publishing frees nothing, [`Router::reclaim`] does.
+    deferred: AtomicBool,
 }
 
 /// `Cache` needs something that dereferences to the `ArcSwap`.
@@ -138,6 +141,7 @@ impl Router {
             shared: SharedSwap(Arc::new(Shared {
                 current: ArcSwap::from_pointee(snapshot),
                 publish: Mutex::new(Vec::new()),
+                deferred: AtomicBool::new(false),
             })),
         }
     }
@@ -148,6 +152,7 @@ impl Router {
             shared: SharedSwap(Arc::new(Shared {
                 current: ArcSwap::new(snapshot),
                 publish: Mutex::new(Vec::new()),
+                deferred: AtomicBool::new(false),
             })),
         }
     }
@@ -170,18 +175,39 @@ impl Router {
         }
         let old = self.shared.swap(snapshot);
         retired.push(old);
-        // A retired snapshot is unreachable from the router, so its count only falls; at
-        // one, this list holds the last reference and dropping it here frees it here.
-        retired.retain(|snapshot| Arc::strong_count(snapshot) > 1);
+        if !self.shared.0.deferred.load(Ordering::Relaxed) {
+            // A retired snapshot is unreachable from the router, so its count only falls;
+            // at one, this list holds the last reference and dropping it here frees it here.
+            retired.retain(|snapshot| Arc::strong_count(snapshot) > 1);
+        }
         Ok(())
     }
 
-    /// Frees replaced snapshots that no reader holds any more (publishing does this too).
-    /// Returns how many replaced snapshots are still held by readers.
+    /// Frees replaced snapshots that no reader holds any more (publishing does this too,
+    /// unless [`Router::defer_reclaim`] was called). Returns how many replaced snapshots
+    /// are still held by readers. Publishers wait for it only while it sorts the list out,
+    /// not while it frees.
     pub fn reclaim(&self) -> usize {
-        let mut retired = self.shared.0.publish.lock();
-        retired.retain(|snapshot| Arc::strong_count(snapshot) > 1);
-        retired.len()
+        let (free, held): (Vec<_>, Vec<_>) = {
+            let mut retired = self.shared.0.publish.lock();
+            std::mem::take(&mut *retired)
+                .into_iter()
+                .partition(|snapshot| Arc::strong_count(snapshot) == 1)
+        };
+        let still_held = held.len();
+        // Put back before freeing, so that a publisher meanwhile finds the list whole.
+        self.shared.0.publish.lock().extend(held);
+        drop(free);
+        still_held
+    }
+
+    /// Leaves the freeing of replaced snapshots to [`Router::reclaim`]: publishing then
+    /// frees nothing. For a publisher that must not pay for freeing what it replaced (a
+    /// large index copied by a bulk change is hundreds of megabytes, freed in tens of
+    /// milliseconds), with a thread of its own that reclaims. Readers never free a
+    /// replaced snapshot either way.
+    pub fn defer_reclaim(&self) {
+        self.shared.0.deferred.store(true, Ordering::Relaxed);
     }
 
     /// The current snapshot.

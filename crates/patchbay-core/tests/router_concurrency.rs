@@ -225,3 +225,36 @@ fn readers_never_free_replaced_snapshots() {
         "version 2 is still in the reader's cache"
     );
 }
+
+#[test]
+fn a_deferred_router_frees_replaced_snapshots_only_when_reclaiming() {
+    let published = |router: &Router, version| {
+        let snapshot = std::sync::Arc::new(snapshot(version));
+        let weak = std::sync::Arc::downgrade(&snapshot);
+        router.publish_arc(snapshot).expect("publish");
+        weak
+    };
+    // By default the publisher frees what no reader holds, as it publishes.
+    let router = Router::new(snapshot(1));
+    let two = published(&router, 2);
+    router.publish(snapshot(3)).expect("publish");
+    assert_eq!(two.strong_count(), 0, "freed by the publish");
+
+    // Deferred: publishing frees nothing; reclaiming does.
+    let router = Router::new(snapshot(1));
+    router.defer_reclaim();
+    let two = published(&router, 2);
+    let three = published(&router, 3);
+    router.publish(snapshot(4)).expect("publish");
+    assert_eq!((two.strong_count(), three.strong_count()), (1, 1));
+    let mut reader = router.reader();
+    assert_eq!(reader.snapshot().version(), 4);
+    assert_eq!(router.reclaim(), 0);
+    assert_eq!((two.strong_count(), three.strong_count()), (0, 0));
+    // One a reader holds is kept until it lets go.
+    let _held = reader.snapshot();
+    let four = std::sync::Arc::downgrade(&router.snapshot());
+    router.publish(snapshot(5)).expect("publish");
+    assert_eq!(router.reclaim(), 1);
+    assert!(four.strong_count() > 0);
+}

@@ -20,6 +20,7 @@ mod numbers;
 mod prefixes;
 mod projects;
 mod publish;
+mod reclaim;
 mod regrow;
 
 /// The throwaway PostgreSQL clusters of the integration tests, for the unit tests.
@@ -146,6 +147,8 @@ pub struct Admin {
     regrow: Mutex<Option<regrow::Regrow>>,
     /// Bulk changes durable and waiting to be published; shared with the checkpoint thread.
     bulk: Arc<bulk::Bulk>,
+    /// Frees the snapshots publishes replace, so that the writer does not.
+    _reclaimer: reclaim::Reclaimer,
 }
 
 const MAX_TEXT: usize = 256;
@@ -378,6 +381,7 @@ impl Admin {
             }),
             _ => Box::new(log::Journal(store)),
         };
+        let router = Router::from_arc(snapshot);
         Ok(Admin {
             access: access::PublishedAccess::new(&model),
             model: Arc::new(RwLock::new(model)),
@@ -387,7 +391,8 @@ impl Admin {
                 poisoned: None,
             }),
             queue: Mutex::new(Vec::new()),
-            router: Router::from_arc(snapshot),
+            _reclaimer: reclaim::Reclaimer::start(&router),
+            router,
             config,
             warnings,
             stats: Mutex::new(PublishStats::default()),

@@ -174,6 +174,46 @@ fn light_changes_are_answered_and_seen_while_a_bulk_change_is_built() {
     assert!(admin.bulk.state.lock().running.is_none());
 }
 
+/// What was published while a build ran is patched into it by its own thread, and the
+/// copy published shows the latest of everything: the bulk change, the light changes to
+/// its numbers and the light changes beside it.
+#[test]
+fn a_build_patches_in_what_was_published_meanwhile() {
+    let (admin, x, y) = admin_over(Box::new(MemoryStore::default()), AdminConfig::default());
+    admin.bulk.gate.hold();
+    let bulk = numbers(0, 2_000);
+    let answered = import_beside(&admin, bulk.clone(), &x);
+    wait_for(&admin, "the build", |s| s.running.is_some());
+    // Twenty of its numbers moved, and twenty new numbers, each a change of its own.
+    for number in &bulk[..20] {
+        admin
+            .assign_number(&Caller::Operator, "p", number, Some(&y))
+            .expect("moved");
+    }
+    let beside = numbers(10_000, 20);
+    for number in &beside {
+        import(&admin, vec![number.clone()], &y).expect("imported");
+    }
+    admin.bulk.gate.release();
+    answer(answered).expect("the bulk change");
+    assert!(
+        admin
+            .bulk
+            .caught_up
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= 1,
+        "the build patched in what came meanwhile"
+    );
+    for number in bulk[..20].iter().chain(&beside) {
+        assert_eq!(routed(&admin, number), Some(y.clone()), "{number}");
+    }
+    assert_eq!(routed(&admin, &bulk[20]), Some(x.clone()));
+    assert_eq!(admin.router().snapshot().len(), 2_020);
+    admin
+        .check_invariants()
+        .expect("published as the model says");
+}
+
 #[test]
 fn bulk_changes_made_during_a_build_are_published_by_the_next_one() {
     let (admin, x, y) = admin_over(Box::new(MemoryStore::default()), AdminConfig::default());
