@@ -204,7 +204,7 @@ pub struct Imported {
     pub errors: Vec<NumberError>,
 }
 
-/// One page of a project's numbers ([`Admin::list_numbers_page`](crate::Admin::list_numbers_page)).
+/// One page of a project's numbers ([`Replica::list_numbers_page`](crate::Replica::list_numbers_page)).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct NumbersPage {
     /// The numbers of this page, sorted.
@@ -213,7 +213,7 @@ pub struct NumbersPage {
     pub next: Option<E164>,
 }
 
-/// The largest page [`Admin::list_numbers_page`](crate::Admin::list_numbers_page) returns.
+/// The largest page [`Replica::list_numbers_page`](crate::Replica::list_numbers_page) returns.
 pub const MAX_PAGE: usize = 10_000;
 
 /// `DELETE /phone-numbers` response.
@@ -275,7 +275,7 @@ pub struct PrefixesDeleted {
     pub errors: Vec<PrefixError>,
 }
 
-/// One page of a project's prefixes ([`Admin::list_prefixes_page`](crate::Admin::list_prefixes_page)).
+/// One page of a project's prefixes ([`Replica::list_prefixes_page`](crate::Replica::list_prefixes_page)).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct PrefixesPage {
     /// The prefixes of this page, in order.

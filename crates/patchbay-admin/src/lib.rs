@@ -4,6 +4,10 @@
 //!
 //! - [`Admin`] runs the operations. Each takes a [`Caller`] (an API key, or the operator) and
 //!   checks its grants; errors carry the contract's codes ([`ErrorCode`]).
+//! - [`Replica`] is what an admin and a [`Follower`] share: the model, the router and the
+//!   path from applied changes to a published snapshot, with every read of the contract. A
+//!   follower is a read-only replica of a store another process changes (a running server's
+//!   data directory, or a shared store): it has no change operations at all.
 //! - A change is validated, appended to the [`Store`] (durable before it is acknowledged),
 //!   applied, and published as one snapshot: readers see all of it or none of it, and the
 //!   caller's next lookup sees it.
@@ -45,7 +49,7 @@ mod validity;
 mod voices;
 
 pub use admin::PublishStats;
-pub use admin::{Admin, AdminConfig, Caller, FollowStatus, Freshness};
+pub use admin::{Admin, AdminConfig, Caller, FollowStatus, Follower, Freshness, Replica};
 pub use api::{
     ConnectorPatch, ConnectorUpdate, ConnectorsFound, Deleted, DeletedConnector, ImportRequest,
     Imported, NewConnector, NumberError, NumbersFound, NumbersPage, Patch, PrefixError,
@@ -58,7 +62,7 @@ pub use model::{Grant, InvariantError, KeyInfo, NumberPrefix, PhoneNumber, Proje
 pub use patchbay_core;
 pub use store::postgres::{ConnectError, Postgres, DEFAULT_RETAIN, SCHEMA_VERSION};
 pub use store::{
-    Checkpoint, CheckpointWriter, DataDir, Discard, Loaded, MemoryStore, Records, Store, StoreError,
+    Checkpoint, CheckpointWriter, DataDir, Loaded, MemoryStore, Records, Store, StoreError,
 };
 pub use validity::NumberCheck;
 pub use voices::{

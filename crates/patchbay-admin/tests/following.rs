@@ -1,11 +1,14 @@
 //! A read-only follower of a data directory another admin owns: it starts from what the
 //! directory holds, applies every change the owner acknowledges, keeps up across the
-//! owner's checkpoints (also when it falls behind one), and refuses changes of its own.
+//! owner's checkpoints (also when it falls behind one), and answers reads as the owner does.
+//! It has no change operations: the type has none to call.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use patchbay_admin::{Admin, AdminConfig, Caller, DataDir, ErrorCode, ImportRequest, NewConnector};
+use patchbay_admin::{
+    Admin, AdminConfig, Caller, DataDir, ErrorCode, Follower, ImportRequest, NewConnector, Replica,
+};
 use patchbay_core::{ClientEnv, Connector};
 
 /// An owner of `dir` that checkpoints after `checkpoint_after` journal bytes.
@@ -53,7 +56,7 @@ fn number(i: u64) -> String {
     format!("+4420794{:05}", i)
 }
 
-fn routed(admin: &Admin, number: &str) -> bool {
+fn routed(admin: &Replica, number: &str) -> bool {
     admin
         .router()
         .get(number.parse().expect("a number"))
@@ -61,7 +64,7 @@ fn routed(admin: &Admin, number: &str) -> bool {
 }
 
 /// Waits until `follower` holds what `owner` holds; panics after 10 s.
-fn converge(owner: &Admin, follower: &Admin) {
+fn converge(owner: &Replica, follower: &Replica) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while follower.model_fingerprint() != owner.model_fingerprint() {
         assert!(Instant::now() < deadline, "the follower never caught up");
@@ -79,7 +82,7 @@ fn a_follower_starts_from_the_directory_and_applies_every_acknowledged_change() 
     let c = connector(&owner);
     import(&owner, &[number(1)], &c.connector_id);
     let follower =
-        Arc::new(Admin::open_following(tmp.path(), AdminConfig::default()).expect("follow"));
+        Arc::new(Follower::open_dir(tmp.path(), AdminConfig::default()).expect("follow"));
     assert!(
         routed(&follower, &number(1)),
         "what the directory held at start"
@@ -97,12 +100,14 @@ fn a_follower_starts_from_the_directory_and_applies_every_acknowledged_change() 
         }
     }
     converge(&owner, &follower);
-    let status = follower.follow_status().expect("a follower has a status");
+    // Applied from the journal a read at a time, not by reading the directory whole again.
+    let published = follower.publish_stats().publishes;
+    assert!(published >= 1, "{published} changes applied one by one");
+    let status = follower.follow_status();
     assert!(
         status.ready && status.applied == status.newest,
         "{status:?}"
     );
-    assert_eq!(follower.node_name(), None);
 }
 
 #[test]
@@ -113,7 +118,7 @@ fn a_follower_keeps_up_while_the_owner_checkpoints_all_the_time() {
     owner.bootstrap().expect("bootstrap");
     let c = connector(&owner);
     let follower =
-        Arc::new(Admin::open_following(tmp.path(), AdminConfig::default()).expect("follow"));
+        Arc::new(Follower::open_dir(tmp.path(), AdminConfig::default()).expect("follow"));
     follower.follow().expect("a follower thread");
     let writer = {
         let owner = owner.clone();
@@ -137,7 +142,7 @@ fn a_follower_far_behind_a_checkpoint_loads_the_directory_again() {
     let c = connector(&owner);
     import(&owner, &[number(0)], &c.connector_id);
     // No follower thread: the follower reads only when told to.
-    let follower = Admin::open_following(tmp.path(), AdminConfig::default()).expect("follow");
+    let follower = Follower::open_dir(tmp.path(), AdminConfig::default()).expect("follow");
     for i in 1..200 {
         import(&owner, &[number(i)], &c.connector_id);
     }
@@ -148,33 +153,44 @@ fn a_follower_far_behind_a_checkpoint_loads_the_directory_again() {
 }
 
 #[test]
-fn a_follower_refuses_changes() {
+fn a_follower_answers_reads_as_the_owner_does() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let owner = owner(tmp.path(), 64 << 20);
-    owner.bootstrap().expect("bootstrap");
+    let key = Caller::Key(owner.bootstrap().expect("bootstrap").expect("a new store"));
     let c = connector(&owner);
-    let follower = Admin::open_following(tmp.path(), AdminConfig::default()).expect("follow");
-    let err = follower
-        .import_numbers(
-            &Caller::Operator,
-            "default",
-            &ImportRequest {
-                phone_numbers: vec![number(7)],
-                client_env: None,
-                connector_id: Some(c.connector_id.clone()),
-            },
-        )
-        .expect_err("refused");
-    assert_eq!(err.code(), ErrorCode::Conflict);
-    assert!(err.message().contains("read-only"), "{}", err.message());
-    assert!(!routed(&follower, &number(7)));
-    assert!(!routed(&owner, &number(7)));
+    import(&owner, &[number(7), number(8)], &c.connector_id);
+    let follower = Follower::open_dir(tmp.path(), AdminConfig::default()).expect("follow");
+    for replica in [&*owner as &Replica, &follower] {
+        let page = replica
+            .list_numbers_page(&key, "default", None, None, 10)
+            .expect("a page");
+        let listed: Vec<String> = page
+            .phone_numbers
+            .iter()
+            .map(|n| n.number.to_string())
+            .collect();
+        assert_eq!(listed, [number(7), number(8)]);
+        let found = replica
+            .lookup_connector(&key, "default", &number(8))
+            .expect("routed");
+        assert_eq!(found.connector_id, c.connector_id);
+        let wrong = Caller::Key("pb_live_nobody.nothing".into());
+        let err = replica
+            .get_number(&wrong, "default", &number(7))
+            .expect_err("a wrong key");
+        assert_eq!(err.code(), ErrorCode::Unauthorized);
+        let err = replica
+            .get_number(&key, "default", &number(9))
+            .expect_err("not there");
+        assert_eq!(err.code(), ErrorCode::NotFound);
+    }
+    assert_eq!(follower.model_fingerprint(), owner.model_fingerprint());
 }
 
 #[test]
 fn a_directory_that_holds_nothing_is_refused() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let err = Admin::open_following(tmp.path(), AdminConfig::default())
+    let err = Follower::open_dir(tmp.path(), AdminConfig::default())
         .err()
         .expect("refused");
     assert!(

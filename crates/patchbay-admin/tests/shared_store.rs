@@ -9,8 +9,8 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use patchbay_admin::{
-    Admin, AdminConfig, Caller, ConnectError, DataDir, ErrorCode, ImportRequest, MemoryStore,
-    NewConnector, Postgres, SCHEMA_VERSION,
+    Admin, AdminConfig, Caller, ConnectError, DataDir, ErrorCode, Follower, Freshness,
+    ImportRequest, MemoryStore, NewConnector, Postgres, Replica, SCHEMA_VERSION,
 };
 use patchbay_core::{ClientEnv, Connector, E164};
 use pg::PgCluster;
@@ -82,7 +82,7 @@ fn number(i: u64) -> String {
 
 /// Waits (up to 10 s) until `admin`'s router answers `number` with `connector` (or no
 /// route, for `None`).
-fn routes(admin: &Admin, number: &str, connector: Option<&str>) -> bool {
+fn routes(admin: &Replica, number: &str, connector: Option<&str>) -> bool {
     let number: E164 = number.parse().expect("a number");
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -98,6 +98,33 @@ fn routes(admin: &Admin, number: &str, connector: Option<&str>) -> bool {
         }
         std::thread::sleep(Duration::from_millis(5));
     }
+}
+
+#[test]
+fn a_read_only_follower_of_the_store_applies_what_every_node_commits() {
+    let cluster = PgCluster::start();
+    let url = cluster.database();
+    let (a, b, c) = two_nodes(&url);
+    import(&a, &[number(1)], &c.connector_id);
+    let store = Postgres::connect(&url, "reader").expect("connect");
+    let follower = Arc::new(Follower::open_store(store, AdminConfig::default()).expect("open"));
+    // What the tables held at start, before any following.
+    assert!(routes(&follower, &number(1), Some(&c.connector_id)));
+    follower.follow().expect("a follower thread");
+    import(&b, &[number(2), number(3)], &c.connector_id);
+    let removed = a.delete_number(&Caller::Operator, "default", &number(1));
+    assert!(removed.is_ok(), "{removed:?}");
+    assert!(routes(&follower, &number(3), Some(&c.connector_id)));
+    assert!(routes(&follower, &number(1), None));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while follower.model_fingerprint() != a.model_fingerprint() {
+        assert!(Instant::now() < deadline, "the follower never caught up");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    follower.check_invariants().expect("invariants");
+    let status = follower.follow_status();
+    assert_eq!(status.freshness, Freshness::Fresh, "{status:?}");
+    assert_eq!(status.applied, a.follow_status().expect("shared").applied);
 }
 
 #[test]

@@ -39,7 +39,7 @@ use patchbay_core::{Router, Snapshot};
 
 use super::commit::Job;
 use super::publish::Effect;
-use super::{Admin, Writer};
+use super::Replica;
 use crate::error::AdminError;
 use crate::model::Model;
 
@@ -252,7 +252,7 @@ impl Bulk {
     }
 }
 
-impl Admin {
+impl Replica {
     /// Hands a durable bulk group, already in `model`, to a build: its `jobs` are answered
     /// once it is published. `position` is the position of its first change. Called by
     /// whoever holds the writer.
@@ -357,8 +357,8 @@ impl Admin {
 
     /// Publishes the build under way if it is finished (with `wait`, waits for it, and for
     /// every build after it), answers its callers and starts the next. Called by whoever
-    /// holds the writer.
-    pub(super) fn finish_bulk(&self, _writer: &mut Writer, wait: bool) {
+    /// publishes: the holder of an admin's writer, or a follower applying what it read.
+    pub(super) fn finish_bulk(&self, wait: bool) {
         loop {
             let model = self.model.read();
             let mut state = self.bulk.state.lock();

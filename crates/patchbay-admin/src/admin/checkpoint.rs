@@ -126,8 +126,8 @@ impl Drop for Admin {
     /// which must be left alone once the admin, and with it the directory's lock, is gone.
     fn drop(&mut self) {
         // The checkpoint may wait for the bulk changes to be published first.
-        let mut writer = self.writer.lock();
-        self.finish_bulk(&mut writer, true);
+        let writer = self.writer.lock();
+        self.finish_bulk(true);
         drop(writer);
         self.checkpoints.wait_idle();
     }
@@ -205,7 +205,7 @@ impl Admin {
         let written = {
             let mut writer = self.writer.lock();
             // The checkpoint in the background may wait for the bulk changes to be published.
-            self.finish_bulk(&mut writer, true);
+            self.finish_bulk(true);
             self.checkpoints.wait_idle();
             let model = self.model.read();
             let position = writer.position;

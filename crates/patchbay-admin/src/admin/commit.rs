@@ -26,7 +26,7 @@ use patchbay_core::Snapshot;
 
 use super::log::Kept;
 use super::publish::Effect;
-use super::{encode, Admin, Writer};
+use super::{encode, Admin, Replica, Writer};
 use crate::error::AdminError;
 use crate::model::{checkpoint, Model, Mutation};
 use crate::store::{MemoryStore, Records, Store};
@@ -293,11 +293,6 @@ impl Timing {
     }
 }
 
-/// Decodes a stored change.
-fn decode(at: u64, bytes: &[u8]) -> Result<Vec<Mutation>, AdminError> {
-    checkpoint::decode_change(at, bytes).map_err(AdminError::internal)
-}
-
 impl Admin {
     /// Runs `plan` in a group commit and returns its answer once its change is durable and
     /// published. A plan that returns no mutations changes nothing and is answered as is.
@@ -342,7 +337,7 @@ impl Admin {
                 if !bulk.is_empty() {
                     self.commit_group(&mut writer, &bulk);
                 }
-                self.finish_bulk(&mut writer, false);
+                self.finish_bulk(false);
                 drop(writer);
                 self.nudge_next();
                 if slot.is_planned() {
@@ -380,35 +375,15 @@ impl Admin {
         records: &Records,
         effect: &mut Effect,
     ) -> Result<(), AdminError> {
-        let mut at = writer.position;
-        let mut fresh = Vec::new();
-        let mut changes = Vec::new();
-        for (position, bytes) in records {
-            if *position <= at {
-                continue; // applied already (this node wrote it, or an earlier read had it)
-            }
-            if *position != at + 1 {
-                return Err(AdminError::internal(format!(
-                    "change {position} of the log follows {at}: read the log again"
-                )));
-            }
-            changes.push(decode(*position, bytes)?);
-            fresh.push((*position, bytes.clone()));
-            at = *position;
-        }
-        if fresh.is_empty() {
+        let fresh = Replica::apply_records(model, writer.position, records, effect)?;
+        let Some((at, _)) = fresh.last() else {
             return Ok(());
-        }
-        let cached = writer.log.local().append_group(&fresh);
-        for change in changes {
-            effect.add(&change);
-            change.into_iter().for_each(|m| model.apply(m));
-        }
-        writer.position = at;
+        };
+        writer.position = *at;
         if let Some(cluster) = &self.cluster {
-            cluster.set_applied(at);
+            cluster.set_applied(*at);
         }
-        if let Err(err) = cached {
+        if let Err(err) = writer.log.local().append_group(&fresh) {
             Self::replace_cache(writer, model, err);
         }
         Ok(())

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use patchbay_core::{Connector, Match, Prefix, E164};
 
-use super::{check_text, Admin, Caller};
+use super::{check_text, Admin, Caller, Replica};
 use crate::api::{
     ConnectorPatch, ConnectorUpdate, ConnectorsFound, DeletedConnector, NewConnector, Patch,
     UpdateOutcome,
@@ -16,7 +16,7 @@ use crate::lang::check_language_tag;
 use crate::model::{Model, Mutation};
 use crate::voices::tts_lang_code;
 
-impl Admin {
+impl Replica {
     /// Every connector of `project`.
     pub fn list_connectors(
         &self,
@@ -33,6 +33,90 @@ impl Admin {
             .collect())
     }
 
+    pub(super) fn connector_in<'m>(
+        model: &'m Model,
+        project: &str,
+        id: &str,
+    ) -> Result<&'m Connector, AdminError> {
+        model
+            .connectors
+            .get(id)
+            .filter(|c| c.project_id == project)
+            .ok_or_else(|| AdminError::not_found("connector", id))
+    }
+
+    /// One connector of `project`.
+    pub fn get_connector(
+        &self,
+        caller: &Caller,
+        project: &str,
+        id: &str,
+    ) -> Result<Connector, AdminError> {
+        let model = self.model.read();
+        self.authorize(&model, caller, project)?;
+        Replica::connector_in(&model, project, id).cloned()
+    }
+
+    /// The connectors of `project` among `ids` (at least one).
+    pub fn batch_get_connectors(
+        &self,
+        caller: &Caller,
+        project: &str,
+        ids: &[String],
+    ) -> Result<ConnectorsFound, AdminError> {
+        self.check_list("connectorIds", "connector", ids.len())?;
+        let model = self.model.read();
+        self.authorize(&model, caller, project)?;
+        let mut out = ConnectorsFound {
+            found: Vec::new(),
+            not_found: Vec::new(),
+        };
+        for id in ids {
+            match Replica::connector_in(&model, project, id) {
+                Ok(c) => out.found.push(c.clone()),
+                Err(_) => out.not_found.push(id.clone()),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The connector of `project` that serves `phone_number`, from the published snapshot.
+    pub fn lookup_connector(
+        &self,
+        caller: &Caller,
+        project: &str,
+        phone_number: &str,
+    ) -> Result<Connector, AdminError> {
+        self.lookup_route(caller, project, phone_number)
+            .map(|(connector, _)| connector)
+    }
+
+    /// [`Replica::lookup_connector`], and how the number matched: its own entry, or which
+    /// prefix. Routing is global; the project check comes after (a number another project
+    /// routes is not found here).
+    pub fn lookup_route(
+        &self,
+        caller: &Caller,
+        project: &str,
+        phone_number: &str,
+    ) -> Result<(Connector, Match), AdminError> {
+        // The published keys, not the model: a lookup never waits for a change.
+        self.access.authorize(caller, project)?;
+        let number = self.normalize(phone_number)?;
+        let route = self.router.get(number);
+        match route {
+            Some(route) if route.connector().project_id == project => {
+                Ok((route.connector().clone(), route.matched()))
+            }
+            _ => Err(AdminError::new(
+                ErrorCode::NotFound,
+                format!("no connector of this project serves {number}"),
+            )),
+        }
+    }
+}
+
+impl Admin {
     fn check_voice(&self, voice: &str) -> Result<String, AdminError> {
         self.config
             .voices
@@ -86,53 +170,6 @@ impl Admin {
         })
     }
 
-    pub(super) fn connector_in<'m>(
-        model: &'m Model,
-        project: &str,
-        id: &str,
-    ) -> Result<&'m Connector, AdminError> {
-        model
-            .connectors
-            .get(id)
-            .filter(|c| c.project_id == project)
-            .ok_or_else(|| AdminError::not_found("connector", id))
-    }
-
-    /// One connector of `project`.
-    pub fn get_connector(
-        &self,
-        caller: &Caller,
-        project: &str,
-        id: &str,
-    ) -> Result<Connector, AdminError> {
-        let model = self.model.read();
-        self.authorize(&model, caller, project)?;
-        Self::connector_in(&model, project, id).cloned()
-    }
-
-    /// The connectors of `project` among `ids` (at least one).
-    pub fn batch_get_connectors(
-        &self,
-        caller: &Caller,
-        project: &str,
-        ids: &[String],
-    ) -> Result<ConnectorsFound, AdminError> {
-        self.check_list("connectorIds", "connector", ids.len())?;
-        let model = self.model.read();
-        self.authorize(&model, caller, project)?;
-        let mut out = ConnectorsFound {
-            found: Vec::new(),
-            not_found: Vec::new(),
-        };
-        for id in ids {
-            match Self::connector_in(&model, project, id) {
-                Ok(c) => out.found.push(c.clone()),
-                Err(_) => out.not_found.push(id.clone()),
-            }
-        }
-        Ok(out)
-    }
-
     /// The mutations that apply `patch` to connector `id`, and the updated connector.
     fn plan_update(
         &self,
@@ -142,7 +179,7 @@ impl Admin {
         id: &str,
         patch: &ConnectorPatch,
     ) -> Result<(Connector, Vec<Mutation>), AdminError> {
-        let mut next = Self::connector_in(model, project, id)?.clone();
+        let mut next = Replica::connector_in(model, project, id)?.clone();
         let required = |field: &str| {
             AdminError::validation(format!("{field} cannot be cleared (null): send a value"))
         };
@@ -292,7 +329,7 @@ impl Admin {
         let (caller, project, id) = (caller.clone(), project.to_string(), id.to_string());
         self.change(move |admin, model| {
             admin.authorize(model, &caller, &project)?;
-            Self::connector_in(model, &project, &id)?;
+            Replica::connector_in(model, &project, &id)?;
             let numbers: Vec<E164> = model
                 .by_connector
                 .get(id.as_str())
@@ -326,40 +363,5 @@ impl Admin {
                 },
             ))
         })
-    }
-
-    /// The connector of `project` that serves `phone_number`, from the published snapshot.
-    pub fn lookup_connector(
-        &self,
-        caller: &Caller,
-        project: &str,
-        phone_number: &str,
-    ) -> Result<Connector, AdminError> {
-        self.lookup_route(caller, project, phone_number)
-            .map(|(connector, _)| connector)
-    }
-
-    /// [`Admin::lookup_connector`], and how the number matched: its own entry, or which
-    /// prefix. Routing is global; the project check comes after (a number another project
-    /// routes is not found here).
-    pub fn lookup_route(
-        &self,
-        caller: &Caller,
-        project: &str,
-        phone_number: &str,
-    ) -> Result<(Connector, Match), AdminError> {
-        // The published keys, not the model: a lookup never waits for a change.
-        self.access.authorize(caller, project)?;
-        let number = self.normalize(phone_number)?;
-        let route = self.router.get(number);
-        match route {
-            Some(route) if route.connector().project_id == project => {
-                Ok((route.connector().clone(), route.matched()))
-            }
-            _ => Err(AdminError::new(
-                ErrorCode::NotFound,
-                format!("no connector of this project serves {number}"),
-            )),
-        }
     }
 }

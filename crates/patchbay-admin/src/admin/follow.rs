@@ -1,6 +1,7 @@
-//! Following a shared store: every change any node commits, applied here in commit order.
-//! The same follower keeps a read-only process beside a running server in step with the
-//! server's data directory (there the feed polls the directory every few milliseconds).
+//! Following a store: every change committed there, applied here in commit order. An
+//! [`Admin`] of a shared store follows what the other nodes commit; a read-only
+//! [`Follower`](super::Follower) follows a shared store, or the data directory of a running
+//! server (there the feed wakes when the journal changes). Both go through [`Follows`].
 //!
 //! A follower thread reads the log by position after the last change this node applied,
 //! applies what it finds as one group (each change whole, in order, each once: a change at
@@ -22,6 +23,7 @@ use super::log::shared_error;
 use super::publish::Effect;
 use super::{store_error, Admin};
 use crate::error::{AdminError, ErrorCode};
+use crate::model::Model;
 use crate::store::postgres::Postgres;
 use crate::store::tail::DirFeed;
 use crate::store::{Feed, Records};
@@ -195,25 +197,241 @@ impl Cluster {
         }
     }
 
-    /// Why this node refuses changes: it follows another process's data directory
-    /// (`conflict`), or it has not reached its shared store since it started
-    /// (`unavailable`).
+    /// Why an admin refuses changes: it has not reached its shared store since it started
+    /// (`unavailable`). A follower takes no change at all, so its source never refuses.
     pub(crate) fn refusal(&self) -> Option<AdminError> {
         match &self.source {
-            Source::Shared { store, .. } if store.get().is_some() => None,
-            Source::Shared { .. } => Some(AdminError::unavailable(UNREACHED)),
-            Source::Dir { dir, .. } => Some(AdminError::conflict(format!(
-                "this process follows {} read-only: make changes through the server that \
-                 owns it",
-                dir.display()
-            ))),
+            Source::Shared { store, .. } if store.get().is_none() => {
+                Some(AdminError::unavailable(UNREACHED))
+            }
+            Source::Shared { .. } | Source::Dir { .. } => None,
+        }
+    }
+
+    /// Where the node stands now.
+    pub(crate) fn status(&self) -> FollowStatus {
+        let reachable = self.reachable.load(Ordering::Acquire) && self.reached();
+        let ready = self.ready.load(Ordering::Acquire);
+        FollowStatus {
+            applied: self.applied.load(Ordering::Acquire),
+            newest: self.newest.load(Ordering::Acquire),
+            reachable,
+            ready,
+            freshness: match (reachable, ready) {
+                (false, _) => Freshness::CacheOnly,
+                (true, true) => Freshness::Fresh,
+                (true, false) => Freshness::CatchingUp,
+            },
+            stale: self.confirmed.lock().unwrap_or(self.started).elapsed(),
+        }
+    }
+
+    pub(crate) fn applied(&self) -> u64 {
+        self.applied.load(Ordering::Acquire)
+    }
+}
+
+/// A replica kept in step with a [`Feed`]: an admin of a shared store (which also commits
+/// there), or a [`Follower`](super::Follower). The reading, the retries and the reload
+/// when the feed no longer reaches back are the same for both; what each does with what
+/// it read is its own.
+pub(super) trait Follows: Send + Sync + 'static {
+    /// Where it stands; `None` when it follows nothing (an embedded store).
+    fn cluster(&self) -> Option<&Cluster>;
+    /// Applies changes read from the feed, as one group.
+    fn apply_followed(&self, records: &Records) -> Result<(), AdminError>;
+    /// Replaces the model with `fresh`, read whole from the feed at position `at`, unless
+    /// the replica got as far meanwhile.
+    fn reload(&self, cluster: &Cluster, at: u64, fresh: Model) -> Result<(), AdminError>;
+}
+
+/// Starts the thread that keeps `node` in step with what it follows; `None` when it
+/// follows nothing. The thread ends once `node` is dropped.
+pub(super) fn start<T: Follows>(node: &Arc<T>) -> Option<JoinHandle<()>> {
+    let cluster = node.cluster()?;
+    let feed = match cluster.source.feed() {
+        Ok(feed) => feed,
+        Err(error) => {
+            tracing::error!(%error, "cannot follow the store");
+            return None;
+        }
+    };
+    let node = Arc::downgrade(node);
+    std::thread::Builder::new()
+        .name("patchbay-follow".into())
+        .spawn(move || follow_loop(node, feed))
+        .ok()
+}
+
+/// Reads the feed until `node` has applied everything it held when the call began: what a
+/// command that answers once and exits runs instead of a follower thread. Returns the
+/// position reached.
+pub(super) fn catch_up(node: &impl Follows, cluster: &Cluster) -> Result<u64, AdminError> {
+    let mut feed = cluster.source.feed()?;
+    loop {
+        let newest = follow_step(node, cluster, &mut *feed)?;
+        if cluster.applied() >= newest {
+            return Ok(newest);
         }
     }
 }
 
+/// One read of the feed, applied; when the feed no longer holds the changes right after
+/// the node's position (pruned, or past a data directory's checkpoint), the node reloads
+/// from the tables instead. Returns the newest position seen.
+fn follow_step(
+    node: &impl Follows,
+    cluster: &Cluster,
+    feed: &mut dyn Feed,
+) -> Result<u64, AdminError> {
+    let applied = cluster.applied();
+    let (records, newest) = feed.read(applied, READ_LIMIT).map_err(|e| {
+        cluster.set_reachable(false);
+        shared_error(e)
+    })?;
+    cluster.set_reachable(true);
+    cluster.newest.fetch_max(newest, Ordering::AcqRel);
+    let pruned = match records.first() {
+        Some((first, _)) => *first > applied + 1,
+        None => newest > applied,
+    };
+    if pruned {
+        tracing::warn!(
+            node = cluster.source.node(),
+            applied,
+            "{}",
+            cluster.source.reload()
+        );
+        let (at, fresh) = feed.tables().map_err(shared_error)?;
+        fresh.check_loaded().map_err(|e| {
+            AdminError::internal(format!("what the store holds is inconsistent: {e}"))
+        })?;
+        node.reload(cluster, at, fresh)?;
+    } else if records.last().is_some_and(|(last, _)| *last > applied) {
+        node.apply_followed(&records)?;
+    }
+    let applied = cluster.applied();
+    if applied >= newest {
+        cluster.confirm();
+    }
+    // A reload may reach past what the read saw.
+    cluster.newest.fetch_max(applied, Ordering::AcqRel);
+    Ok(newest.max(applied))
+}
+
+fn follow_loop<T: Follows>(node: Weak<T>, mut feed: Box<dyn Feed>) {
+    let mut backoff = Duration::from_millis(50);
+    let mut logged_down = false;
+    loop {
+        let Some(node) = node.upgrade() else {
+            return;
+        };
+        let Some(cluster) = node.cluster() else {
+            return;
+        };
+        let before = cluster.applied();
+        match follow_step(&*node, cluster, &mut *feed) {
+            Ok(newest) => {
+                if logged_down {
+                    tracing::info!(node = cluster.source.node(), "the store is reachable again");
+                    logged_down = false;
+                }
+                backoff = Duration::from_millis(50);
+                let applied = cluster.applied();
+                // More is waiting when this read filled up: read on at once.
+                if applied < newest && applied >= before + READ_LIMIT as u64 {
+                    continue;
+                }
+                drop(node);
+                if let Err(error) = feed.wait(SAFETY_NET) {
+                    tracing::debug!(%error, "waiting for the store's notification failed");
+                }
+            }
+            Err(error) if error.code() == ErrorCode::Unavailable => {
+                if !logged_down {
+                    tracing::warn!(
+                        node = cluster.source.node(),
+                        %error,
+                        "lost the store: lookups answer from the last state; retrying"
+                    );
+                    logged_down = true;
+                }
+                drop(node);
+                std::thread::sleep(backoff);
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+            Err(error) => {
+                tracing::error!(node = cluster.source.node(), %error, "applying the log failed");
+                drop(node);
+                std::thread::sleep(MAX_BACKOFF);
+            }
+        }
+    }
+}
+
+impl Follows for Admin {
+    fn cluster(&self) -> Option<&Cluster> {
+        self.cluster.as_ref()
+    }
+
+    /// Applies under the writer lock, caches what it applied, and checkpoints the cache
+    /// when due.
+    fn apply_followed(&self, records: &Records) -> Result<(), AdminError> {
+        let applied = {
+            let mut writer = self.writer.lock();
+            let writer = &mut *writer;
+            let mut model = self.model.write();
+            let mut effect = Effect::default();
+            let started = std::time::Instant::now();
+            let applied = self.apply_committed(writer, &mut model, records, &mut effect);
+            let model = RwLockWriteGuard::downgrade(model);
+            let published = self.publish_group(effect, &model, started);
+            drop(model);
+            if applied.is_ok() && published.is_ok() {
+                self.start_checkpoint_if_due(writer);
+            }
+            applied.and(published)
+        };
+        self.nudge_next();
+        applied
+    }
+
+    /// Replaces the model, caches it, and publishes a snapshot built from it.
+    fn reload(&self, cluster: &Cluster, at: u64, fresh: Model) -> Result<(), AdminError> {
+        let reloaded = {
+            let mut writer = self.writer.lock();
+            let writer = &mut *writer;
+            if writer.position >= at {
+                Ok(()) // this node got as far on its own meanwhile
+            } else {
+                let mut model = self.model.write();
+                let snapshot = Arc::new(
+                    fresh
+                        .snapshot(self.router.version() + 1)
+                        .map_err(|e| AdminError::internal(e.to_string()))?,
+                );
+                let cached = checkpoint_now(writer.log.local(), at, &fresh, Arc::clone(&snapshot));
+                if let Err(error) = cached {
+                    tracing::error!(%error, "the local cache failed; keeping it in memory instead");
+                    let mut memory = crate::store::MemoryStore::default();
+                    checkpoint_now(&mut memory, at, &fresh, Arc::clone(&snapshot))
+                        .map_err(store_error)?;
+                    writer.log.replace_local(Box::new(memory));
+                }
+                writer.position = at;
+                cluster.set_applied(at);
+                // The snapshot built from the tables shows every change this node made
+                // (they are in the log before `at`).
+                self.replace_model(&mut model, fresh, snapshot)
+            }
+        };
+        self.nudge_next();
+        reloaded
+    }
+}
+
 impl Admin {
-    /// This node's name in its shared store's log; `None` for an embedded store or a
-    /// follower of a data directory.
+    /// This node's name in its shared store's log; `None` for an embedded store.
     pub fn node_name(&self) -> Option<&str> {
         match &self.cluster.as_ref()?.source {
             Source::Shared { node, .. } => Some(node),
@@ -221,25 +439,9 @@ impl Admin {
         }
     }
 
-    /// Where this node stands against the store it follows (a shared store, or the data
-    /// directory of [`Admin::open_following`]); `None` for an embedded store.
+    /// Where this node stands against its shared store; `None` for an embedded store.
     pub fn follow_status(&self) -> Option<FollowStatus> {
-        self.cluster.as_ref().map(|c| {
-            let reachable = c.reachable.load(Ordering::Acquire) && c.reached();
-            let ready = c.ready.load(Ordering::Acquire);
-            FollowStatus {
-                applied: c.applied.load(Ordering::Acquire),
-                newest: c.newest.load(Ordering::Acquire),
-                reachable,
-                ready,
-                freshness: match (reachable, ready) {
-                    (false, _) => Freshness::CacheOnly,
-                    (true, true) => Freshness::Fresh,
-                    (true, false) => Freshness::CatchingUp,
-                },
-                stale: c.confirmed.lock().unwrap_or(c.started).elapsed(),
-            }
-        })
+        self.cluster.as_ref().map(Cluster::status)
     }
 
     /// Connects a node that started from its cache (see [`Admin::open_cached`]) to its
@@ -289,199 +491,18 @@ impl Admin {
         Ok(())
     }
 
-    /// Starts the thread that keeps this node in step with the store it follows; `None`
-    /// for an embedded store. The thread ends once the admin is dropped.
+    /// Starts the thread that keeps this node in step with its shared store; `None` for an
+    /// embedded store. The thread ends once the admin is dropped.
     pub fn follow(self: &Arc<Admin>) -> Option<JoinHandle<()>> {
-        let cluster = self.cluster.as_ref()?;
-        let feed = match cluster.source.feed() {
-            Ok(feed) => feed,
-            Err(error) => {
-                tracing::error!(%error, "cannot follow the store");
-                return None;
-            }
-        };
-        let admin = Arc::downgrade(self);
-        std::thread::Builder::new()
-            .name("patchbay-follow".into())
-            .spawn(move || follow_loop(admin, feed))
-            .ok()
+        start(self)
     }
 
     /// Reads the shared log until this node has applied everything committed when the call
     /// began: what a command that answers once and exits runs instead of [`Admin::follow`].
     pub fn catch_up(&self) -> Result<u64, AdminError> {
-        let Some(cluster) = &self.cluster else {
-            return Ok(self.writer.lock().position);
-        };
-        let mut feed = cluster.source.feed()?;
-        loop {
-            let newest = self.follow_step(cluster, &mut *feed)?;
-            if cluster.applied.load(Ordering::Acquire) >= newest {
-                return Ok(newest);
-            }
-        }
-    }
-
-    /// One read of the log, applied; when the log no longer holds the changes right after
-    /// this node's position (pruned, or past a data directory's checkpoint), the node
-    /// reloads from the tables instead. Returns the newest position seen.
-    fn follow_step(&self, cluster: &Cluster, feed: &mut dyn Feed) -> Result<u64, AdminError> {
-        let applied = cluster.applied.load(Ordering::Acquire);
-        let (records, newest) = feed.read(applied, READ_LIMIT).map_err(|e| {
-            cluster.set_reachable(false);
-            shared_error(e)
-        })?;
-        cluster.set_reachable(true);
-        cluster.newest.fetch_max(newest, Ordering::AcqRel);
-        let pruned = match records.first() {
-            Some((first, _)) => *first > applied + 1,
-            None => newest > applied,
-        };
-        if pruned {
-            tracing::warn!(
-                node = cluster.source.node(),
-                applied,
-                "{}",
-                cluster.source.reload()
-            );
-            self.reload_from_tables(cluster, feed)?;
-        } else {
-            self.apply_followed(&records)?;
-        }
-        let applied = cluster.applied.load(Ordering::Acquire);
-        if applied >= newest {
-            cluster.confirm();
-        }
-        // A reload may reach past what the read saw.
-        cluster.newest.fetch_max(applied, Ordering::AcqRel);
-        Ok(newest.max(applied))
-    }
-
-    /// Replaces the model with the tables' (read in one snapshot of the database), caches
-    /// it, and publishes a snapshot built from it.
-    fn reload_from_tables(&self, cluster: &Cluster, feed: &mut dyn Feed) -> Result<(), AdminError> {
-        let (at, fresh) = feed.tables().map_err(shared_error)?;
-        fresh.check_loaded().map_err(|e| {
-            AdminError::internal(format!("what the store holds is inconsistent: {e}"))
-        })?;
-        let reloaded = {
-            let mut writer = self.writer.lock();
-            let writer = &mut *writer;
-            if writer.position >= at {
-                Ok(()) // this node got as far on its own meanwhile
-            } else {
-                let mut model = self.model.write();
-                let snapshot = Arc::new(
-                    fresh
-                        .snapshot(self.router.version() + 1)
-                        .map_err(|e| AdminError::internal(e.to_string()))?,
-                );
-                let cached = checkpoint_now(writer.log.local(), at, &fresh, Arc::clone(&snapshot));
-                if let Err(error) = cached {
-                    tracing::error!(%error, "the local cache failed; keeping it in memory instead");
-                    let mut memory = crate::store::MemoryStore::default();
-                    checkpoint_now(&mut memory, at, &fresh, Arc::clone(&snapshot))
-                        .map_err(store_error)?;
-                    writer.log.replace_local(Box::new(memory));
-                }
-                *model = fresh;
-                self.access.publish(&model);
-                writer.position = at;
-                cluster.set_applied(at);
-                let published = self
-                    .router
-                    .publish_arc(snapshot)
-                    .map_err(|e| AdminError::internal(e.to_string()));
-                // The snapshot built from the tables shows every change this node made
-                // (they are in the log before `at`): bulk changes waiting to be published
-                // and an index being rebuilt from an older snapshot are dropped, and the
-                // bulk changes answered.
-                *self.regrow.lock() = None;
-                for job in self.bulk.supersede() {
-                    job.settle(published.clone());
-                }
-                published
-            }
-        };
-        self.nudge_next();
-        reloaded
-    }
-
-    /// Applies changes read from the log, as one group, under the writer lock.
-    fn apply_followed(&self, records: &Records) -> Result<(), AdminError> {
-        let applied = self
-            .cluster
-            .as_ref()
-            .map_or(0, |c| c.applied.load(Ordering::Acquire));
-        if records.last().is_none_or(|(newest, _)| *newest <= applied) {
-            return Ok(()); // nothing new (this node's own commits, say): no lock taken
-        }
-        let applied = {
-            let mut writer = self.writer.lock();
-            let writer = &mut *writer;
-            let mut model = self.model.write();
-            let mut effect = Effect::default();
-            let started = std::time::Instant::now();
-            let applied = self.apply_committed(writer, &mut model, records, &mut effect);
-            let model = RwLockWriteGuard::downgrade(model);
-            let published = self.publish_group(effect, &model, started);
-            drop(model);
-            if applied.is_ok() && published.is_ok() {
-                self.start_checkpoint_if_due(writer);
-            }
-            applied.and(published)
-        };
-        self.nudge_next();
-        applied
-    }
-}
-
-fn follow_loop(admin: Weak<Admin>, mut feed: Box<dyn Feed>) {
-    let mut backoff = Duration::from_millis(50);
-    let mut logged_down = false;
-    loop {
-        let Some(node) = admin.upgrade() else {
-            return;
-        };
-        let Some(cluster) = node.cluster.as_ref() else {
-            return;
-        };
-        let before = cluster.applied.load(Ordering::Acquire);
-        match node.follow_step(cluster, &mut *feed) {
-            Ok(newest) => {
-                if logged_down {
-                    tracing::info!(node = cluster.source.node(), "the store is reachable again");
-                    logged_down = false;
-                }
-                backoff = Duration::from_millis(50);
-                let applied = cluster.applied.load(Ordering::Acquire);
-                // More is waiting when this read filled up: read on at once.
-                if applied < newest && applied >= before + READ_LIMIT as u64 {
-                    continue;
-                }
-                drop(node);
-                if let Err(error) = feed.wait(SAFETY_NET) {
-                    tracing::debug!(%error, "waiting for the store's notification failed");
-                }
-            }
-            Err(error) if error.code() == ErrorCode::Unavailable => {
-                if !logged_down {
-                    tracing::warn!(
-                        node = cluster.source.node(),
-                        %error,
-                        "lost the store: lookups answer from the last state; retrying"
-                    );
-                    logged_down = true;
-                }
-                drop(node);
-                std::thread::sleep(backoff);
-                backoff = (backoff * 2).min(MAX_BACKOFF);
-            }
-            Err(error) => {
-                tracing::error!(node = cluster.source.node(), %error, "applying the log failed");
-                drop(node);
-                std::thread::sleep(MAX_BACKOFF);
-            }
+        match &self.cluster {
+            Some(cluster) => catch_up(self, cluster),
+            None => Ok(self.writer.lock().position),
         }
     }
 }

@@ -15,6 +15,7 @@ mod checkpoint;
 mod commit;
 mod connectors;
 mod follow;
+mod follower;
 mod log;
 mod numbers;
 mod prefixes;
@@ -22,6 +23,7 @@ mod projects;
 mod publish;
 mod reclaim;
 mod regrow;
+mod replica;
 
 /// The throwaway PostgreSQL clusters of the integration tests, for the unit tests.
 #[cfg(test)]
@@ -29,19 +31,21 @@ mod regrow;
 mod pg;
 
 pub use follow::{FollowStatus, Freshness};
+pub use follower::Follower;
+pub use replica::Replica;
 
 use std::collections::BTreeSet;
 use std::ops::Bound;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use parking_lot::{Mutex, RwLock};
-use patchbay_core::{normalize_in, Region, Router, E164};
+use parking_lot::Mutex;
+use patchbay_core::Region;
 
 use crate::api::MAX_PAGE;
-use crate::error::{AdminError, ErrorCode};
+use crate::error::AdminError;
 use crate::keys;
-use crate::model::{InvariantError, Model, Mutation};
+use crate::model::Mutation;
 use crate::store::postgres::Postgres;
 use crate::store::{Feed, SharedLog, Store, StoreError};
 use crate::validity::NumberCheck;
@@ -124,31 +128,26 @@ struct Writer {
     poisoned: Option<String>,
 }
 
-/// The change side of patchbay. Cheap to share behind an `Arc`; every method is safe to
-/// call from many threads.
+/// The change side of patchbay: a [`Replica`] (its reads are an admin's through `Deref`)
+/// with a writer in front of it, the journal or the shared store's log. Cheap to share
+/// behind an `Arc`; every method is safe to call from many threads.
 pub struct Admin {
-    /// Shared with the thread that writes a checkpoint in the background.
-    model: Arc<RwLock<Model>>,
+    replica: Replica,
     writer: Mutex<Writer>,
     /// Changes waiting for the next group commit.
     queue: Mutex<Vec<Arc<dyn commit::Job>>>,
-    router: Router,
-    config: AdminConfig,
-    warnings: Vec<String>,
-    stats: Mutex<PublishStats>,
-    /// The shared store and where this node stands in its log, when it follows one.
+    /// The shared store and where this node stands in its log, when it is a node of one.
     cluster: Option<follow::Cluster>,
-    /// The keys and projects lookups are checked against, published with every change to
-    /// them, so that a lookup never waits for the model's lock.
-    access: access::PublishedAccess,
     /// The checkpoint being written in the background, if any.
     checkpoints: Arc<checkpoint::Checkpoints>,
-    /// The index being rebuilt with more shards in the background, if it is.
-    regrow: Mutex<Option<regrow::Regrow>>,
-    /// Bulk changes durable and waiting to be published; shared with the checkpoint thread.
-    bulk: Arc<bulk::Bulk>,
-    /// Frees the snapshots publishes replace, so that the writer does not.
-    _reclaimer: reclaim::Reclaimer,
+}
+
+impl std::ops::Deref for Admin {
+    type Target = Replica;
+
+    fn deref(&self) -> &Replica {
+        &self.replica
+    }
 }
 
 const MAX_TEXT: usize = 256;
@@ -238,7 +237,7 @@ fn check_text(field: &str, value: &str, allow_empty: bool) -> Result<(), AdminEr
 
 impl Admin {
     /// Opens an admin over `store`: loads the checkpoint, replays the journal, and publishes
-    /// the resulting snapshot. A torn journal tail is dropped (see [`Admin::warnings`]).
+    /// the resulting snapshot. A torn journal tail is dropped (see [`Replica::warnings`]).
     pub fn open(mut store: Box<dyn Store>, config: AdminConfig) -> Result<Admin, AdminError> {
         let opened = commit::load(&mut *store)?;
         Admin::assemble(store, opened, config, None)
@@ -321,37 +320,6 @@ impl Admin {
         Admin::assemble(cache, opened, config, Some(cluster))
     }
 
-    /// Opens a read-only follower of the data directory `dir`, which a running server may
-    /// own: the directory is read whole (checkpoint and journal, consistently however the
-    /// owner checkpoints meanwhile), and [`Admin::follow`] then applies every change the
-    /// owner acknowledges, within milliseconds. Changes through this admin are refused; it
-    /// keeps nothing of its own.
-    pub fn open_following(
-        dir: impl Into<std::path::PathBuf>,
-        config: AdminConfig,
-    ) -> Result<Admin, AdminError> {
-        let dir = dir.into();
-        let failed = |e: crate::store::SharedError| AdminError::internal(e.reason());
-        let mut feed = crate::store::tail::DirFeed::new(&dir).map_err(failed)?;
-        let (position, model) = crate::store::Feed::tables(&mut feed).map_err(failed)?;
-        model.check_loaded().map_err(|e| {
-            AdminError::internal(format!(
-                "{}: the stored model is inconsistent: {e}",
-                dir.display()
-            ))
-        })?;
-        let name = format!("follower of {}", dir.display());
-        let cluster = follow::Cluster::new(follow::Source::Dir { dir, name }, position, position);
-        let store = Box::new(crate::store::Discard);
-        let opened = commit::Opened {
-            model,
-            position,
-            snapshot: None,
-            warnings: Vec::new(),
-        };
-        Admin::assemble(store, opened, config, Some(cluster))
-    }
-
     fn assemble(
         store: Box<dyn Store>,
         opened: commit::Opened,
@@ -364,14 +332,6 @@ impl Admin {
             snapshot,
             warnings,
         } = opened;
-        let snapshot = match snapshot {
-            Some(snapshot) => snapshot,
-            None => Arc::new(
-                model
-                    .snapshot(position + 1)
-                    .map_err(|e| AdminError::internal(e.to_string()))?,
-            ),
-        };
         let log: Box<dyn log::Log> = match cluster.as_ref().map(|c| &c.source) {
             Some(follow::Source::Shared { store: shared, .. }) => Box::new(log::SharedJournal {
                 shared: shared
@@ -381,178 +341,16 @@ impl Admin {
             }),
             _ => Box::new(log::Journal(store)),
         };
-        let router = Router::from_arc(snapshot);
         Ok(Admin {
-            access: access::PublishedAccess::new(&model),
-            model: Arc::new(RwLock::new(model)),
+            replica: Replica::new(model, position, snapshot, config, warnings)?,
             writer: Mutex::new(Writer {
                 log,
                 position,
                 poisoned: None,
             }),
             queue: Mutex::new(Vec::new()),
-            _reclaimer: reclaim::Reclaimer::start(&router),
-            router,
-            config,
-            warnings,
-            stats: Mutex::new(PublishStats::default()),
             cluster,
             checkpoints: Arc::default(),
-            regrow: Mutex::new(None),
-            bulk: Arc::default(),
         })
-    }
-
-    /// What start-up dropped or noticed (a torn journal tail, say).
-    pub fn warnings(&self) -> &[String] {
-        &self.warnings
-    }
-
-    /// Publishing figures since start.
-    pub fn publish_stats(&self) -> PublishStats {
-        *self.stats.lock()
-    }
-
-    /// The router this admin publishes into: hand readers out of it.
-    pub fn router(&self) -> &Router {
-        &self.router
-    }
-
-    /// Whether `caller` may use `project` (see [`access::authorize`]).
-    fn authorize(&self, model: &Model, caller: &Caller, project: &str) -> Result<(), AdminError> {
-        access::authorize(model, caller, project)
-    }
-
-    /// Checks that `caller` is a valid key (or the operator) without naming a project.
-    pub fn authenticate_caller(&self, caller: &Caller) -> Result<(), AdminError> {
-        match caller {
-            Caller::Operator => Ok(()),
-            Caller::Key(key) => access::authenticate(&*self.model.read(), key).map(|_| ()),
-        }
-    }
-
-    fn operator_only(caller: &Caller) -> Result<(), AdminError> {
-        match caller {
-            Caller::Operator => Ok(()),
-            Caller::Key(_) => Err(AdminError::new(
-                ErrorCode::Forbidden,
-                "only the operator (the command line) manages projects and keys",
-            )),
-        }
-    }
-
-    fn check_bulk(&self, count: usize) -> Result<(), AdminError> {
-        if count > self.config.max_bulk {
-            return Err(AdminError::new(
-                ErrorCode::PayloadTooLarge,
-                format!(
-                    "{count} items in one call; the limit is {}: split the call",
-                    self.config.max_bulk
-                ),
-            ));
-        }
-        Ok(())
-    }
-
-    /// A bulk call's list: at least one item, at most the bulk limit.
-    fn check_list(&self, field: &str, items: &str, count: usize) -> Result<(), AdminError> {
-        if count == 0 {
-            return Err(AdminError::invalid_request(format!(
-                "{field} must list at least one {items}"
-            )));
-        }
-        self.check_bulk(count)
-    }
-
-    fn normalize(&self, input: &str) -> Result<E164, AdminError> {
-        Ok(normalize_in(input, self.config.default_region)?)
-    }
-
-    /// Checks the model's invariants, and that the published snapshot routes exactly what
-    /// the model says (for tests and diagnostics).
-    ///
-    /// # Errors
-    ///
-    /// The first [`InvariantError`] found.
-    pub fn check_invariants(&self) -> Result<(), InvariantError> {
-        let model = self.model.read();
-        model.check_invariants()?;
-        // The published snapshot is exactly what the model routes.
-        let snapshot = self.router.snapshot();
-        let assigned = model
-            .numbers
-            .values()
-            .filter(|e| e.connector.is_some())
-            .count();
-        if snapshot.len() != assigned {
-            return Err(InvariantError::SnapshotRoutes {
-                what: "numbers",
-                snapshot: snapshot.len(),
-                model: assigned,
-            });
-        }
-        for (number, entry) in model.numbers.iter() {
-            let routed = snapshot.exact(*number).map(|c| c.connector_id.as_str());
-            if routed != entry.connector.as_deref() {
-                return Err(InvariantError::SnapshotNumber {
-                    number: *number,
-                    routed: routed.map(str::to_string),
-                    model: entry.connector.as_ref().map(|c| c.to_string()),
-                });
-            }
-        }
-        if snapshot.prefix_count() != model.prefixes.len() {
-            return Err(InvariantError::SnapshotRoutes {
-                what: "prefixes",
-                snapshot: snapshot.prefix_count(),
-                model: model.prefixes.len(),
-            });
-        }
-        for (prefix, connector) in &model.prefixes {
-            let routed = snapshot.prefix(*prefix).map(|c| c.connector_id.as_str());
-            if routed != Some(&**connector) {
-                return Err(InvariantError::SnapshotPrefix {
-                    prefix: *prefix,
-                    routed: routed.map(str::to_string),
-                    model: connector.to_string(),
-                });
-            }
-        }
-        for (id, connector) in &model.connectors {
-            if snapshot.connector(id) != Some(connector) {
-                return Err(InvariantError::SnapshotConnector {
-                    connector: id.to_string(),
-                });
-            }
-        }
-        if snapshot.connector_count() != model.connectors.len() {
-            return Err(InvariantError::SnapshotConnectors {
-                snapshot: snapshot.connector_count(),
-                model: model.connectors.len(),
-            });
-        }
-        // Every publish patched the snapshot before it: none fell back to a rebuild.
-        let rebuilds = self.stats.lock().rebuilds;
-        if rebuilds > 0 {
-            return Err(InvariantError::Rebuilds { rebuilds });
-        }
-        Ok(())
-    }
-
-    /// A digest of the whole model (accounts, projects, keys, connectors, numbers, prefixes):
-    /// two admins, on one node or two, hold the same model exactly when their fingerprints
-    /// agree. O(model): for checks and diagnostics, not for every call.
-    pub fn model_fingerprint(&self) -> String {
-        use sha2::Digest;
-        let bytes = encode(&self.model.read().to_mutations()).unwrap_or_default();
-        sha2::Sha256::digest(&bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
-    }
-
-    /// How many numbers the store holds.
-    pub fn number_count(&self) -> usize {
-        self.model.read().numbers.len()
     }
 }

@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashSet};
 use patchbay_core::{ClientEnv, E164};
 use rayon::prelude::*;
 
-use super::{check_limit, keyset_page, Admin, Caller};
+use super::{check_limit, keyset_page, Admin, Caller, Replica};
 use crate::api::{Deleted, ImportRequest, Imported, NumberError, NumbersFound, NumbersPage};
 use crate::error::AdminError;
 use crate::model::{Model, Mutation, PhoneNumber};
@@ -31,7 +31,7 @@ fn plan_import(
     parsed: Vec<Result<E164, AdminError>>,
 ) -> Result<(Vec<Mutation>, ImportPlan), AdminError> {
     let connector = match &connector_id {
-        Some(id) => Some(Admin::connector_in(model, project, id)?),
+        Some(id) => Some(Replica::connector_in(model, project, id)?),
         None => None,
     };
     let env = match (client_env, connector) {
@@ -111,7 +111,7 @@ fn plan_import(
     Ok((change, plan))
 }
 
-impl Admin {
+impl Replica {
     /// Every number of `project`, optionally only those of one connector, sorted.
     pub fn list_numbers(
         &self,
@@ -165,13 +165,67 @@ impl Admin {
         self.authorize(model, caller, project)?;
         Ok(match connector {
             Some(id) => {
-                Self::connector_in(model, project, id)?;
+                Replica::connector_in(model, project, id)?;
                 model.by_connector.get(id)
             }
             None => model.by_project.get(project),
         })
     }
 
+    pub(super) fn number_in(
+        &self,
+        model: &Model,
+        project: &str,
+        input: &str,
+    ) -> Result<(E164, PhoneNumber), AdminError> {
+        let number = self.normalize(input)?;
+        match model.numbers.get(&number) {
+            Some(entry) if *entry.project == *project => {
+                Ok((number, model.phone_number(number, entry)))
+            }
+            _ => Err(AdminError::not_found("phone number", &number.to_string())),
+        }
+    }
+
+    /// One number of `project`.
+    pub fn get_number(
+        &self,
+        caller: &Caller,
+        project: &str,
+        phone_number: &str,
+    ) -> Result<PhoneNumber, AdminError> {
+        let model = self.model.read();
+        self.authorize(&model, caller, project)?;
+        self.number_in(&model, project, phone_number)
+            .map(|(_, p)| p)
+    }
+
+    /// The numbers of `project` among `phone_numbers` (at least one); the rest (and
+    /// unreadable ones) are `not_found`, as given.
+    pub fn batch_get_numbers(
+        &self,
+        caller: &Caller,
+        project: &str,
+        phone_numbers: &[String],
+    ) -> Result<NumbersFound, AdminError> {
+        self.check_list("phoneNumbers", "number", phone_numbers.len())?;
+        let model = self.model.read();
+        self.authorize(&model, caller, project)?;
+        let mut out = NumbersFound {
+            found: Vec::new(),
+            not_found: Vec::new(),
+        };
+        for input in phone_numbers {
+            match self.number_in(&model, project, input) {
+                Ok((_, p)) => out.found.push(p),
+                Err(_) => out.not_found.push(input.clone()),
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl Admin {
     /// Imports numbers into `project` in one change; per-number failures are reported, the
     /// rest applied. Re-importing a number the project already has, unchanged, succeeds.
     pub fn import_numbers(
@@ -289,58 +343,6 @@ impl Admin {
         failure.into_inner().map_or(Ok(()), Err)
     }
 
-    pub(super) fn number_in(
-        &self,
-        model: &Model,
-        project: &str,
-        input: &str,
-    ) -> Result<(E164, PhoneNumber), AdminError> {
-        let number = self.normalize(input)?;
-        match model.numbers.get(&number) {
-            Some(entry) if *entry.project == *project => {
-                Ok((number, model.phone_number(number, entry)))
-            }
-            _ => Err(AdminError::not_found("phone number", &number.to_string())),
-        }
-    }
-
-    /// One number of `project`.
-    pub fn get_number(
-        &self,
-        caller: &Caller,
-        project: &str,
-        phone_number: &str,
-    ) -> Result<PhoneNumber, AdminError> {
-        let model = self.model.read();
-        self.authorize(&model, caller, project)?;
-        self.number_in(&model, project, phone_number)
-            .map(|(_, p)| p)
-    }
-
-    /// The numbers of `project` among `phone_numbers` (at least one); the rest (and
-    /// unreadable ones) are `not_found`, as given.
-    pub fn batch_get_numbers(
-        &self,
-        caller: &Caller,
-        project: &str,
-        phone_numbers: &[String],
-    ) -> Result<NumbersFound, AdminError> {
-        self.check_list("phoneNumbers", "number", phone_numbers.len())?;
-        let model = self.model.read();
-        self.authorize(&model, caller, project)?;
-        let mut out = NumbersFound {
-            found: Vec::new(),
-            not_found: Vec::new(),
-        };
-        for input in phone_numbers {
-            match self.number_in(&model, project, input) {
-                Ok((_, p)) => out.found.push(p),
-                Err(_) => out.not_found.push(input.clone()),
-            }
-        }
-        Ok(out)
-    }
-
     /// Assigns a number of `project` to a connector of the same project and environment,
     /// or unassigns it (`None`).
     pub fn assign_number(
@@ -356,7 +358,7 @@ impl Admin {
             admin.authorize(model, &caller, &project)?;
             let (number, mut current) = admin.number_in(model, &project, &phone_number)?;
             if let Some(id) = &connector {
-                let c = Self::connector_in(model, &project, id)?;
+                let c = Replica::connector_in(model, &project, id)?;
                 if c.client_env != current.client_env {
                     return Err(AdminError::conflict(format!(
                         "{number} is a {} number and connector {id} is {}: environments must match",

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use patchbay_core::Prefix;
 
-use super::{check_limit, keyset_page, Admin, Caller};
+use super::{check_limit, keyset_page, Admin, Caller, Replica};
 use crate::api::{
     PrefixError, PrefixImportRequest, PrefixesDeleted, PrefixesImported, PrefixesPage,
 };
@@ -20,7 +20,7 @@ fn parse(input: &str) -> Result<Prefix, AdminError> {
     Ok(Prefix::parse(input)?)
 }
 
-impl Admin {
+impl Replica {
     /// Every prefix of `project`, optionally only one connector's, in order.
     pub fn list_prefixes(
         &self,
@@ -71,13 +71,43 @@ impl Admin {
         self.authorize(model, caller, project)?;
         Ok(match connector {
             Some(id) => {
-                Self::connector_in(model, project, id)?;
+                Replica::connector_in(model, project, id)?;
                 model.prefixes_by_connector.get(id)
             }
             None => model.prefixes_by_project.get(project),
         })
     }
 
+    /// The prefix `input` names if `project` has it.
+    fn prefix_in(model: &Model, project: &str, input: &str) -> Result<NumberPrefix, AdminError> {
+        let prefix = parse(input)?;
+        match model.prefixes.get(&prefix) {
+            Some(connector)
+                if model
+                    .connectors
+                    .get(connector)
+                    .is_some_and(|c| c.project_id == project) =>
+            {
+                Ok(model.number_prefix(prefix, connector))
+            }
+            _ => Err(AdminError::not_found("number prefix", &prefix.to_string())),
+        }
+    }
+
+    /// One prefix of `project`.
+    pub fn get_prefix(
+        &self,
+        caller: &Caller,
+        project: &str,
+        prefix: &str,
+    ) -> Result<NumberPrefix, AdminError> {
+        let model = self.model.read();
+        self.authorize(&model, caller, project)?;
+        Replica::prefix_in(&model, project, prefix)
+    }
+}
+
+impl Admin {
     /// Routes prefixes of `project` to one of its connectors in one change; per-prefix
     /// failures are reported, the rest applied. Routing a prefix again to the connector it
     /// already routes to succeeds and changes nothing.
@@ -95,7 +125,7 @@ impl Admin {
         let weight = parsed.len();
         let (imported, refused) = self.change_bulk(weight, move |admin, model| {
             admin.authorize(model, &caller, &project)?;
-            Self::connector_in(model, &project, &connector_id)?;
+            Replica::connector_in(model, &project, &connector_id)?;
             let mut imported = Vec::new();
             let mut refused: Vec<(usize, AdminError)> = Vec::new();
             let mut fresh = Vec::new();
@@ -155,34 +185,6 @@ impl Admin {
         Ok(PrefixesImported { imported, errors })
     }
 
-    /// The prefix `input` names if `project` has it.
-    fn prefix_in(model: &Model, project: &str, input: &str) -> Result<NumberPrefix, AdminError> {
-        let prefix = parse(input)?;
-        match model.prefixes.get(&prefix) {
-            Some(connector)
-                if model
-                    .connectors
-                    .get(connector)
-                    .is_some_and(|c| c.project_id == project) =>
-            {
-                Ok(model.number_prefix(prefix, connector))
-            }
-            _ => Err(AdminError::not_found("number prefix", &prefix.to_string())),
-        }
-    }
-
-    /// One prefix of `project`.
-    pub fn get_prefix(
-        &self,
-        caller: &Caller,
-        project: &str,
-        prefix: &str,
-    ) -> Result<NumberPrefix, AdminError> {
-        let model = self.model.read();
-        self.authorize(&model, caller, project)?;
-        Self::prefix_in(&model, project, prefix)
-    }
-
     /// Routes a prefix of `project` to another of its connectors, of the same environment.
     pub fn reassign_prefix(
         &self,
@@ -195,8 +197,8 @@ impl Admin {
         let (prefix, connector_id) = (prefix.to_string(), connector_id.to_string());
         self.change(move |admin, model| {
             admin.authorize(model, &caller, &project)?;
-            let current = Self::prefix_in(model, &project, &prefix)?;
-            let target = Self::connector_in(model, &project, &connector_id)?;
+            let current = Replica::prefix_in(model, &project, &prefix)?;
+            let target = Replica::connector_in(model, &project, &connector_id)?;
             if target.client_env != current.client_env {
                 return Err(AdminError::conflict(format!(
                     "{} is a {} prefix and connector {connector_id} is {}: environments must \
@@ -225,7 +227,7 @@ impl Admin {
         let (caller, project, prefix) = (caller.clone(), project.to_string(), prefix.to_string());
         self.change(move |admin, model| {
             admin.authorize(model, &caller, &project)?;
-            let found = Self::prefix_in(model, &project, &prefix)?.prefix;
+            let found = Replica::prefix_in(model, &project, &prefix)?.prefix;
             let change = vec![Mutation::RemovePrefixes {
                 prefixes: vec![found],
             }];
@@ -247,7 +249,7 @@ impl Admin {
             let mut out = PrefixesDeleted::default();
             let mut seen = BTreeSet::new();
             for input in inputs {
-                match Self::prefix_in(model, &project, &input) {
+                match Replica::prefix_in(model, &project, &input) {
                     Ok(found) if seen.insert(found.prefix) => out.deleted.push(found.prefix),
                     Ok(found) => out.errors.push(PrefixError {
                         prefix: input,
@@ -270,10 +272,5 @@ impl Admin {
             }
             Ok((change, out))
         })
-    }
-
-    /// How many prefixes the store holds.
-    pub fn prefix_count(&self) -> usize {
-        self.model.read().prefixes.len()
     }
 }

@@ -1,9 +1,38 @@
 //! Accounts, projects and API keys.
 
-use super::{check_name, check_text, now_secs, Admin, Caller};
+use super::{check_name, check_text, now_secs, Admin, Caller, Replica};
 use crate::error::AdminError;
 use crate::keys;
 use crate::model::{Grant, KeyInfo, Mutation, Project};
+
+impl Replica {
+    /// Every project, in order.
+    pub fn list_projects(&self, caller: &Caller) -> Result<Vec<Project>, AdminError> {
+        Replica::operator_only(caller)?;
+        Ok(self
+            .model
+            .read()
+            .projects
+            .iter()
+            .map(|(p, a)| Project {
+                project_id: p.to_string(),
+                account_id: a.to_string(),
+            })
+            .collect())
+    }
+
+    /// Every key (never a secret). Operator only.
+    pub fn list_keys(&self, caller: &Caller) -> Result<Vec<KeyInfo>, AdminError> {
+        Replica::operator_only(caller)?;
+        Ok(self
+            .model
+            .read()
+            .keys
+            .values()
+            .map(|k| k.info.clone())
+            .collect())
+    }
+}
 
 impl Admin {
     /// Creates `project` in `account` (the account is created if new). Operator only.
@@ -13,7 +42,7 @@ impl Admin {
         account: &str,
         project: &str,
     ) -> Result<Project, AdminError> {
-        Self::operator_only(caller)?;
+        Replica::operator_only(caller)?;
         check_name("account", account)?;
         check_name("project", project)?;
         let (account, project) = (account.to_string(), project.to_string());
@@ -48,21 +77,6 @@ impl Admin {
         })
     }
 
-    /// Every project, in order.
-    pub fn list_projects(&self, caller: &Caller) -> Result<Vec<Project>, AdminError> {
-        Self::operator_only(caller)?;
-        Ok(self
-            .model
-            .read()
-            .projects
-            .iter()
-            .map(|(p, a)| Project {
-                project_id: p.to_string(),
-                account_id: a.to_string(),
-            })
-            .collect())
-    }
-
     /// Creates a key for `account` granting `projects` (all of the account's when empty).
     /// Returns the secret, shown this once, and the stored record. Operator only.
     pub fn create_key(
@@ -72,7 +86,7 @@ impl Admin {
         projects: &[String],
         label: &str,
     ) -> Result<(String, KeyInfo), AdminError> {
-        Self::operator_only(caller)?;
+        Replica::operator_only(caller)?;
         check_text("label", label, true)?;
         let grant = if projects.is_empty() {
             Grant::AllProjects
@@ -98,21 +112,9 @@ impl Admin {
         })
     }
 
-    /// Every key (never a secret). Operator only.
-    pub fn list_keys(&self, caller: &Caller) -> Result<Vec<KeyInfo>, AdminError> {
-        Self::operator_only(caller)?;
-        Ok(self
-            .model
-            .read()
-            .keys
-            .values()
-            .map(|k| k.info.clone())
-            .collect())
-    }
-
     /// Revokes a key: it authenticates nothing from the next call on. Operator only.
     pub fn revoke_key(&self, caller: &Caller, key_id: &str) -> Result<KeyInfo, AdminError> {
-        Self::operator_only(caller)?;
+        Replica::operator_only(caller)?;
         let key_id = key_id.to_string();
         self.change(move |_, model| {
             let mut info = match model.keys.get(key_id.as_str()) {

@@ -7,7 +7,7 @@ use std::time::Instant;
 use patchbay_core::{Connector, Prefix, Snapshot, SnapshotPatch, E164};
 
 use super::commit::BULK;
-use super::Admin;
+use super::Replica;
 use crate::error::AdminError;
 use crate::model::{Id, Model, Mutation};
 
@@ -163,7 +163,7 @@ impl Recipe {
     }
 }
 
-impl Admin {
+impl Replica {
     /// Builds and publishes the snapshot that shows `effect`, and records the timing.
     pub(super) fn publish_group(
         &self,

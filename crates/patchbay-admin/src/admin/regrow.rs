@@ -20,7 +20,7 @@ use std::thread::JoinHandle;
 use patchbay_core::{BuildError, Snapshot};
 
 use super::publish::Effect;
-use super::Admin;
+use super::Replica;
 use crate::error::AdminError;
 use crate::model::Model;
 
@@ -30,7 +30,7 @@ pub(super) struct Regrow {
     since: Effect,
 }
 
-impl Admin {
+impl Replica {
     /// After a publish of `effect`: notes it for a rebuild under way, publishes the rebuilt
     /// copy once it is ready, or starts a rebuild when the published snapshot has outgrown
     /// its shards. Called by whoever holds the writer.

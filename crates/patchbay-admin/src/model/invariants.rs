@@ -1,10 +1,10 @@
 //! The invariants the model holds after every change: those of `docs/api.md` (a number in
 //! one project, with its connector's project and environment; every prefix routed to a
 //! connector), and those of its indexes (by project and by connector, of numbers and of
-//! prefixes, each holding exactly what the model says). [`Admin::check_invariants`] adds the
+//! prefixes, each holding exactly what the model says). [`Replica::check_invariants`] adds the
 //! published snapshot's agreement with the model.
 //!
-//! [`Admin::check_invariants`]: crate::Admin::check_invariants
+//! [`Replica::check_invariants`]: crate::Replica::check_invariants
 
 use std::collections::BTreeSet;
 

@@ -1,4 +1,4 @@
-//! [`MemoryStore`]: everything in memory, nothing durable; [`Discard`]: nothing at all.
+//! [`MemoryStore`]: everything in memory, nothing durable.
 
 use std::sync::Arc;
 
@@ -80,40 +80,6 @@ impl CheckpointWriter for MemoryCheckpoint {
             snapshot: Some(snapshot),
         });
         kept.checkpointed = kept.checkpointed.max(self.appended_at_begin);
-        Ok(())
-    }
-}
-
-/// A store that keeps nothing: for a process that follows another's store and has nothing
-/// of its own to keep ([`crate::Admin::open_following`]). It loads empty and takes every
-/// change and checkpoint without keeping it.
-#[derive(Debug, Default)]
-pub struct Discard;
-
-impl Store for Discard {
-    fn load(&mut self) -> Result<Loaded, StoreError> {
-        Ok(Loaded::default())
-    }
-
-    fn append_group(&mut self, _: &[(u64, Vec<u8>)]) -> Result<(), StoreError> {
-        Ok(())
-    }
-
-    fn begin_checkpoint(&mut self, _: u64) -> Result<Box<dyn CheckpointWriter>, StoreError> {
-        Ok(Box::new(Discard))
-    }
-
-    fn journal_len(&self) -> u64 {
-        0
-    }
-}
-
-impl CheckpointWriter for Discard {
-    fn write(&mut self, _: &[u8]) -> Result<(), StoreError> {
-        Ok(())
-    }
-
-    fn finish(self: Box<Self>, _: Arc<Snapshot>) -> Result<(), StoreError> {
         Ok(())
     }
 }

@@ -27,7 +27,7 @@ use std::sync::Arc;
 use patchbay_core::Snapshot;
 
 pub use datadir::DataDir;
-pub use memory::{Discard, MemoryStore};
+pub use memory::MemoryStore;
 
 /// The bytes a journal record takes besides its payload.
 const RECORD_HEADER: usize = 20;

@@ -5,13 +5,13 @@ use std::fmt;
 use super::{EXAMPLE, MAX_ECHO_CHARS};
 use crate::lang::{quote, LanguageTagError};
 
-/// Why a [`VoiceValidator`] rejected a voice name.
+/// Why a [`VoiceValidator`](crate::VoiceValidator) rejected a voice name.
 ///
 /// The variants other than [`VoiceError::Refused`] are the rejections of a
-/// [`VoiceCatalog`]: each carries the name and what the catalog offers instead, and its
+/// [`VoiceCatalog`](crate::VoiceCatalog): each carries the name and what the catalog offers instead, and its
 /// `Display` is a message for the person who chose the voice (repeating at most 80
 /// characters of the name). The fix is to pick a name the message suggests, or, when the
-/// voice does exist, to use a catalog that lists it ([`VoiceCatalog::parse`]) or a
+/// voice does exist, to use a catalog that lists it ([`VoiceCatalog::parse`](crate::VoiceCatalog::parse)) or a
 /// validator of your own.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -72,12 +72,12 @@ pub enum VoiceError {
         missing: bool,
     },
     /// The catalog has no voices at all, so every name is rejected: configure a catalog
-    /// with voices, such as [`VoiceCatalog::builtin`].
+    /// with voices, such as [`VoiceCatalog::builtin`](crate::VoiceCatalog::builtin).
     EmptyCatalog {
         /// The name as given.
         name: String,
     },
-    /// Rejected by a validator other than [`VoiceCatalog`], for `reason` (shown as given):
+    /// Rejected by a validator other than [`VoiceCatalog`](crate::VoiceCatalog), for `reason` (shown as given):
     /// act on the reason, such as retrying when a live probe could not be made.
     Refused {
         /// Why the voice cannot be used, as a sentence for the person who chose it.
@@ -174,11 +174,11 @@ impl fmt::Display for VoiceError {
 
 impl std::error::Error for VoiceError {}
 
-/// Why [`VoiceCatalog::parse`] rejected a catalog: the first malformed line, by number.
+/// Why [`VoiceCatalog::parse`](crate::VoiceCatalog::parse) rejected a catalog: the first malformed line, by number.
 ///
 /// `Display` gives `voice catalog line {n}: {defect} (line: {the line, quoted})`. Fix the
 /// line as [`CatalogError::defect`] says (the format is documented on
-/// [`VoiceCatalog::parse`] and in the header of `data/voices.txt`) and parse again; later
+/// [`VoiceCatalog::parse`](crate::VoiceCatalog::parse) and in the header of `data/voices.txt`) and parse again; later
 /// lines are checked only once this one is well formed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CatalogError {
@@ -231,7 +231,7 @@ impl std::error::Error for CatalogError {
 
 /// What is wrong with a line of a voice catalog ([`CatalogError::defect`]).
 ///
-/// A line is `<locale> <family> <variants>` (see [`VoiceCatalog::parse`]); each variant
+/// A line is `<locale> <family> <variants>` (see [`VoiceCatalog::parse`](crate::VoiceCatalog::parse)); each variant
 /// names the part to correct. Its `Display` is the middle of the [`CatalogError`] message,
 /// repeating at most 80 characters of the offending part.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -100,7 +100,7 @@ impl VoiceCatalog {
     /// starts a comment), and stands for the names `<locale>-<family>-<variant>`:
     ///
     /// - `<locale>`: two hyphen-separated subtags forming a valid language tag (`en-US`,
-    ///   `cmn-CN`); see [`check_language_tag`].
+    ///   `cmn-CN`); see [`check_language_tag`](crate::check_language_tag).
     /// - `<family>`: ASCII letters and digits in hyphen-separated parts, starting with a
     ///   letter (`Neural2`, `Chirp3-HD`).
     /// - `<variants>`: comma-separated items, no spaces: `A-J` (an inclusive range of
@@ -294,7 +294,7 @@ impl VoiceValidator for VoiceCatalog {
 ///
 /// Returns `None` unless the name has at least three segments and the first two are
 /// non-empty. It checks shape only: the name need not be in any catalog, and the result
-/// need not be a valid language tag (see [`check_language_tag`]).
+/// need not be a valid language tag (see [`check_language_tag`](crate::check_language_tag)).
 #[must_use]
 pub fn tts_lang_code(voice_name: &str) -> Option<&str> {
     let (language, rest) = voice_name.split_once('-')?;

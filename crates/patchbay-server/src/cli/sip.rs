@@ -87,7 +87,9 @@ fn serve_metrics(listener: TcpListener, counters: Arc<Counters>) {
 /// `patchbay sip`.
 pub fn sip(args: SipArgs) -> CliResult {
     let region = parse_region(args.region.as_deref())?;
-    // What keeps the router current: a file follower, or the store's admin and follower.
+    // What keeps the router current: a snapshot file's watcher, a data directory's
+    // follower, or the shared store's node.
+    let mut _watcher = None;
     let mut _follower = None;
     let mut _admin = None;
     let router = match (&args.store, &args.snapshot, &args.data) {
@@ -105,20 +107,20 @@ pub fn sip(args: SipArgs) -> CliResult {
             router
         }
         (None, _, Some(dir)) => {
-            let admin = Arc::new(open_read_only(&DataArg {
+            let follower = Arc::new(open_read_only(&DataArg {
                 data: Some(dir.clone()),
                 store: None,
                 node: None,
             })?);
-            admin.follow();
-            let router = admin.router().clone();
-            _admin = Some(admin);
+            follower.follow();
+            let router = follower.router().clone();
+            _follower = Some(follower);
             router
         }
         (None, Some(file), None) => {
             let snapshot = Snapshot::open(file).map_err(|e| format!("{}: {e}", file.display()))?;
             let router = Router::new(snapshot);
-            _follower = Some(
+            _watcher = Some(
                 router
                     .follow(file, Duration::from_millis(20))
                     .map_err(|e| format!("{}: {e}", file.display()))?,

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
-use patchbay_admin::{Admin, AdminConfig, ConnectError, DataDir, MemoryStore, Postgres, Store};
+use patchbay_admin::{
+    Admin, AdminConfig, ConnectError, DataDir, Follower, MemoryStore, Postgres, Store,
+};
 
 /// The data directory when none is given and no shared store is.
 const DEFAULT_DATA: &str = "./patchbay-data";
@@ -217,17 +219,14 @@ impl Reconnect {
     }
 }
 
-/// Opens the store to read: the data directory without its lock (a server may own it), or
-/// the shared store's tables as they are now. [`Admin::follow`] keeps either current.
-pub fn open_read_only(data: &DataArg) -> Result<Admin, String> {
+/// Opens the store to read, as a [`Follower`] that cannot change it: the data directory
+/// without its lock (a server may own it), or the shared store's tables as they are now.
+/// [`Follower::follow`] keeps either current.
+pub fn open_read_only(data: &DataArg) -> Result<Follower, String> {
     if let Some(url) = &data.store {
         let shared = data.connect(url)?;
-        return Admin::open_shared(
-            Box::new(MemoryStore::default()),
-            shared,
-            AdminConfig::default(),
-        )
-        .map_err(|e| format!("the shared store: {e}"));
+        return Follower::open_store(shared, AdminConfig::default())
+            .map_err(|e| format!("the shared store: {e}"));
     }
     let dir = data.dir();
     if !DataDir::is_data_dir(&dir) {
@@ -237,8 +236,7 @@ pub fn open_read_only(data: &DataArg) -> Result<Admin, String> {
             dir.display()
         ));
     }
-    Admin::open_following(&dir, AdminConfig::default())
-        .map_err(|e| format!("{}: {e}", dir.display()))
+    Follower::open_dir(&dir, AdminConfig::default()).map_err(|e| e.to_string())
 }
 
 /// Opens `dir` as the local cache of `shared`: a new directory is marked with the store's
