@@ -14,7 +14,13 @@
 //!   numbers (default 1,000,000) started with the database up, then with it down: time from
 //!   spawn to `/readyz` 200 (it routes calls) each way, and a lookup answered from the cache.
 //!   `PATCHBAY_CLUSTER_ONLY=store-down` measures only this (the CI smoke, with a small
-//!   cache and the debug binary).
+//!   cache and the debug binary);
+//! - **`patchbay lookup --store`**: with `PATCHBAY_CLUSTER_LOOKUP` numbers (default
+//!   10,000,000) in the store's tables, written there straight with SQL (the lookup reads
+//!   only the tables), spawn to exit of the command over 20 runs, beside the same with 1,000
+//!   numbers in the same run; then `snapshot export --store` at the larger size, which loads
+//!   the whole model as the lookup did before it queried. `PATCHBAY_CLUSTER_ONLY=lookup`
+//!   measures only this.
 //!
 //! Run: `benches/cluster/run` (builds in release first).
 
@@ -97,9 +103,15 @@ fn throughput(addrs: &[SocketAddr], key: &str, connector: &str, clients: usize, 
 }
 
 fn main() {
-    if std::env::var("PATCHBAY_CLUSTER_ONLY").as_deref() == Ok("store-down") {
+    let only = std::env::var("PATCHBAY_CLUSTER_ONLY").unwrap_or_default();
+    if only == "store-down" {
         let cluster = pg::PgCluster::start();
         store_down(&cluster, size("PATCHBAY_CLUSTER_CACHE", 1_000_000) as usize);
+        return;
+    }
+    if only == "lookup" {
+        let cluster = pg::PgCluster::start();
+        lookup_store(&cluster, size("PATCHBAY_CLUSTER_LOOKUP", 10_000_000));
         return;
     }
     let changes = size("PATCHBAY_CLUSTER_CHANGES", 1_000) as usize;
@@ -287,4 +299,101 @@ fn store_down(cluster: &pg::PgCluster, count: usize) {
         std::thread::sleep(Duration::from_millis(10));
     }
     stop(down);
+}
+
+/// A store whose tables hold `count` North American numbers routed to one connector,
+/// written straight with SQL; its URL and a few of its numbers.
+fn store_of(cluster: &pg::PgCluster, count: u64) -> (String, Vec<String>, String) {
+    let url = cluster.database();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let seed = node(&url, "seed", &dir.path().join("seed"));
+    let key = seed.key.clone().expect("the first node creates the key");
+    let mut http = Http::new(seed.addr, &key);
+    let id = connector(&mut http);
+    assert!(http.import_all(&[fresh_number()], &id), "one number");
+    stop(seed);
+    // +1 201 200 0000 on: area code 201, exchanges 200 to 999 (valid numbers) and beyond.
+    cluster.query(
+        &url,
+        &format!(
+            "INSERT INTO patchbay.numbers (number, project_id, client_env, connector_id) \
+             SELECT '+1' || (2012000000 + i)::text, n.project_id, n.client_env, n.connector_id \
+             FROM generate_series(0, {count} - 1) i, (SELECT * FROM patchbay.numbers LIMIT 1) n; \
+             ANALYZE patchbay.numbers"
+        ),
+    );
+    let probes = (0..20u64)
+        .map(|k| {
+            format!(
+                "+1{}",
+                2012000000 + (k * 7_919_993) % count.clamp(1, 8_000_000)
+            )
+        })
+        .collect();
+    (url, probes, id)
+}
+
+/// Spawn to exit of `patchbay lookup --store URL NUMBER` for each probe, checked to answer
+/// with `id`: sorted.
+fn time_lookups(url: &str, probes: &[String], id: &str) -> Vec<Duration> {
+    let mut times: Vec<Duration> = probes
+        .iter()
+        .map(|probe| {
+            let started = Instant::now();
+            let out = Command::new(patchbay_benches::server::binary())
+                .args(["lookup", "--store", url, probe])
+                .output()
+                .expect("patchbay lookup");
+            let took = started.elapsed();
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                out.status.success() && text.contains(id),
+                "{probe}: {text}{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            took
+        })
+        .collect();
+    times.sort();
+    times
+}
+
+/// `patchbay lookup --store` at `count` numbers, beside 1,000 numbers in the same run.
+fn lookup_store(cluster: &pg::PgCluster, count: u64) {
+    let small = 1_000.min(count);
+    let (url_small, probes_small, id_small) = store_of(cluster, small);
+    let loaded = Instant::now();
+    let (url, probes, id) = store_of(cluster, count);
+    let filled = loaded.elapsed();
+    let base = time_lookups(&url_small, &probes_small, &id_small);
+    let big = time_lookups(&url, &probes, &id);
+    println!(
+        "patchbay lookup --store, spawn to exit, 20 runs ({count} numbers written by SQL in {:.1} s):",
+        filled.as_secs_f64()
+    );
+    println!(
+        "  {small} numbers: median {}, worst {}",
+        ms(percentile(&base, 0.5)),
+        ms(percentile(&base, 1.0))
+    );
+    println!(
+        "  {count} numbers: median {}, worst {}  ({:.2}x)",
+        ms(percentile(&big, 0.5)),
+        ms(percentile(&big, 1.0)),
+        percentile(&big, 0.5).as_secs_f64() / percentile(&base, 0.5).as_secs_f64()
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("store.pbsnap");
+    let started = Instant::now();
+    let status = Command::new(patchbay_benches::server::binary())
+        .args(["snapshot", "export", "--store", &url, "--out"])
+        .arg(&out)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("patchbay snapshot export");
+    assert!(status.success(), "snapshot export");
+    println!(
+        "  loading the whole model instead (snapshot export --store): {}",
+        ms(started.elapsed())
+    );
 }

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use patchbay_admin::{
     Admin, AdminConfig, Caller, ConnectError, DataDir, ErrorCode, Follower, Freshness,
-    ImportRequest, MemoryStore, NewConnector, Postgres, Replica, SCHEMA_VERSION,
+    ImportRequest, MemoryStore, NewConnector, Postgres, PrefixImportRequest, Replica,
+    SCHEMA_VERSION,
 };
 use patchbay_core::{ClientEnv, Connector, E164};
 use pg::PgCluster;
@@ -98,6 +99,74 @@ fn routes(admin: &Replica, number: &str, connector: Option<&str>) -> bool {
         }
         std::thread::sleep(Duration::from_millis(5));
     }
+}
+
+#[test]
+fn point_queries_answer_as_the_model_routes() {
+    let cluster = PgCluster::shared();
+    let url = cluster.database();
+    let (a, _b, c) = two_nodes(&url);
+    let other = connector(&a);
+    import(&a, &[number(1), number(2)], &c.connector_id);
+    // Numbers held without a connector: routed by a prefix, or by nothing.
+    a.import_numbers(
+        &Caller::Operator,
+        "default",
+        &ImportRequest {
+            phone_numbers: vec!["+442079460042".into(), "+12025550123".into()],
+            client_env: None,
+            connector_id: None,
+        },
+    )
+    .expect("unassigned numbers");
+    for (prefixes, to) in [
+        (vec!["+44207946".to_string()], &c.connector_id),
+        (vec!["+442079460".to_string()], &other.connector_id),
+        (vec!["+4420794600xx".to_string()], &c.connector_id),
+    ] {
+        let imported = a
+            .import_prefixes(
+                &Caller::Operator,
+                "default",
+                &PrefixImportRequest {
+                    prefixes,
+                    connector_id: to.clone(),
+                },
+            )
+            .expect("prefixes");
+        assert!(imported.errors.is_empty(), "{:?}", imported.errors);
+    }
+    let asked: Vec<E164> = [
+        number(1),              // its own route
+        "+442079460042".into(), // held unassigned: the longest prefix (+4420794600)
+        "+442079460999".into(), // not held: +442079460
+        "+442079469999".into(), // +44207946
+        "+442079999999".into(), // nothing
+        "+12025550123".into(),  // held unassigned, no prefix
+    ]
+    .iter()
+    .map(|n| n.parse().expect("a number"))
+    .collect();
+    let store = Postgres::connect(&url, "point").expect("connect");
+    let stored = store.routes(&asked).expect("point queries");
+    let snapshot = a.router().snapshot();
+    let mut routed = 0;
+    for (number, answer) in asked.iter().zip(&stored.routes) {
+        let expected = snapshot
+            .get_match(*number)
+            .map(|(how, connector)| (how.to_string(), connector.connector_id.clone()));
+        let got = answer
+            .as_ref()
+            .map(|(how, connector)| (how.to_string(), connector.connector_id.clone()));
+        assert_eq!(got, expected, "{number}");
+        routed += usize::from(got.is_some());
+    }
+    assert_eq!(routed, 4, "{:?}", stored.routes);
+    assert_eq!(
+        stored.routes[1].as_ref().map(|(how, _)| how.to_string()),
+        Some("prefix +4420794600".to_string())
+    );
+    assert_eq!(stored.position, a.follow_status().expect("shared").applied);
 }
 
 #[test]

@@ -565,3 +565,53 @@ fn a_node_without_a_cache_waits_for_the_database_and_says_why() {
         readiness(&server, true) == (200, "fresh".into())
     });
 }
+
+/// A store that refuses the connection (a certificate from another CA, no password) stops
+/// a node at once with why, instead of retrying; the password from `PGPASSWORD` is used,
+/// and it shows in no message.
+#[test]
+fn a_store_that_refuses_the_connection_stops_a_node_at_once_saying_why() {
+    const PASSWORD: &str = "pw-cli-5e1";
+    let certs = tempfile::tempdir().expect("tempdir");
+    pg::certificates(certs.path());
+    let cluster = PgCluster::start_tls_app(certs.path(), PASSWORD);
+    let port = cluster.port();
+    let with_ca = |ca: &str| {
+        format!(
+            "postgresql://app@localhost:{port}/tls?sslmode=verify-full&sslrootcert={}",
+            certs.path().join(ca).display()
+        )
+    };
+    let cache = tempfile::tempdir().expect("tempdir");
+    let cache = cache.path().display().to_string();
+    let wrong_ca = with_ca("other-ca.crt");
+    let (code, _, err) = common::run_env(
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--data",
+            &cache,
+            "--store",
+            &wrong_ca,
+        ],
+        &[("PGPASSWORD", PASSWORD)],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("UnknownIssuer") && err.contains("not signed by the CA of sslrootcert"),
+        "{err}"
+    );
+    assert!(!err.contains(PASSWORD), "{err}");
+    let right = with_ca("ca.crt");
+    let no_password = [("PGPASSWORD", ""), ("PGPASSFILE", "/nonexistent")];
+    let (code, _, err) = common::run_env(&["project", "list", "--store", &right], &no_password);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("password"), "{err}");
+    let (code, out, err) = common::run_env(
+        &["project", "list", "--store", &right],
+        &[("PGPASSWORD", PASSWORD)],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.contains(PASSWORD) && !err.contains(PASSWORD));
+}

@@ -20,6 +20,8 @@ pub struct PgCluster {
     dir: tempfile::TempDir,
     bin: PathBuf,
     port: u16,
+    /// Whether the server also listens on 127.0.0.1 (TLS only, see [`PgCluster::start_tls`]).
+    tcp: bool,
     as_postgres: bool,
     running: Mutex<bool>,
 }
@@ -93,6 +95,62 @@ impl PgCluster {
 
     /// Creates and starts a new cluster.
     pub fn start() -> PgCluster {
+        let cluster = PgCluster::create(5432, false);
+        cluster.restart();
+        cluster
+    }
+
+    /// Creates and starts a new cluster that also listens on 127.0.0.1, on a port of its
+    /// own, with TLS on (`cert` and `key` are the server's certificate and key, PEM): there
+    /// it takes only encrypted connections, with a password (scram-sha-256). Its socket
+    /// stays open and trusted, for the tests' own setup.
+    pub fn start_tls(cert: &Path, key: &Path) -> PgCluster {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let cluster = PgCluster::create(port, true);
+        let data = cluster.data();
+        std::fs::copy(cert, data.join("server.crt")).expect("the certificate");
+        std::fs::copy(key, data.join("server.key")).expect("the key");
+        let owner_only = std::os::unix::fs::PermissionsExt::from_mode(0o600);
+        std::fs::set_permissions(data.join("server.key"), owner_only).expect("chmod");
+        let mut conf = std::fs::OpenOptions::new()
+            .append(true)
+            .open(data.join("postgresql.conf"))
+            .expect("postgresql.conf");
+        std::io::Write::write_all(
+            &mut conf,
+            b"\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n\
+              password_encryption = 'scram-sha-256'\n",
+        )
+        .expect("postgresql.conf");
+        std::fs::write(
+            data.join("pg_hba.conf"),
+            "local all all trust\n\
+             hostssl all all 127.0.0.1/32 scram-sha-256\n\
+             hostnossl all all 127.0.0.1/32 reject\n",
+        )
+        .expect("pg_hba.conf");
+        if cluster.as_postgres {
+            let status = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(&data)
+                .status()
+                .expect("chown");
+            assert!(status.success());
+        }
+        cluster.restart();
+        cluster
+    }
+
+    /// The port the server listens on (its socket's, and 127.0.0.1's with TLS).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Creates a cluster's directory and runs `initdb` in it.
+    fn create(port: u16, tcp: bool) -> PgCluster {
         let dir = tempfile::Builder::new()
             .prefix("patchbay-pg-")
             .tempdir()
@@ -100,7 +158,8 @@ impl PgCluster {
         let as_postgres = is_root();
         let cluster = PgCluster {
             bin: bin_dir(),
-            port: 5432,
+            port,
+            tcp,
             as_postgres,
             running: Mutex::new(false),
             dir,
@@ -135,7 +194,6 @@ impl PgCluster {
                 "UTF8",
             ],
         );
-        cluster.restart();
         cluster
     }
 
@@ -172,8 +230,9 @@ impl PgCluster {
     /// Starts the server (again) and waits until it accepts connections.
     pub fn restart(&self) {
         let options = format!(
-            "-k {} -c listen_addresses='' -p {} -c max_connections=200",
+            "-k {} -c listen_addresses='{}' -p {} -c max_connections=200",
             self.socket_dir().display(),
+            if self.tcp { "127.0.0.1" } else { "" },
             self.port
         );
         let log = self.dir.path().join("server.log");
@@ -236,6 +295,95 @@ impl PgCluster {
                 _ => None,
             })
             .collect()
+    }
+}
+
+/// Runs `openssl` with `args` in `dir`.
+fn openssl(dir: &Path, args: &[&str]) {
+    let output = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl (Debian's openssl package; scripts/test installs it) runs");
+    assert!(
+        output.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Makes, in `dir`, a CA (`ca.crt`), another CA (`other-ca.crt`), and a server certificate
+/// for `localhost` signed by the first (`server.crt`, `server.key`).
+pub fn certificates(dir: &Path) {
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    for (name, subject) in [
+        ("ca", "/CN=patchbay test CA"),
+        ("other-ca", "/CN=another CA"),
+    ] {
+        let (key, crt) = (format!("{name}.key"), format!("{name}.crt"));
+        let mut args = vec!["req", "-x509"];
+        args.extend(ec);
+        args.extend([
+            "-keyout", &key, "-out", &crt, "-days", "3", "-subj", subject,
+        ]);
+        openssl(dir, &args);
+    }
+    let mut args = vec!["req"];
+    args.extend(ec);
+    args.extend([
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=localhost",
+    ]);
+    openssl(dir, &args);
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .expect("extensions");
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.crt",
+            "-days",
+            "3",
+            "-extfile",
+            "server.ext",
+        ],
+    );
+}
+
+impl PgCluster {
+    /// [`PgCluster::start_tls`] with the certificates of [`certificates`] in `certs`, and a
+    /// role `app` with `password` that owns a database `tls`.
+    pub fn start_tls_app(certs: &Path, password: &str) -> PgCluster {
+        let cluster = PgCluster::start_tls(&certs.join("server.crt"), &certs.join("server.key"));
+        let setup = cluster.url("postgres");
+        cluster.query(
+            &setup,
+            &format!("CREATE ROLE app LOGIN PASSWORD '{password}'"),
+        );
+        cluster.query(&setup, "CREATE DATABASE tls OWNER app");
+        cluster
     }
 }
 

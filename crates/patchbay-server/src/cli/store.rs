@@ -67,7 +67,8 @@ impl DataArg {
         }
     }
 
-    fn connect(&self, url: &str) -> Result<Postgres, String> {
+    /// Connects to the shared store at `url` as this node.
+    pub(crate) fn connect(&self, url: &str) -> Result<Postgres, String> {
         Postgres::connect(url, &self.node_name()).map_err(|e| self.connect_error(e))
     }
 

@@ -290,6 +290,23 @@ pub fn run(args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
     )
 }
 
+/// Runs the binary with `args` and the environment variables `env` set; returns (exit
+/// code, stdout, stderr).
+pub fn run_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .env("PATCHBAY_LOG", "warn")
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run patchbay");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
 /// The path prefix of a project's telephony API.
 pub fn api(project: &str) -> String {
     format!("/v1/agents/{project}/telephony")

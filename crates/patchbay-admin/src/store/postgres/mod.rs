@@ -20,18 +20,76 @@
 //!
 //! One module per concern: `schema.rs` (the schema and its migrations), `writer.rs` (the
 //! writer's transaction), `rows.rs` (mutations as table writes, and the tables read back as
-//! mutations) and `feed.rs` (the follower's connection).
+//! mutations), `feed.rs` (the follower's connection), `point.rs` (a few numbers' routes
+//! read with indexed queries, for commands that answer once) and `security.rs` (TLS and
+//! the password, read as libpq reads them).
 
 mod feed;
+mod point;
 mod rows;
 mod schema;
+mod security;
 mod writer;
 
 use std::time::Duration;
 
 use postgres::{Client, Config, NoTls};
 
+/// Opens a connection with `config`, over TLS unless `security` says plain text only or
+/// every host is a Unix socket (which, as in libpq, never carries TLS).
+fn open(config: &Config, security: &security::Security) -> Result<Client, postgres::Error> {
+    let network = !config.get_hostaddrs().is_empty()
+        || config
+            .get_hosts()
+            .iter()
+            .any(|host| matches!(host, postgres::config::Host::Tcp(_)));
+    match &security.tls {
+        Some(tls) if network => config.connect(tls.clone()),
+        Some(_) => {
+            let mut local = config.clone();
+            local.ssl_mode(postgres::config::SslMode::Disable);
+            local.connect(NoTls)
+        }
+        None => config.connect(NoTls),
+    }
+}
+
+/// What a failed first connection means: a refusal that trying again cannot change (the
+/// server's certificate, the password, the server's rules for this client), or a database
+/// that cannot be reached now (a database not created yet counts as one).
+fn refusal(url: &str, error: &postgres::Error) -> ConnectError {
+    let reason = with_causes(error);
+    let refused = |hint: &str| ConnectError::Refused {
+        url: url.to_string(),
+        reason: format!("{reason}{hint}"),
+    };
+    if reason.contains("invalid peer certificate") {
+        return refused(if reason.contains("UnknownIssuer") {
+            " (the server's certificate is not signed by the CA of sslrootcert)"
+        } else if reason.contains("not valid for name") || reason.contains("NotValidForName") {
+            " (sslmode=verify-full: the server's certificate must name the host connected to)"
+        } else {
+            ""
+        });
+    }
+    if reason.contains("password missing") {
+        return refused(" (give it in the URL, PGPASSWORD or a password file)");
+    }
+    match error.code().map(|code| code.code()) {
+        Some(code) if code.starts_with("28") => refused(if reason.contains("no encryption") {
+            " (the server takes only encrypted connections: use sslmode=require or stronger)"
+        } else {
+            ""
+        }),
+        _ => ConnectError::Unreachable {
+            url: url.to_string(),
+            reason,
+        },
+    }
+}
+
 pub(crate) use feed::PgFeed;
+pub use point::StoredRoutes;
 pub use schema::SCHEMA_VERSION;
 pub(crate) use writer::PgWriter;
 
@@ -79,6 +137,7 @@ fn failed(err: postgres::Error) -> SharedError {
 #[derive(Clone)]
 pub struct Postgres {
     config: Config,
+    security: security::Security,
     node: String,
     store_id: String,
     retain: u64,
@@ -112,22 +171,25 @@ impl Postgres {
     /// variant carries the URL without its password.
     pub fn connect(url: &str, node: &str) -> Result<Postgres, ConnectError> {
         let shown = redact(url);
-        let mut config: Config =
-            url.parse()
-                .map_err(|e: postgres::Error| ConnectError::InvalidUrl {
-                    url: shown.clone(),
-                    reason: e.to_string(),
-                })?;
+        let invalid = |reason: String| ConnectError::InvalidUrl {
+            url: shown.clone(),
+            reason,
+        };
+        let (rest, taken) = security::split(url).map_err(invalid)?;
+        let mut config: Config = rest
+            .parse()
+            .map_err(|e: postgres::Error| invalid(e.to_string()))?;
+        let security =
+            security::configure(&mut config, &taken, &security::Env::current()).map_err(invalid)?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(5));
         }
         config.application_name(&format!("patchbay {node}"));
-        let mut client = config
-            .connect(NoTls)
-            .map_err(|e| ConnectError::Unreachable {
-                url: shown.clone(),
-                reason: with_causes(&e),
-            })?;
+        if config.get_options().is_none() {
+            // The schema's `IF NOT EXISTS` notices on every start are not news.
+            config.options("-c client_min_messages=warning");
+        }
+        let mut client = open(&config, &security).map_err(|e| refusal(&shown, &e))?;
         schema::migrate(&mut client).map_err(|e| match e {
             schema::SchemaError::TooNew(found) => ConnectError::SchemaTooNew {
                 url: shown.clone(),
@@ -149,6 +211,7 @@ impl Postgres {
             })?;
         Ok(Postgres {
             config,
+            security,
             node: node.to_string(),
             store_id,
             retain: DEFAULT_RETAIN,
@@ -174,7 +237,7 @@ impl Postgres {
     }
 
     fn client(&self) -> Result<Client, SharedError> {
-        self.config.connect(NoTls).map_err(|e| unavailable(&e))
+        open(&self.config, &self.security).map_err(|e| unavailable(&e))
     }
 
     pub(crate) fn writer(&self) -> PgWriter {
@@ -199,12 +262,22 @@ pub enum ConnectError {
         /// What the parser objected to.
         reason: String,
     },
-    /// The database could not be reached, or refused the connection: check that it runs
-    /// at that address, and the user, password and database name.
+    /// The database could not be reached: check that it runs at that address. Trying
+    /// again may succeed.
     Unreachable {
         /// The URL, password masked.
         url: String,
         /// What the client saw.
+        reason: String,
+    },
+    /// The database, or the connection's TLS, refused this client: the server's
+    /// certificate did not pass the checks `sslmode` asks for, or the password or the
+    /// server's rules for this client (`pg_hba.conf`) are wrong. Trying again changes
+    /// nothing until the settings do.
+    Refused {
+        /// The URL, password masked.
+        url: String,
+        /// Why, in the words of TLS or of the server, with what to change.
         reason: String,
     },
     /// The database's schema is newer than this build understands: upgrade patchbay to
@@ -235,6 +308,9 @@ impl std::fmt::Display for ConnectError {
             }
             ConnectError::Unreachable { url, reason } => {
                 write!(f, "cannot reach the store {url}: {reason}")
+            }
+            ConnectError::Refused { url, reason } => {
+                write!(f, "the store {url} refused the connection: {reason}")
             }
             ConnectError::SchemaTooNew { url, found } => write!(
                 f,
@@ -272,9 +348,10 @@ fn with_causes(error: &dyn std::error::Error) -> String {
     text
 }
 
-/// `url` without its password.
+/// `url` without its password: the URL's own, a `password` query parameter, or a
+/// `password=` setting.
 fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
+    let url = match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             let credentials = &url[scheme + 3..at];
             match credentials.find(':') {
@@ -288,7 +365,45 @@ fn redact(url: &str) -> String {
             }
         }
         _ => url.to_string(),
+    };
+    mask_setting(&url, "password")
+}
+
+/// `text` with the value of every `key=` setting (a URL's query parameter, or a key=value
+/// setting, quoted or not) replaced by `***`.
+fn mask_setting(text: &str, key: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(found) = rest.find(key) {
+        let before = rest[..found].chars().next_back();
+        let after = rest[found + key.len()..].trim_start();
+        let starts_setting = before.is_none_or(|c| matches!(c, '?' | '&' | ' ' | '\t'));
+        if !(starts_setting && after.starts_with('=')) {
+            out.push_str(&rest[..found + key.len()]);
+            rest = &rest[found + key.len()..];
+            continue;
+        }
+        out.push_str(&rest[..found]);
+        out.push_str(key);
+        out.push_str("=***");
+        let value = after[1..].trim_start();
+        let end = if let Some(quoted) = value.strip_prefix('\'') {
+            let mut escaped = false;
+            let close = quoted.char_indices().find_map(|(i, c)| {
+                let close = c == '\'' && !escaped;
+                escaped = c == '\\' && !escaped;
+                close.then_some(i)
+            });
+            close.map_or(value.len(), |i| i + 2)
+        } else {
+            value
+                .find(|c: char| c == '&' || c.is_whitespace())
+                .unwrap_or(value.len())
+        };
+        rest = &value[end..];
     }
+    out.push_str(rest);
+    out
 }
 
 fn position(value: u64) -> i64 {
@@ -320,5 +435,18 @@ mod tests {
             "postgresql://app@db/patchbay"
         );
         assert_eq!(redact("host=/tmp dbname=x"), "host=/tmp dbname=x");
+        assert_eq!(
+            redact("host=db password='a b\\' c' user=app"),
+            "host=db password=*** user=app"
+        );
+        assert_eq!(redact("host=db password = s3cret"), "host=db password=***");
+        assert_eq!(
+            redact("postgresql://app@db/x?sslmode=require&password=s3cret&user=app"),
+            "postgresql://app@db/x?sslmode=require&password=***&user=app"
+        );
+        assert_eq!(
+            redact("host=db dbname=passwords"),
+            "host=db dbname=passwords"
+        );
     }
 }
