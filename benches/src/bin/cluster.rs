@@ -385,15 +385,35 @@ fn lookup_store(cluster: &pg::PgCluster, count: u64) {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("store.pbsnap");
     let started = Instant::now();
-    let status = Command::new(patchbay_benches::server::binary())
+    // GNU time, when there, for the peak resident memory.
+    let timed = Path::new("/usr/bin/time").exists();
+    let mut command = if timed {
+        let mut command = Command::new("/usr/bin/time");
+        command
+            .args(["-f", "%M"])
+            .arg(patchbay_benches::server::binary());
+        command
+    } else {
+        Command::new(patchbay_benches::server::binary())
+    };
+    let output = command
         .args(["snapshot", "export", "--store", &url, "--out"])
         .arg(&out)
-        .stdout(std::process::Stdio::null())
-        .status()
+        .output()
         .expect("patchbay snapshot export");
-    assert!(status.success(), "snapshot export");
+    let took = started.elapsed();
+    assert!(output.status.success(), "snapshot export");
+    let peak_kb: Option<u64> = String::from_utf8_lossy(&output.stderr)
+        .lines()
+        .last()
+        .and_then(|line| line.trim().parse().ok());
     println!(
-        "  loading the whole model instead (snapshot export --store): {}",
-        ms(started.elapsed())
+        "  loading the whole model instead (snapshot export --store): {}{}",
+        ms(took),
+        peak_kb.map_or(String::new(), |kb| format!(
+            ", peak {} MB ({:.0} B/number)",
+            kb / 1024,
+            kb as f64 * 1024.0 / count as f64
+        ))
     );
 }

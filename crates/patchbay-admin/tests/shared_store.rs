@@ -170,6 +170,41 @@ fn point_queries_answer_as_the_model_routes() {
 }
 
 #[test]
+fn a_row_that_cannot_be_read_is_named_when_the_tables_load() {
+    let cluster = PgCluster::shared();
+    let url = cluster.database();
+    let (a, _b, c) = two_nodes(&url);
+    import(&a, &[number(1), number(2)], &c.connector_id);
+    let load = || {
+        let store = Postgres::connect(&url, "loader").expect("connect");
+        Follower::open_store(store, AdminConfig::default())
+    };
+    assert_eq!(load().expect("loads").number_count(), 2);
+    cluster.query(
+        &url,
+        &format!(
+            "UPDATE patchbay.numbers SET client_env = 'staging' WHERE number = '{}'",
+            number(2)
+        ),
+    );
+    let err = load().err().expect("refused");
+    assert!(
+        err.message().contains("patchbay.numbers") && err.message().contains("staging"),
+        "{}",
+        err.message()
+    );
+    cluster.query(
+        &url,
+        &format!(
+            "UPDATE patchbay.numbers SET client_env = 'live', number = '+44x' WHERE number = '{}'",
+            number(2)
+        ),
+    );
+    let err = load().err().expect("refused");
+    assert!(err.message().contains("+44x"), "{}", err.message());
+}
+
+#[test]
 fn a_read_only_follower_of_the_store_applies_what_every_node_commits() {
     let cluster = PgCluster::start();
     let url = cluster.database();

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use patchbay_core::{ClientEnv, Connector, Prefix, E164};
+use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, Statement};
 
 use super::position;
@@ -146,15 +147,84 @@ impl TableStatements {
     }
 }
 
-/// The rows of every table, read in one snapshot of the database.
+/// The rows of every table, read in one snapshot of the database. The numbers, which are
+/// nearly all of it, are streamed straight into their groups as the rows arrive: 8 bytes a
+/// number, where holding each row would take over a hundred.
 pub(super) struct Tables {
     head: u64,
     accounts: Vec<postgres::Row>,
     projects: Vec<postgres::Row>,
     keys: Vec<postgres::Row>,
     connectors: Vec<postgres::Row>,
-    numbers: Vec<postgres::Row>,
+    numbers: NumberGroups,
     prefixes: Vec<postgres::Row>,
+}
+
+/// A project, environment and connector (or none): the numbers of one `PutNumbers`.
+type Group = (String, ClientEnv, Option<String>);
+
+/// The numbers table, grouped as it streams in, and the first row that could not be read.
+#[derive(Default)]
+struct NumberGroups {
+    groups: Vec<(Group, Vec<E164>)>,
+    index: rustc_hash::FxHashMap<Group, usize>,
+    /// The group of the row before: rows of one group tend to come together.
+    last: Option<usize>,
+    bad: Option<SharedError>,
+}
+
+impl NumberGroups {
+    /// Adds one row (number, project, environment, connector).
+    fn add(&mut self, row: &postgres::Row) {
+        if self.bad.is_some() {
+            return;
+        }
+        if let Err(error) = self.try_add(row) {
+            self.bad = Some(error);
+        }
+    }
+
+    fn try_add(&mut self, row: &postgres::Row) -> Result<(), SharedError> {
+        let bad = |e: &dyn std::fmt::Display| bad_row("numbers", e);
+        let number: &str = row.try_get(0).map_err(|e| bad(&e))?;
+        let project: &str = row.try_get(1).map_err(|e| bad(&e))?;
+        let env: &str = row.try_get(2).map_err(|e| bad(&e))?;
+        let connector: Option<&str> = row.try_get(3).map_err(|e| bad(&e))?;
+        let number: E164 = number
+            .parse()
+            .map_err(|e| bad(&format!("{number:?}: {e}")))?;
+        let same = |(project_id, client_env, connector_id): &Group| {
+            project_id == project
+                && client_env.as_str() == env
+                && connector_id.as_deref() == connector
+        };
+        let at = match self
+            .last
+            .filter(|&at| self.groups.get(at).is_some_and(|(g, _)| same(g)))
+        {
+            Some(at) => at,
+            None => {
+                let env = ClientEnv::ALL
+                    .into_iter()
+                    .find(|e| e.as_str() == env)
+                    .ok_or_else(|| bad(&format!("unknown environment {env:?}")))?;
+                let group = (project.to_string(), env, connector.map(str::to_string));
+                match self.index.get(&group) {
+                    Some(&at) => at,
+                    None => {
+                        self.index.insert(group.clone(), self.groups.len());
+                        self.groups.push((group, Vec::new()));
+                        self.groups.len() - 1
+                    }
+                }
+            }
+        };
+        self.last = Some(at);
+        if let Some((_, numbers)) = self.groups.get_mut(at) {
+            numbers.push(number);
+        }
+        Ok(())
+    }
 }
 
 fn bad_row(table: &str, what: impl std::fmt::Display) -> SharedError {
@@ -173,7 +243,7 @@ impl Tables {
         let head: i64 = tx
             .query_one("SELECT position FROM patchbay.head", &[])?
             .get(0);
-        let tables = Tables {
+        let mut tables = Tables {
             head: head as u64,
             accounts: tx.query("SELECT account_id FROM patchbay.accounts ORDER BY 1", &[])?,
             projects: tx.query(
@@ -189,12 +259,17 @@ impl Tables {
                 "SELECT connector::text FROM patchbay.connectors ORDER BY connector_id",
                 &[],
             )?,
-            numbers: tx.query(
-                "SELECT number, project_id, client_env, connector_id FROM patchbay.numbers",
-                &[],
-            )?,
+            numbers: NumberGroups::default(),
             prefixes: tx.query("SELECT prefix, connector_id FROM patchbay.prefixes", &[])?,
         };
+        let mut rows = tx.query_raw(
+            "SELECT number, project_id, client_env, connector_id FROM patchbay.numbers",
+            std::iter::empty::<&(dyn postgres::types::ToSql + Sync)>(),
+        )?;
+        while let Some(row) = rows.next()? {
+            tables.numbers.add(&row);
+        }
+        drop(rows);
         tx.commit()?;
         Ok(tables)
     }
@@ -242,29 +317,11 @@ impl Tables {
                 serde_json::from_str(&text).map_err(|e| bad_row("connectors", e))?;
             out.push(Mutation::PutConnector { connector });
         }
-        type Group = (String, ClientEnv, Option<String>);
-        let mut groups: BTreeMap<Group, Vec<E164>> = BTreeMap::new();
-        for row in &self.numbers {
-            let bad = |e: &dyn std::fmt::Display| bad_row("numbers", e);
-            let number: &str = row.try_get(0).map_err(|e| bad(&e))?;
-            let env: &str = row.try_get(2).map_err(|e| bad(&e))?;
-            let env = ClientEnv::ALL
-                .into_iter()
-                .find(|e| e.as_str() == env)
-                .ok_or_else(|| bad(&format!("unknown environment {env:?}")))?;
-            groups
-                .entry((
-                    row.try_get(1).map_err(|e| bad(&e))?,
-                    env,
-                    row.try_get(3).map_err(|e| bad(&e))?,
-                ))
-                .or_default()
-                .push(
-                    number
-                        .parse()
-                        .map_err(|e| bad(&format!("{number:?}: {e}")))?,
-                );
+        if let Some(bad) = self.numbers.bad {
+            return Err(bad);
         }
+        let mut groups = self.numbers.groups;
+        groups.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
         for ((project_id, client_env, connector_id), mut numbers) in groups {
             numbers.sort_unstable();
             out.push(Mutation::PutNumbers {
