@@ -19,7 +19,8 @@
 //!   10,000,000) in the store's tables, written there straight with SQL (the lookup reads
 //!   only the tables), spawn to exit of the command over 20 runs, beside the same with 1,000
 //!   numbers in the same run; then `snapshot export --store` at the larger size, which loads
-//!   the whole model as the lookup did before it queried. `PATCHBAY_CLUSTER_ONLY=lookup`
+//!   the whole model as the lookup did before it queried, twice (and, alternating, with the
+//!   binary `PATCHBAY_BIN_BEFORE` names, when it does). `PATCHBAY_CLUSTER_ONLY=lookup`
 //!   measures only this.
 //!
 //! Run: `benches/cluster/run` (builds in release first).
@@ -318,10 +319,11 @@ fn store_of(cluster: &pg::PgCluster, count: u64) -> (String, Vec<String>, String
         &format!(
             "INSERT INTO patchbay.numbers (number, project_id, client_env, connector_id) \
              SELECT '+1' || (2012000000 + i)::text, n.project_id, n.client_env, n.connector_id \
-             FROM generate_series(0, {count} - 1) i, (SELECT * FROM patchbay.numbers LIMIT 1) n; \
-             ANALYZE patchbay.numbers"
+             FROM generate_series(0, {count} - 1) i, (SELECT * FROM patchbay.numbers LIMIT 1) n"
         ),
     );
+    // As a store's rows are once they are old: hint bits set, statistics current.
+    cluster.query(&url, "VACUUM (ANALYZE) patchbay.numbers");
     let probes = (0..20u64)
         .map(|k| {
             format!(
@@ -382,6 +384,17 @@ fn lookup_store(cluster: &pg::PgCluster, count: u64) {
         ms(percentile(&big, 1.0)),
         percentile(&big, 0.5).as_secs_f64() / percentile(&base, 0.5).as_secs_f64()
     );
+    let mut binaries = vec![("", patchbay_benches::server::binary())];
+    if let Some(before) = std::env::var_os("PATCHBAY_BIN_BEFORE") {
+        binaries.push((" (PATCHBAY_BIN_BEFORE)", before.into()));
+    }
+    for (label, binary) in binaries.iter().chain(&binaries) {
+        export_store(&url, count, label, binary);
+    }
+}
+
+/// Times `snapshot export --store`, which loads the whole model, with `binary`.
+fn export_store(url: &str, count: u64, label: &str, binary: &Path) {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("store.pbsnap");
     let started = Instant::now();
@@ -389,15 +402,13 @@ fn lookup_store(cluster: &pg::PgCluster, count: u64) {
     let timed = Path::new("/usr/bin/time").exists();
     let mut command = if timed {
         let mut command = Command::new("/usr/bin/time");
-        command
-            .args(["-f", "%M"])
-            .arg(patchbay_benches::server::binary());
+        command.args(["-f", "%M"]).arg(binary);
         command
     } else {
-        Command::new(patchbay_benches::server::binary())
+        Command::new(binary)
     };
     let output = command
-        .args(["snapshot", "export", "--store", &url, "--out"])
+        .args(["snapshot", "export", "--store", url, "--out"])
         .arg(&out)
         .output()
         .expect("patchbay snapshot export");
@@ -408,7 +419,7 @@ fn lookup_store(cluster: &pg::PgCluster, count: u64) {
         .last()
         .and_then(|line| line.trim().parse().ok());
     println!(
-        "  loading the whole model instead (snapshot export --store): {}{}",
+        "  loading the whole model instead (snapshot export --store){label}: {}{}",
         ms(took),
         peak_kb.map_or(String::new(), |kb| format!(
             ", peak {} MB ({:.0} B/number)",

@@ -262,6 +262,24 @@ fn state(admin: &Admin) -> String {
     out
 }
 
+/// Opens `dir` again once the admin that held it is gone. The other test of this binary
+/// spawns processes (PostgreSQL's tools); a child forked while the directory's lock was open
+/// holds a copy of the lock until it runs its program, so the lock may stay taken for a
+/// moment after the admin let it go: wait that moment out, and only for that.
+fn reopen(dir: &std::path::Path) -> DataDir {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match DataDir::open(dir) {
+            Err(patchbay_admin::StoreError::Locked { .. })
+                if std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            opened => return opened.expect("dir"),
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
@@ -282,7 +300,7 @@ proptest! {
             }
             state(&admin)
         };
-        let reopened = Admin::open(Box::new(DataDir::open(dir.path()).expect("dir")), config()).expect("reopen");
+        let reopened = Admin::open(Box::new(reopen(dir.path())), config()).expect("reopen");
         prop_assert!(reopened.warnings().is_empty(), "{:?}", reopened.warnings());
         reopened.check_invariants().map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(state(&reopened), expected);
@@ -320,7 +338,7 @@ proptest! {
             }
             (writer.model_fingerprint(), state(&writer))
         };
-        let restarted = shared_node(&url, "restarted", Box::new(DataDir::open(cache.path()).expect("dir")));
+        let restarted = shared_node(&url, "restarted", Box::new(reopen(cache.path())));
         restarted.catch_up().map_err(|e| TestCaseError::fail(e.to_string()))?;
         restarted.check_invariants().map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(restarted.model_fingerprint(), expected.0.clone());

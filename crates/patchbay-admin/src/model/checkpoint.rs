@@ -536,12 +536,18 @@ impl Model {
     /// checkpoint was written) is indexed only where its final entry puts it; when no
     /// number was, every listing is the final one and none is looked up again.
     fn index_numbers(&mut self, listed: Listed) {
-        let Listed {
-            of_project,
-            of_connector,
-            replaced,
-            ..
-        } = listed;
+        self.index_lists(listed.of_project, listed.of_connector, listed.replaced);
+    }
+
+    /// Builds the project and connector indexes from lists of their numbers (each best
+    /// sorted already), both at once; with `replaced`, a number some list holds but whose
+    /// final entry is elsewhere is left out.
+    pub(super) fn index_lists(
+        &mut self,
+        of_project: FxHashMap<Id, Vec<E164>>,
+        of_connector: FxHashMap<Id, Vec<E164>>,
+        replaced: bool,
+    ) {
         let numbers = &self.numbers;
         let build = |lists: FxHashMap<Id, Vec<E164>>,
                      owns: &(dyn Fn(&NumberEntry, &Id) -> bool + Sync)| {

@@ -168,6 +168,10 @@ fn remove_all<T: Ord>(index: &mut FxHashMap<Id, BTreeSet<T>>, key: &Id, items: &
     }
 }
 
+/// Numbers read whole from a store, under one project, environment and connector (or
+/// none): what [`Model::load_numbers`] takes.
+pub(crate) type NumberGroup = (String, ClientEnv, Option<String>, Vec<E164>);
+
 /// The whole state of one patchbay deployment.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Model {
@@ -311,6 +315,64 @@ impl Model {
                 }
             }
         }
+    }
+
+    /// Puts numbers read whole from a store (a node loading the shared store's tables)
+    /// into a model that holds none yet: each group is a project, an environment, a
+    /// connector or none, and its numbers. The table is filled as a checkpoint's restore
+    /// fills it, a large batch at a time sorted out by shard, each shard on a core
+    /// (`NumberMap::insert_all`), and the project and connector indexes are built from
+    /// sorted lists; one insert at a time would grow each shard's table again and again.
+    /// A model that holds numbers already takes them one at a time instead.
+    pub(crate) fn load_numbers(&mut self, groups: Vec<NumberGroup>) {
+        if self.numbers.len() > 0 {
+            for (project_id, client_env, connector_id, numbers) in groups {
+                self.apply(Mutation::PutNumbers {
+                    project_id,
+                    client_env,
+                    connector_id,
+                    numbers,
+                });
+            }
+            return;
+        }
+        const BATCH: usize = 1 << 20;
+        let mut of_project: FxHashMap<Id, Vec<E164>> = FxHashMap::default();
+        let mut of_connector: FxHashMap<Id, Vec<E164>> = FxHashMap::default();
+        let mut replaced = false;
+        let mut batch = Vec::with_capacity(BATCH);
+        for (project, env, connector, numbers) in groups {
+            let project = self.intern(&project);
+            let connector = connector.map(|id| self.intern(&id));
+            for &number in &numbers {
+                batch.push((
+                    number,
+                    NumberEntry {
+                        project: project.clone(),
+                        env,
+                        connector: connector.clone(),
+                    },
+                ));
+                if batch.len() >= BATCH {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                    replaced |= self.numbers.insert_all(full);
+                }
+            }
+            if let Some(connector) = connector {
+                of_connector
+                    .entry(connector)
+                    .or_default()
+                    .extend_from_slice(&numbers);
+            }
+            of_project.entry(project).or_default().extend(numbers);
+        }
+        replaced |= self.numbers.insert_all(batch);
+        let sort = |lists: &mut FxHashMap<Id, Vec<E164>>| {
+            use rayon::prelude::*;
+            lists.values_mut().for_each(|list| list.par_sort_unstable());
+        };
+        rayon::join(|| sort(&mut of_project), || sort(&mut of_connector));
+        self.index_lists(of_project, of_connector, replaced);
     }
 
     /// Removes `number` from its connector's set and its project's, where it is.

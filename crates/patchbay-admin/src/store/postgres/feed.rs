@@ -129,9 +129,14 @@ impl Feed for PgFeed {
     }
 
     fn tables(&mut self) -> Result<(u64, Model), SharedError> {
-        let (head, mutations) = self.with(Tables::read)?.mutations()?;
-        let mut model = Model::default();
-        mutations.into_iter().for_each(|m| model.apply(m));
-        Ok((head, model))
+        let client = self.connected()?;
+        match Tables::read(client) {
+            Ok(tables) => tables.model(),
+            Err(error) => {
+                // A load cut off in the middle leaves the connection in a state of its own.
+                self.client = None;
+                Err(error)
+            }
+        }
     }
 }

@@ -20,10 +20,12 @@
 //!
 //! One module per concern: `schema.rs` (the schema and its migrations), `writer.rs` (the
 //! writer's transaction), `rows.rs` (mutations as table writes, and the tables read back as
-//! mutations), `feed.rs` (the follower's connection), `point.rs` (a few numbers' routes
+//! mutations, the numbers through `copy.rs`, a reader of binary `COPY` streams),
+//! `feed.rs` (the follower's connection), `point.rs` (a few numbers' routes
 //! read with indexed queries, for commands that answer once) and `security.rs` (TLS and
 //! the password, read as libpq reads them).
 
+mod copy;
 mod feed;
 mod point;
 mod rows;

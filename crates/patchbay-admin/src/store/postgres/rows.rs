@@ -4,11 +4,11 @@
 use std::collections::BTreeMap;
 
 use patchbay_core::{ClientEnv, Connector, Prefix, E164};
-use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, Statement};
 
-use super::position;
-use crate::model::{Grant, KeyInfo, KeyRecord, Mutation};
+use super::copy::{CopyError, CopyReader};
+use super::{failed, position};
+use crate::model::{Grant, KeyInfo, KeyRecord, Model, Mutation};
 use crate::store::SharedError;
 
 fn texts<T: ToString>(items: &[T]) -> Vec<String> {
@@ -148,8 +148,8 @@ impl TableStatements {
 }
 
 /// The rows of every table, read in one snapshot of the database. The numbers, which are
-/// nearly all of it, are streamed straight into their groups as the rows arrive: 8 bytes a
-/// number, where holding each row would take over a hundred.
+/// nearly all of it, come as one binary `COPY` stream (`copy.rs`) and go straight into
+/// their groups: 8 bytes a number, where holding each row would take over a hundred.
 pub(super) struct Tables {
     head: u64,
     accounts: Vec<postgres::Row>,
@@ -163,33 +163,33 @@ pub(super) struct Tables {
 /// A project, environment and connector (or none): the numbers of one `PutNumbers`.
 type Group = (String, ClientEnv, Option<String>);
 
-/// The numbers table, grouped as it streams in, and the first row that could not be read.
+/// The numbers table, grouped as it streams in.
 #[derive(Default)]
 struct NumberGroups {
     groups: Vec<(Group, Vec<E164>)>,
     index: rustc_hash::FxHashMap<Group, usize>,
     /// The group of the row before: rows of one group tend to come together.
     last: Option<usize>,
-    bad: Option<SharedError>,
 }
 
 impl NumberGroups {
-    /// Adds one row (number, project, environment, connector).
-    fn add(&mut self, row: &postgres::Row) {
-        if self.bad.is_some() {
-            return;
-        }
-        if let Err(error) = self.try_add(row) {
-            self.bad = Some(error);
-        }
-    }
-
-    fn try_add(&mut self, row: &postgres::Row) -> Result<(), SharedError> {
+    /// Adds the row `copy` read last (number, project, environment, connector).
+    fn add<R: std::io::Read>(&mut self, copy: &CopyReader<R>) -> Result<(), SharedError> {
         let bad = |e: &dyn std::fmt::Display| bad_row("numbers", e);
-        let number: &str = row.try_get(0).map_err(|e| bad(&e))?;
-        let project: &str = row.try_get(1).map_err(|e| bad(&e))?;
-        let env: &str = row.try_get(2).map_err(|e| bad(&e))?;
-        let connector: Option<&str> = row.try_get(3).map_err(|e| bad(&e))?;
+        let text = |at: usize, column: &str| -> Result<Option<&str>, SharedError> {
+            copy.field(at)
+                .map(|bytes| {
+                    std::str::from_utf8(bytes).map_err(|_| bad(&format!("{column} is not UTF-8")))
+                })
+                .transpose()
+        };
+        let needed = |at: usize, column: &str| {
+            text(at, column)?.ok_or_else(|| bad(&format!("{column} is NULL")))
+        };
+        let number = needed(0, "number")?;
+        let project = needed(1, "project_id")?;
+        let env = needed(2, "client_env")?;
+        let connector = text(3, "connector_id")?;
         let number: E164 = number
             .parse()
             .map_err(|e| bad(&format!("{number:?}: {e}")))?;
@@ -234,50 +234,78 @@ fn bad_row(table: &str, what: impl std::fmt::Display) -> SharedError {
 impl Tables {
     /// Reads every table in one snapshot of the database (a read-only REPEATABLE READ
     /// transaction), with the head it holds.
-    pub(super) fn read(client: &mut Client) -> Result<Tables, postgres::Error> {
+    pub(super) fn read(client: &mut Client) -> Result<Tables, SharedError> {
         let mut tx = client
             .build_transaction()
             .isolation_level(postgres::IsolationLevel::RepeatableRead)
             .read_only(true)
-            .start()?;
-        let head: i64 = tx
-            .query_one("SELECT position FROM patchbay.head", &[])?
-            .get(0);
+            .start()
+            .map_err(failed)?;
+        let mut query = |sql: &str| tx.query(sql, &[]).map_err(failed);
+        let head: i64 = query("SELECT position FROM patchbay.head")?
+            .first()
+            .ok_or_else(|| bad_row("head", "no row"))?
+            .try_get(0)
+            .map_err(failed)?;
         let mut tables = Tables {
-            head: head as u64,
-            accounts: tx.query("SELECT account_id FROM patchbay.accounts ORDER BY 1", &[])?,
-            projects: tx.query(
-                "SELECT project_id, account_id FROM patchbay.projects ORDER BY 1",
-                &[],
-            )?,
-            keys: tx.query(
+            head: u64::try_from(head).unwrap_or(0),
+            accounts: query("SELECT account_id FROM patchbay.accounts ORDER BY 1")?,
+            projects: query("SELECT project_id, account_id FROM patchbay.projects ORDER BY 1")?,
+            keys: query(
                 "SELECT key_id, account_id, grant_projects, label, created_at, revoked, \
                  sha256 FROM patchbay.api_keys ORDER BY 1",
-                &[],
             )?,
-            connectors: tx.query(
+            connectors: query(
                 "SELECT connector::text FROM patchbay.connectors ORDER BY connector_id",
-                &[],
             )?,
             numbers: NumberGroups::default(),
-            prefixes: tx.query("SELECT prefix, connector_id FROM patchbay.prefixes", &[])?,
+            prefixes: query("SELECT prefix, connector_id FROM patchbay.prefixes")?,
         };
-        let mut rows = tx.query_raw(
-            "SELECT number, project_id, client_env, connector_id FROM patchbay.numbers",
-            std::iter::empty::<&(dyn postgres::types::ToSql + Sync)>(),
-        )?;
-        while let Some(row) = rows.next()? {
-            tables.numbers.add(&row);
+        let stream = tx
+            .copy_out(
+                "COPY patchbay.numbers (number, project_id, client_env, connector_id) \
+                 TO STDOUT (FORMAT binary)",
+            )
+            .map_err(failed)?;
+        let unreadable = |error: CopyError| match error {
+            CopyError::Io(error) => SharedError::Unavailable(error.to_string()),
+            format => bad_row("numbers", format),
+        };
+        let mut copy = CopyReader::new(stream, 4).map_err(unreadable)?;
+        while copy.next().map_err(unreadable)? {
+            tables.numbers.add(&copy)?;
         }
-        drop(rows);
-        tx.commit()?;
+        drop(copy);
+        tx.commit().map_err(failed)?;
         Ok(tables)
     }
 }
 
 impl Tables {
-    /// The mutations that build the model the tables hold, in the order a checkpoint has.
-    pub(super) fn mutations(self) -> Result<(u64, Vec<Mutation>), SharedError> {
+    /// The model the tables hold, with the head: accounts, projects, keys, connectors and
+    /// prefixes applied as mutations, in the order a checkpoint has, and the numbers put in
+    /// whole ([`Model::load_numbers`]).
+    pub(super) fn model(self) -> Result<(u64, Model), SharedError> {
+        let mutations = self.mutations()?;
+        let mut model = Model::default();
+        let (rest, prefixes): (Vec<_>, Vec<_>) = mutations
+            .into_iter()
+            .partition(|m| !matches!(m, Mutation::PutPrefixes { .. }));
+        rest.into_iter().for_each(|m| model.apply(m));
+        let groups = self
+            .numbers
+            .groups
+            .into_iter()
+            .map(|((project, env, connector), numbers)| (project, env, connector, numbers))
+            .collect();
+        model.load_numbers(groups);
+        prefixes.into_iter().for_each(|m| model.apply(m));
+        Ok((self.head, model))
+    }
+
+    /// The mutations that build the model the tables hold but its numbers, in the order a
+    /// checkpoint has.
+    fn mutations(&self) -> Result<Vec<Mutation>, SharedError> {
         let mut out = Vec::new();
         for row in &self.accounts {
             out.push(Mutation::PutAccount {
@@ -317,20 +345,6 @@ impl Tables {
                 serde_json::from_str(&text).map_err(|e| bad_row("connectors", e))?;
             out.push(Mutation::PutConnector { connector });
         }
-        if let Some(bad) = self.numbers.bad {
-            return Err(bad);
-        }
-        let mut groups = self.numbers.groups;
-        groups.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
-        for ((project_id, client_env, connector_id), mut numbers) in groups {
-            numbers.sort_unstable();
-            out.push(Mutation::PutNumbers {
-                project_id,
-                client_env,
-                connector_id,
-                numbers,
-            });
-        }
         let mut by_connector: BTreeMap<String, Vec<Prefix>> = BTreeMap::new();
         for row in &self.prefixes {
             let bad = |e: &dyn std::fmt::Display| bad_row("prefixes", e);
@@ -351,6 +365,6 @@ impl Tables {
                 prefixes,
             });
         }
-        Ok((self.head, out))
+        Ok(out)
     }
 }
