@@ -20,8 +20,10 @@
 //!   only the tables), spawn to exit of the command over 20 runs, beside the same with 1,000
 //!   numbers in the same run; then `snapshot export --store` at the larger size, which loads
 //!   the whole model as the lookup did before it queried, twice (and, alternating, with the
-//!   binary `PATCHBAY_BIN_BEFORE` names, when it does). `PATCHBAY_CLUSTER_ONLY=lookup`
-//!   measures only this.
+//!   binary `PATCHBAY_BIN_BEFORE` names, when it does); and a new node of that store (an
+//!   empty cache) against an embedded restart of the same numbers, imported with
+//!   `patchbay import`: time to `/readyz` 200 and resident memory.
+//!   `PATCHBAY_CLUSTER_ONLY=lookup` measures only this.
 //!
 //! Run: `benches/cluster/run` (builds in release first).
 
@@ -313,26 +315,121 @@ fn store_of(cluster: &pg::PgCluster, count: u64) -> (String, Vec<String>, String
     let id = connector(&mut http);
     assert!(http.import_all(&[fresh_number()], &id), "one number");
     stop(seed);
-    // +1 201 200 0000 on: area code 201, exchanges 200 to 999 (valid numbers) and beyond.
+    // The numbers of `store_number`, in SQL.
     cluster.query(
         &url,
         &format!(
             "INSERT INTO patchbay.numbers (number, project_id, client_env, connector_id) \
-             SELECT '+1' || (2012000000 + i)::text, n.project_id, n.client_env, n.connector_id \
+             SELECT '+1' || (201 + i / {AREA})::text || (2000000 + i % {AREA})::text, \
+             n.project_id, n.client_env, n.connector_id \
              FROM generate_series(0, {count} - 1) i, (SELECT * FROM patchbay.numbers LIMIT 1) n"
         ),
     );
     // As a store's rows are once they are old: hint bits set, statistics current.
     cluster.query(&url, "VACUUM (ANALYZE) patchbay.numbers");
     let probes = (0..20u64)
-        .map(|k| {
-            format!(
-                "+1{}",
-                2012000000 + (k * 7_919_993) % count.clamp(1, 8_000_000)
-            )
-        })
+        .map(|k| store_number((k * 7_919_993) % count.max(1)))
         .collect();
     (url, probes, id)
+}
+
+/// Numbers of one area code: its exchanges 200 to 999.
+const AREA: u64 = 8_000_000;
+
+/// The `i`th number of a store of [`store_of`]: area codes 201, 202, ... from exchange 200
+/// on, every one a valid North American number.
+fn store_number(i: u64) -> String {
+    format!("+1{}{}", 201 + i / AREA, 2_000_000 + i % AREA)
+}
+
+/// The resident memory of `pid`, in bytes.
+fn resident(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix("VmRSS:"))
+                .and_then(|kb| kb.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// Spawns `patchbay serve` with `args` and times it to `/readyz` 200; its resident memory
+/// then.
+fn ready_in(args: &[&str]) -> (Duration, u64) {
+    let started = Instant::now();
+    let node = serve(args);
+    while !ready(node.addr) {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let took = started.elapsed();
+    let memory = resident(node.child.id());
+    stop(node);
+    (took, memory)
+}
+
+/// A new node of the store at `url` (an empty cache directory) against an embedded restart
+/// of the same `count` numbers: time to `/readyz` 200 and resident memory.
+fn new_node_against_restart(url: &str, count: u64) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("embedded");
+    let data_arg = data.to_str().expect("utf-8");
+    let first = serve(&["--data", data_arg]);
+    let key = first
+        .key
+        .clone()
+        .expect("a new data directory prints its key");
+    let id = connector(&mut Http::new(first.addr, &key));
+    stop(first);
+    let file = dir.path().join("numbers.txt");
+    let mut text = String::with_capacity(count as usize * 14);
+    for i in 0..count {
+        text.push_str(&store_number(i));
+        text.push('\n');
+    }
+    std::fs::write(&file, text).expect("the numbers file");
+    let status = Command::new(patchbay_benches::server::binary())
+        .args([
+            "import",
+            "--data",
+            data_arg,
+            "--project",
+            "default",
+            "--connector",
+            &id,
+        ])
+        .arg(&file)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("patchbay import");
+    assert!(status.success(), "the embedded import");
+    let (restart, restart_memory) = ready_in(&["--data", data_arg]);
+    let cache = dir.path().join("cache");
+    let (new_node, new_node_memory) = ready_in(&[
+        "--store",
+        url,
+        "--node",
+        "new",
+        "--data",
+        cache.to_str().expect("utf-8"),
+    ]);
+    let per = |bytes: u64| bytes as f64 / count as f64;
+    println!("a new node of the store (empty cache) against an embedded restart, {count} numbers:");
+    println!(
+        "  embedded restart: {} to /readyz, {} MB resident ({:.0} B/number)",
+        ms(restart),
+        restart_memory >> 20,
+        per(restart_memory)
+    );
+    println!(
+        "  new node: {} ({:.2}x), {} MB resident ({:.0} B/number, {:.2}x)",
+        ms(new_node),
+        new_node.as_secs_f64() / restart.as_secs_f64(),
+        new_node_memory >> 20,
+        per(new_node_memory),
+        new_node_memory as f64 / restart_memory.max(1) as f64
+    );
 }
 
 /// Spawn to exit of `patchbay lookup --store URL NUMBER` for each probe, checked to answer
@@ -384,6 +481,7 @@ fn lookup_store(cluster: &pg::PgCluster, count: u64) {
         ms(percentile(&big, 1.0)),
         percentile(&big, 0.5).as_secs_f64() / percentile(&base, 0.5).as_secs_f64()
     );
+    new_node_against_restart(&url, count);
     let mut binaries = vec![("", patchbay_benches::server::binary())];
     if let Some(before) = std::env::var_os("PATCHBAY_BIN_BEFORE") {
         binaries.push((" (PATCHBAY_BIN_BEFORE)", before.into()));
