@@ -270,8 +270,10 @@ impl Timing {
         }
     }
 
-    /// Logs a group that held the writer past [`SLOW`]: every change behind it waited.
-    fn log_if_slow(&self, changes: usize, records: usize) {
+    /// Logs a group that held the writer past [`SLOW`]: as a warning when changes queued
+    /// behind it (`waited`: they waited for it), else, as for a bulk import with nothing
+    /// beside it, only at debug level.
+    fn log_if_slow(&self, changes: usize, records: usize, waited: bool) {
         let done = Instant::now();
         if done - self.started < SLOW {
             return;
@@ -280,16 +282,25 @@ impl Timing {
             |from: Instant, to: Instant| to.saturating_duration_since(from).as_secs_f64() * 1e3;
         let planned = self.planned.max(self.locked);
         let stored = self.stored.max(planned);
-        tracing::warn!(
-            changes,
-            records,
-            lock_ms = ms(self.started, self.locked),
-            plan_ms = ms(self.locked, planned),
-            store_ms = ms(planned, stored),
-            publish_ms = ms(stored, done),
-            "a group of changes held the writer for {:.0} ms",
-            ms(self.started, done)
-        );
+        macro_rules! slow {
+            ($level:ident) => {
+                tracing::$level!(
+                    changes,
+                    records,
+                    lock_ms = ms(self.started, self.locked),
+                    plan_ms = ms(self.locked, planned),
+                    store_ms = ms(planned, stored),
+                    publish_ms = ms(stored, done),
+                    "a group of changes held the writer for {:.0} ms",
+                    ms(self.started, done)
+                )
+            };
+        }
+        if waited {
+            slow!(warn);
+        } else {
+            slow!(debug);
+        }
     }
 }
 
@@ -526,7 +537,8 @@ impl Admin {
             job.settle(outcome.clone());
         }
         guard.finished = true;
-        timing.log_if_slow(jobs.len(), records.len());
+        let waited = !self.queue.lock().is_empty();
+        timing.log_if_slow(jobs.len(), records.len(), waited);
     }
 
     /// Commits the group's records to the log (`changes` are their mutations, when it
