@@ -189,6 +189,7 @@ struct Reconnect {
 impl Reconnect {
     fn run(self) {
         let mut pause = Duration::from_millis(500);
+        let mut said_refused = false;
         loop {
             std::thread::sleep(pause);
             pause = (pause * 2).min(MAX_PAUSE);
@@ -197,6 +198,15 @@ impl Reconnect {
             };
             let shared = match Postgres::connect(&self.url, &self.node) {
                 Ok(shared) => shared,
+                Err(error @ ConnectError::Refused { .. }) => {
+                    // The store is back but turns this node away (its certificate, the
+                    // password, pg_hba.conf): said once, loudly; the node keeps routing
+                    // from its cache and tries again in case the settings are mended.
+                    if !std::mem::replace(&mut said_refused, true) {
+                        tracing::error!(%error, "the shared store refuses this node");
+                    }
+                    continue;
+                }
                 Err(error) => {
                     tracing::debug!(%error, "the shared store still cannot be reached");
                     continue;
