@@ -107,6 +107,18 @@ fn checksum(header: &[u8], payload: &[u8]) -> u32 {
 impl Snapshot {
     /// The snapshot as the bytes of a snapshot file.
     pub fn to_file_bytes(&self) -> Result<Vec<u8>, SnapshotFileError> {
+        let (header, payload) = self.to_file_parts()?;
+        let payload = payload.as_ref();
+        let mut out = Vec::with_capacity(header.len() + payload.len());
+        out.extend_from_slice(&header);
+        out.extend_from_slice(payload);
+        Ok(out)
+    }
+
+    /// The snapshot file as its header and its payload, to be written one after the other:
+    /// the file's bytes without a copy of the payload, which at ten million numbers is a few
+    /// hundred megabytes.
+    pub fn to_file_parts(&self) -> Result<(Vec<u8>, impl AsRef<[u8]>), SnapshotFileError> {
         let (buckets, shards) = flatten(&self.index)?;
         let (prefix_buckets, prefix_shards) = flatten(self.prefixes.index())?;
         let connectors = self
@@ -129,7 +141,7 @@ impl Snapshot {
         };
         let payload = rkyv::to_bytes::<rancor::Error>(&body)
             .map_err(|e| SnapshotFileError::new(None, FileErrorKind::Corrupt(e.to_string())))?;
-        let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
+        let mut out = Vec::with_capacity(HEADER_LEN);
         out.extend_from_slice(&MAGIC);
         out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
         out.extend_from_slice(&(HEADER_LEN as u32).to_le_bytes());
@@ -141,8 +153,7 @@ impl Snapshot {
         let crc = checksum(&out, &payload);
         out.extend_from_slice(&crc.to_le_bytes());
         out.extend_from_slice(&0u32.to_le_bytes());
-        out.extend_from_slice(&payload);
-        Ok(out)
+        Ok((out, payload))
     }
 
     /// Writes the snapshot to `path` atomically: a temporary file in the same directory,
@@ -151,9 +162,11 @@ impl Snapshot {
     /// Returns the file's size in bytes.
     pub fn write_to(&self, path: impl AsRef<Path>) -> Result<u64, SnapshotFileError> {
         let path = path.as_ref();
-        let bytes = self.to_file_bytes()?;
-        write_atomically(path, &bytes).map_err(|e| SnapshotFileError::io(path, e))?;
-        Ok(bytes.len() as u64)
+        let (header, payload) = self.to_file_parts()?;
+        let payload = payload.as_ref();
+        write_atomically_parts(path, &[&header, payload])
+            .map_err(|e| SnapshotFileError::io(path, e))?;
+        Ok((header.len() + payload.len()) as u64)
     }
 
     /// Opens a snapshot file by mapping it: after validation, lookups probe the mapped bytes.
@@ -430,6 +443,11 @@ fn read_header(bytes: &[u8]) -> Result<Header, FileErrorKind> {
 /// see the old file or the new one, never a mix; a crash leaves one of the two. This is the
 /// protocol of snapshot files, shared with anything else that must be replaced whole.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_atomically_parts(path, &[bytes])
+}
+
+/// [`write_atomically`] of `parts` one after the other.
+fn write_atomically_parts(path: &Path, parts: &[&[u8]]) -> io::Result<()> {
     let dir = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
         _ => PathBuf::from("."),
@@ -446,7 +464,9 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
             .write(true)
             .create_new(true)
             .open(&tmp)?;
-        file.write_all(bytes)?;
+        for part in parts {
+            file.write_all(part)?;
+        }
         file.sync_all()?;
         fs::rename(&tmp, path)?;
         File::open(&dir)?.sync_all()

@@ -116,6 +116,11 @@ fn files_round_trip_mapped_and_read() {
     let snapshot = sample(42, 5000, 13);
     let size = snapshot.write_to(&path).expect("write");
     assert_eq!(size, std::fs::metadata(&path).expect("stat").len());
+    // Written as header and payload, the file is the bytes of `to_file_bytes`.
+    assert_eq!(
+        std::fs::read(&path).expect("read"),
+        snapshot.to_file_bytes().expect("bytes")
+    );
     let mapped = Snapshot::open(&path).expect("open");
     assert!(format!("{mapped:?}").contains("stored: true"));
     assert_same(&snapshot, &mapped);

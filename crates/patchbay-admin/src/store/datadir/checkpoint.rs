@@ -305,11 +305,11 @@ impl DirCheckpoint {
         file.sync_all().map_err(io_err(&tmp))?;
         drop(file);
         let snapshot_path = self.dir.join(snapshot_name(self.position));
-        let bytes = snapshot.to_file_bytes().map_err(|e| StoreError::Io {
+        let (header, payload) = snapshot.to_file_parts().map_err(|e| StoreError::Io {
             path: snapshot_path.clone(),
             source: io::Error::other(e.to_string()),
         })?;
-        write_paced(&snapshot_path, &bytes)?;
+        write_paced(&snapshot_path, &[&header, payload.as_ref()])?;
         let path = self.dir.join(checkpoint_name(self.position));
         fs::rename(&tmp, &path).map_err(io_err(&path))?;
         sync_dir(&self.dir)?;
@@ -352,15 +352,18 @@ impl Drop for DirCheckpoint {
     }
 }
 
-/// Writes `bytes` to `path` as a whole or not at all (a temporary file, renamed once
-/// synced), syncing every [`SYNC_EVERY`] bytes on the way.
-fn write_paced(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+/// Writes `parts`, one after the other, to `path` as a whole or not at all (a temporary
+/// file, renamed once synced), syncing every [`SYNC_EVERY`] bytes on the way.
+fn write_paced(path: &Path, parts: &[&[u8]]) -> Result<(), StoreError> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(TMP);
     let tmp = PathBuf::from(tmp);
     let written = (|| {
         let mut file = File::create(&tmp)?;
-        for chunk in bytes.chunks(SYNC_EVERY as usize) {
+        for chunk in parts
+            .iter()
+            .flat_map(|part| part.chunks(SYNC_EVERY as usize))
+        {
             file.write_all(chunk)?;
             file.sync_data()?;
         }
