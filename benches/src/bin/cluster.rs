@@ -23,7 +23,11 @@
 //!   binary `PATCHBAY_BIN_BEFORE` names, when it does); and a new node of that store (an
 //!   empty cache) against an embedded restart of the same numbers, imported with
 //!   `patchbay import`: time to `/readyz` 200 and resident memory.
-//!   `PATCHBAY_CLUSTER_ONLY=lookup` measures only this.
+//!   `PATCHBAY_CLUSTER_ONLY=lookup` measures only this;
+//! - **`patchbay import`**: `PATCHBAY_CLUSTER_IMPORT` numbers (default 1,000,000) from one
+//!   file through a new store (`--store`) against the same into a new data directory
+//!   (`--data`), in the same run: time and peak memory. `PATCHBAY_CLUSTER_ONLY=import`
+//!   measures only this.
 //!
 //! Run: `benches/cluster/run` (builds in release first).
 
@@ -115,6 +119,11 @@ fn main() {
     if only == "lookup" {
         let cluster = pg::PgCluster::start();
         lookup_store(&cluster, size("PATCHBAY_CLUSTER_LOOKUP", 10_000_000));
+        return;
+    }
+    if only == "import" {
+        let cluster = pg::PgCluster::start();
+        import_both(&cluster, size("PATCHBAY_CLUSTER_IMPORT", 1_000_000));
         return;
     }
     let changes = size("PATCHBAY_CLUSTER_CHANGES", 1_000) as usize;
@@ -382,13 +391,7 @@ fn new_node_against_restart(url: &str, count: u64) {
         .expect("a new data directory prints its key");
     let id = connector(&mut Http::new(first.addr, &key));
     stop(first);
-    let file = dir.path().join("numbers.txt");
-    let mut text = String::with_capacity(count as usize * 14);
-    for i in 0..count {
-        text.push_str(&store_number(i));
-        text.push('\n');
-    }
-    std::fs::write(&file, text).expect("the numbers file");
+    let file = numbers_file(dir.path(), count);
     let status = Command::new(patchbay_benches::server::binary())
         .args([
             "import",
@@ -429,6 +432,99 @@ fn new_node_against_restart(url: &str, count: u64) {
         new_node_memory >> 20,
         per(new_node_memory),
         new_node_memory as f64 / restart_memory.max(1) as f64
+    );
+}
+
+/// A numbers file of `count` numbers of [`store_number`], in `dir`.
+fn numbers_file(dir: &Path, count: u64) -> std::path::PathBuf {
+    let file = dir.join("numbers.txt");
+    let mut text = String::with_capacity(count as usize * 14);
+    for i in 0..count {
+        text.push_str(&store_number(i));
+        text.push('\n');
+    }
+    std::fs::write(&file, text).expect("the numbers file");
+    file
+}
+
+/// Runs `patchbay import` with `place` (`--data DIR` or `--store URL`) into project
+/// `default` with connector `id`: how long it took, spawn to exit, and its peak resident
+/// memory in bytes when GNU time is there to say.
+fn timed_import(place: &[&str], id: &str, file: &Path) -> (Duration, Option<u64>) {
+    let timed = Path::new("/usr/bin/time").exists();
+    let mut command = if timed {
+        let mut command = Command::new("/usr/bin/time");
+        command
+            .args(["-f", "%M"])
+            .arg(patchbay_benches::server::binary());
+        command
+    } else {
+        Command::new(patchbay_benches::server::binary())
+    };
+    let started = Instant::now();
+    let output = command
+        .arg("import")
+        .args(place)
+        .args(["--project", "default", "--connector", id])
+        .arg(file)
+        .output()
+        .expect("patchbay import");
+    let took = started.elapsed();
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && said.contains("imported"),
+        "import {place:?}: {said}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let peak_kb: Option<u64> = String::from_utf8_lossy(&output.stderr)
+        .lines()
+        .last()
+        .and_then(|line| line.trim().parse().ok());
+    (took, peak_kb.map(|kb| kb * 1024))
+}
+
+/// `patchbay import` of `count` numbers through a new store against the same into a new
+/// embedded data directory, in the same run: time and peak memory.
+fn import_both(cluster: &pg::PgCluster, count: u64) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = numbers_file(dir.path(), count);
+    let data = dir.path().join("embedded");
+    let data_arg = data.to_str().expect("utf-8");
+    let first = serve(&["--data", data_arg]);
+    let key = first
+        .key
+        .clone()
+        .expect("a new data directory prints its key");
+    let embedded_id = connector(&mut Http::new(first.addr, &key));
+    stop(first);
+    let url = cluster.database();
+    let seed = node(&url, "seed", &dir.path().join("seed"));
+    let key = seed.key.clone().expect("the first node creates the key");
+    let store_id = connector(&mut Http::new(seed.addr, &key));
+    stop(seed);
+    let (embedded, embedded_peak) = timed_import(&["--data", data_arg], &embedded_id, &file);
+    let (store, store_peak) = timed_import(&["--store", &url], &store_id, &file);
+    let counted = cluster.query(&url, "SELECT count(*) FROM patchbay.numbers");
+    assert_eq!(
+        counted,
+        vec![count.to_string()],
+        "every number in the table"
+    );
+    let rate = |d: Duration| count as f64 / d.as_secs_f64() / 1e3;
+    let mb = |peak: Option<u64>| peak.map_or("-".to_string(), |b| format!("{} MB", b >> 20));
+    println!("patchbay import of {count} numbers, spawn to exit:");
+    println!(
+        "  embedded (--data): {:.2} s ({:.0}k numbers/s), peak {}",
+        embedded.as_secs_f64(),
+        rate(embedded),
+        mb(embedded_peak)
+    );
+    println!(
+        "  store (--store): {:.2} s ({:.0}k numbers/s, {:.2}x), peak {}",
+        store.as_secs_f64(),
+        rate(store),
+        store.as_secs_f64() / embedded.as_secs_f64(),
+        mb(store_peak)
     );
 }
 

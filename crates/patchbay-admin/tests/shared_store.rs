@@ -303,6 +303,116 @@ fn writes_through_one_node_reach_every_node_and_the_tables() {
 }
 
 #[test]
+fn a_bulk_change_is_packed_in_the_log_and_its_new_rows_copied() {
+    let cluster = PgCluster::shared();
+    let url = cluster.database();
+    let (a, b, c) = two_nodes(&url);
+    let other = connector(&b);
+    // All new: inserted with COPY.
+    let first: Vec<String> = (0..100).map(number).collect();
+    assert_eq!(import(&a, &first, &c.connector_id).imported.len(), 100);
+    // All new again, one listed twice (refused), through the other node.
+    let mut second: Vec<String> = (100..250).map(number).collect();
+    second.push(number(200));
+    let added = import(&b, &second, &other.connector_id);
+    assert_eq!(added.imported.len(), 150, "{:?}", added.errors);
+    // Every number held: the first connector moves to another project, with its numbers.
+    a.create_project(&Caller::Operator, "default", "second")
+        .expect("a project");
+    let patch = patchbay_admin::ConnectorPatch {
+        project_id: patchbay_admin::Patch::Value("second".into()),
+        ..Default::default()
+    };
+    a.update_connector(&Caller::Operator, "default", &c.connector_id, &patch)
+        .expect("moved");
+    let row = |n: u64| {
+        cluster.query(
+            &url,
+            &format!(
+                "SELECT project_id || ' ' || coalesce(connector_id, '-') \
+                 FROM patchbay.numbers WHERE number = '{}'",
+                number(n)
+            ),
+        )
+    };
+    assert_eq!(row(10), [format!("second {}", c.connector_id)]);
+    assert_eq!(row(99), [format!("second {}", c.connector_id)]);
+    assert_eq!(row(100), [format!("default {}", other.connector_id)]);
+    assert_eq!(row(249), [format!("default {}", other.connector_id)]);
+    assert_eq!(
+        cluster.query(&url, "SELECT count(*) FROM patchbay.numbers"),
+        ["250"]
+    );
+    // The three bulk changes are packed (about a byte a number, where JSON takes 16); the
+    // small ones before them are JSON.
+    let packed = cluster.query(
+        &url,
+        "SELECT octet_length(packed) FROM patchbay.changes WHERE packed IS NOT NULL \
+         ORDER BY position",
+    );
+    assert_eq!(packed.len(), 3, "{packed:?}");
+    assert!(
+        packed
+            .iter()
+            .all(|len| len.parse::<usize>().expect("a length") < 2 * 150 + 200),
+        "{packed:?}"
+    );
+    assert_ne!(
+        cluster.query(
+            &url,
+            "SELECT count(*) FROM patchbay.changes WHERE change IS NOT NULL"
+        ),
+        ["0"]
+    );
+    // Every node, following the log or loading the tables, holds the same model.
+    let late = node(&url, "late");
+    assert_eq!(late.number_count(), 250);
+    for n in [&a, &b] {
+        n.catch_up().expect("catch up");
+    }
+    assert_eq!(a.model_fingerprint(), b.model_fingerprint());
+    assert_eq!(late.model_fingerprint(), a.model_fingerprint());
+    a.check_invariants().expect("invariants");
+    assert!(routes(&a, &number(249), Some(&other.connector_id)));
+    assert_eq!(
+        a.get_number(&Caller::Operator, "second", &number(10))
+            .expect("moved")
+            .connector_id,
+        Some(c.connector_id.clone())
+    );
+}
+
+#[test]
+fn a_bulk_insert_the_table_refuses_changes_nothing() {
+    let cluster = PgCluster::shared();
+    let url = cluster.database();
+    let (a, _b, c) = two_nodes(&url);
+    // A row no change made: the node's model does not hold it, so its bulk insert meets
+    // it in the table.
+    cluster.query(
+        &url,
+        &format!(
+            "INSERT INTO patchbay.numbers VALUES ('{}', 'default', 'live', NULL)",
+            number(70)
+        ),
+    );
+    let head = cluster.query(&url, "SELECT position FROM patchbay.head");
+    let batch: Vec<String> = (0..100).map(number).collect();
+    let error = try_import(&a, &batch, &c.connector_id).expect_err("refused");
+    assert!(error.to_string().contains("duplicate key"), "{error}");
+    assert_eq!(
+        cluster.query(&url, "SELECT position FROM patchbay.head"),
+        head
+    );
+    assert_eq!(
+        cluster.query(&url, "SELECT count(*) FROM patchbay.numbers"),
+        ["1"]
+    );
+    assert_eq!(a.number_count(), 0);
+    assert!(routes(&a, &number(0), None));
+}
+
+#[test]
 fn the_same_number_imported_on_two_nodes_at_once_lands_once() {
     let cluster = PgCluster::start();
     let url = cluster.database();
@@ -472,6 +582,9 @@ fn a_database_of_an_older_schema_is_migrated_and_keeps_its_id() {
     cluster.query(
         &url,
         "ALTER TABLE patchbay.head RENAME COLUMN store_id TO cluster_id; \
+         ALTER TABLE patchbay.changes DROP CONSTRAINT changes_json_or_packed, \
+             DROP COLUMN packed, ALTER COLUMN change SET NOT NULL; \
+         CREATE INDEX numbers_by_connector ON patchbay.numbers (connector_id); \
          DELETE FROM patchbay.schema_migrations WHERE version > 1",
     );
     let store = Postgres::connect(&url, "second").expect("migrates");

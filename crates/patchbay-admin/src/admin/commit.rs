@@ -29,7 +29,7 @@ use super::publish::Effect;
 use super::{encode, Admin, Replica, Writer};
 use crate::error::AdminError;
 use crate::model::{checkpoint, Model, Mutation};
-use crate::store::{MemoryStore, Records, Store};
+use crate::store::{MemoryStore, Records, Store, TableWrite};
 
 /// The numbers or prefixes from which a change is a bulk change, committed in a group of its
 /// own ([`Admin::change_bulk`]).
@@ -467,7 +467,7 @@ impl Admin {
         }
         let mut planned = Vec::with_capacity(jobs.len());
         let mut records = Vec::new();
-        let mut changes = Vec::new();
+        let mut writes = Vec::new();
         let mut position = writer.position;
         for job in jobs {
             let Some(change) = job.plan(self, &model) else {
@@ -484,10 +484,15 @@ impl Admin {
                 position += 1;
                 records.push((position, payload));
                 effect.add(&change);
-                if writer.log.wants_mutations() {
-                    changes.push(change.clone());
+                let tables = writer.log.wants_mutations();
+                for mutation in change {
+                    if tables {
+                        writes.extend(TableWrite::of(&mutation, |n| {
+                            model.numbers.get(n).is_some()
+                        }));
+                    }
+                    model.apply(mutation);
                 }
-                change.into_iter().for_each(|m| model.apply(m));
             }
             planned.push(job);
         }
@@ -497,7 +502,7 @@ impl Admin {
             let model = RwLockWriteGuard::downgrade(model);
             self.publish_group(effect, &model, started)
         } else {
-            let stored = self.store_group(writer, &mut model, &records, &changes);
+            let stored = self.store_group(writer, &mut model, &records, &writes);
             timing.stored = Instant::now();
             match stored {
                 Ok(()) => {
@@ -541,8 +546,8 @@ impl Admin {
         timing.log_if_slow(jobs.len(), records.len(), waited);
     }
 
-    /// Commits the group's records to the log (`changes` are their mutations, when it
-    /// wants them). On failure the model, which already holds the group's mutations, is
+    /// Commits the group's records to the log (`writes` are their mutations, when it wants
+    /// them). On failure the model, which already holds the group's mutations, is
     /// reloaded from the node's own store (the journal, or the cache, which holds
     /// everything the shared log had up to the group); should that fail too, the writer is
     /// poisoned.
@@ -551,9 +556,9 @@ impl Admin {
         writer: &mut Writer,
         model: &mut Model,
         records: &[(u64, Vec<u8>)],
-        changes: &[Vec<Mutation>],
+        writes: &[TableWrite],
     ) -> Result<(), AdminError> {
-        let error = match writer.log.commit(records, changes) {
+        let error = match writer.log.commit(records, writes) {
             Ok(Kept::Everywhere) => return Ok(()),
             Ok(Kept::NotCached(err)) => {
                 Self::replace_cache(writer, model, err);
@@ -603,18 +608,18 @@ mod tests {
         fn commit(
             &mut self,
             records: &[(u64, Vec<u8>)],
-            changes: &[Vec<Mutation>],
+            writes: &[TableWrite],
         ) -> Result<(), SharedError> {
             match self.next.swap(PASS, Ordering::AcqRel) {
                 COMMIT_THEN_LOSE => {
-                    self.inner.commit(records, changes)?;
+                    self.inner.commit(records, writes)?;
                     Err(SharedError::Unknown("the reply was lost".into()))
                 }
                 ABORT_THEN_LOSE => {
                     self.inner.abort();
                     Err(SharedError::Unknown("the reply was lost".into()))
                 }
-                _ => self.inner.commit(records, changes),
+                _ => self.inner.commit(records, writes),
             }
         }
 

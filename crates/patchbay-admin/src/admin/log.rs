@@ -6,8 +6,7 @@
 
 use super::store_error;
 use crate::error::AdminError;
-use crate::model::Mutation;
-use crate::store::{Records, SharedError, SharedLog, Store, StoreError};
+use crate::store::{Records, SharedError, SharedLog, Store, StoreError, TableWrite};
 
 /// What a group's changes are written to.
 pub(super) trait Log: Send {
@@ -17,14 +16,15 @@ pub(super) trait Log: Send {
     fn begin(&mut self, position: u64) -> Result<Records, AdminError>;
     /// Ends a group begun with nothing to commit.
     fn abort(&mut self);
-    /// Whether [`Log::commit`] needs the group's mutations beside its records.
+    /// Whether [`Log::commit`] needs the group's mutations, as table writes, beside its
+    /// records.
     fn wants_mutations(&self) -> bool;
-    /// Makes `records` durable, in order (`changes` are their mutations, when
+    /// Makes `records` durable, in order (`writes` are their mutations, when
     /// [`Log::wants_mutations`]). On an error none of them is.
     fn commit(
         &mut self,
         records: &[(u64, Vec<u8>)],
-        changes: &[Vec<Mutation>],
+        writes: &[TableWrite],
     ) -> Result<Kept, AdminError>;
     /// This node's own store: the journal, or the cache of the shared store. Checkpoints
     /// are written to it, and a group whose commit failed reloads the model from it.
@@ -62,7 +62,7 @@ impl Log for Journal {
     fn commit(
         &mut self,
         records: &[(u64, Vec<u8>)],
-        _changes: &[Vec<Mutation>],
+        _writes: &[TableWrite],
     ) -> Result<Kept, AdminError> {
         self.0
             .append_group(records)
@@ -121,10 +121,10 @@ impl Log for SharedJournal {
     fn commit(
         &mut self,
         records: &[(u64, Vec<u8>)],
-        changes: &[Vec<Mutation>],
+        writes: &[TableWrite],
     ) -> Result<Kept, AdminError> {
         self.shared()?
-            .commit(records, changes)
+            .commit(records, writes)
             .map_err(shared_error)?;
         Ok(match self.cache.append_group(records) {
             Ok(()) => Kept::Everywhere,

@@ -159,7 +159,7 @@ fn now_secs() -> u64 {
 }
 
 fn encode(change: &[Mutation]) -> Result<Vec<u8>, AdminError> {
-    crate::model::checkpoint::encode_change(change).map_err(AdminError::internal)
+    crate::model::change::encode_change(change).map_err(AdminError::internal)
 }
 
 fn store_error(err: StoreError) -> AdminError {

@@ -21,7 +21,7 @@ use super::reclaim::Reclaimer;
 use super::regrow::Regrow;
 use super::{encode, AdminConfig, Caller, PublishStats};
 use crate::error::{AdminError, ErrorCode};
-use crate::model::{checkpoint, InvariantError, Model};
+use crate::model::{change, InvariantError, Model};
 use crate::store::Records;
 
 /// The model, the router it is published into, and the machinery between the two. Every
@@ -104,8 +104,7 @@ impl Replica {
                     "change {position} of the log follows {last}: read the log again"
                 )));
             }
-            changes
-                .push(checkpoint::decode_change(*position, bytes).map_err(AdminError::internal)?);
+            changes.push(change::decode_change(*position, bytes).map_err(AdminError::internal)?);
             fresh.push((*position, bytes.clone()));
             last = *position;
         }

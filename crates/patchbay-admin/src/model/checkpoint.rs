@@ -595,16 +595,6 @@ const BATCH: usize = 1 << 20;
 
 // ---- restoring ---------------------------------------------------------------------------
 
-/// Decodes one stored change: its mutations, as the journal and the shared log hold them.
-pub(crate) fn decode_change(position: u64, bytes: &[u8]) -> Result<Vec<Mutation>, String> {
-    serde_json::from_slice(bytes).map_err(|e| format!("unreadable change {position}: {e}"))
-}
-
-/// Encodes one change for the journal and the shared log.
-pub(crate) fn encode_change(change: &[Mutation]) -> Result<Vec<u8>, String> {
-    serde_json::to_vec(change).map_err(|e| format!("encoding a change: {e}"))
-}
-
 /// The model of checkpoint bytes of either format: this one, or the first layout's JSON
 /// list of mutations.
 pub(crate) fn read_model(bytes: &[u8]) -> Result<Model, String> {
@@ -636,7 +626,7 @@ pub(crate) fn restore(
                 "journal record {at} follows {position}: a record is missing"
             ));
         }
-        let change = decode_change(*at, bytes)?;
+        let change = super::change::decode_change(*at, bytes)?;
         replayed(&change);
         change.into_iter().for_each(|m| model.apply(m));
         position = *at;

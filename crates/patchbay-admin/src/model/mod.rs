@@ -6,6 +6,7 @@
 //! Operations validate everything before they produce mutations; `apply` itself cannot fail.
 //! The records the API shows are in `records.rs`, the invariant checker in `invariants.rs`.
 
+pub(crate) mod change;
 pub(crate) mod checkpoint;
 mod invariants;
 mod numbers;

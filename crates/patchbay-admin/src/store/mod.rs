@@ -183,18 +183,86 @@ impl std::fmt::Display for SharedError {
     }
 }
 
+/// A mutation as a shared store's tables take it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum TableWrite {
+    /// Written as the mutation says: rows put (inserted, or updated where they exist) and
+    /// removed by key.
+    Apply(crate::model::Mutation),
+    /// Numbers no row holds yet, in order: inserted with the database's bulk path, with no
+    /// existing row to look for.
+    Insert {
+        /// Their project.
+        project_id: String,
+        /// Their environment.
+        client_env: patchbay_core::ClientEnv,
+        /// Their connector, or none.
+        connector_id: Option<String>,
+        /// The numbers, sorted, each once.
+        numbers: Vec<patchbay_core::E164>,
+    },
+}
+
+impl TableWrite {
+    /// A put of at least this many numbers sends its new numbers apart, by the bulk path.
+    const BULK_FROM: usize = 64;
+
+    /// The writes of `mutation` on a model in which `held` says which numbers exist, just
+    /// before it applies: a put of many numbers splits into the numbers it adds, inserted
+    /// in bulk, and those it changes, put as usual.
+    pub(crate) fn of(
+        mutation: &crate::model::Mutation,
+        held: impl Fn(&patchbay_core::E164) -> bool,
+    ) -> Vec<TableWrite> {
+        use crate::model::Mutation;
+        let Mutation::PutNumbers {
+            project_id,
+            client_env,
+            connector_id,
+            numbers,
+        } = mutation
+        else {
+            return vec![TableWrite::Apply(mutation.clone())];
+        };
+        if numbers.len() < Self::BULK_FROM {
+            return vec![TableWrite::Apply(mutation.clone())];
+        }
+        let (existing, mut added): (Vec<_>, Vec<_>) = numbers.iter().partition(|n| held(n));
+        added.sort_unstable();
+        added.dedup();
+        let mut writes = Vec::with_capacity(2);
+        if !existing.is_empty() {
+            writes.push(TableWrite::Apply(Mutation::PutNumbers {
+                project_id: project_id.clone(),
+                client_env: *client_env,
+                connector_id: connector_id.clone(),
+                numbers: existing,
+            }));
+        }
+        if !added.is_empty() {
+            writes.push(TableWrite::Insert {
+                project_id: project_id.clone(),
+                client_env: *client_env,
+                connector_id: connector_id.clone(),
+                numbers: added,
+            });
+        }
+        writes
+    }
+}
+
 /// The write side of a store several nodes share: an ordered log of changes, and tables of
 /// the model written in the same transaction. Writers take turns on the log's head.
 pub(crate) trait SharedLog: Send {
     /// Starts a write: waits for the head of the log, then returns the changes committed
     /// after `after`, which the node applies before it plans against its model.
     fn begin(&mut self, after: u64) -> Result<Records, SharedError>;
-    /// Appends `records` (the positions right after the head) with their mutations, writes
-    /// the mutations to the tables, and commits.
+    /// Appends `records` (the positions right after the head), makes `writes` (their
+    /// mutations, in order) to the tables, and commits.
     fn commit(
         &mut self,
         records: &[(u64, Vec<u8>)],
-        changes: &[Vec<crate::model::Mutation>],
+        writes: &[TableWrite],
     ) -> Result<(), SharedError>;
     /// Abandons a write begun with nothing to commit.
     fn abort(&mut self);
@@ -210,4 +278,71 @@ pub(crate) trait Feed: Send {
     fn oldest(&mut self) -> Result<u64, SharedError>;
     /// The whole model as the store holds it now, and the position it is at.
     fn tables(&mut self) -> Result<(u64, crate::model::Model), SharedError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use patchbay_core::{ClientEnv, E164};
+
+    use super::TableWrite;
+    use crate::model::Mutation;
+
+    fn numbers(range: std::ops::Range<u64>) -> Vec<E164> {
+        range
+            .map(|i| format!("+4420794{i:05}").parse().expect("a number"))
+            .collect()
+    }
+
+    fn put(numbers: Vec<E164>) -> Mutation {
+        Mutation::PutNumbers {
+            project_id: "p".into(),
+            client_env: ClientEnv::Live,
+            connector_id: Some("conn_a".into()),
+            numbers,
+        }
+    }
+
+    #[test]
+    fn a_put_of_many_numbers_inserts_the_new_ones_apart_sorted_and_once() {
+        let held = numbers(0..40);
+        let mut listed = numbers(0..100);
+        listed.reverse();
+        listed.push(listed[0]);
+        let writes = TableWrite::of(&put(listed), |n| held.contains(n));
+        let mut existing = numbers(0..40);
+        existing.reverse();
+        assert_eq!(
+            writes,
+            vec![
+                TableWrite::Apply(put(existing)),
+                TableWrite::Insert {
+                    project_id: "p".into(),
+                    client_env: ClientEnv::Live,
+                    connector_id: Some("conn_a".into()),
+                    numbers: numbers(40..100),
+                },
+            ]
+        );
+        // None held: only the insert.
+        let writes = TableWrite::of(&put(numbers(0..100)), |_| false);
+        assert!(
+            matches!(writes.as_slice(), [TableWrite::Insert { numbers, .. }] if numbers.len() == 100)
+        );
+    }
+
+    #[test]
+    fn few_numbers_and_other_mutations_are_written_as_they_are() {
+        let few = put(numbers(0..TableWrite::BULK_FROM as u64 - 1));
+        assert_eq!(
+            TableWrite::of(&few, |_| false),
+            vec![TableWrite::Apply(few.clone())]
+        );
+        let remove = Mutation::RemoveNumbers {
+            numbers: numbers(0..1_000),
+        };
+        assert_eq!(
+            TableWrite::of(&remove, |_| true),
+            vec![TableWrite::Apply(remove.clone())]
+        );
+    }
 }

@@ -6,7 +6,7 @@
 //! |---|---|
 //! | `schema_migrations` | the migrations applied, by version |
 //! | `head` | one row: the newest position of the log (writers lock it, so they take turns) and the store's id |
-//! | `changes` | the log: one row per change, by position, with the node that made it and its mutations (JSON) |
+//! | `changes` | the log: one row per change, by position, with the node that made it and its mutations (JSON, or packed when it carries many numbers: `model/change.rs`) |
 //! | `accounts`, `projects`, `api_keys` | accounts, projects, and API keys (their SHA-256, never a secret) |
 //! | `connectors` | each connector's id, project and whole record (JSON) |
 //! | `numbers` | each number (`+` and digits), its project, environment and connector (`NULL`: none) |
@@ -100,7 +100,7 @@ use super::{Records, SharedError};
 /// The channel writers notify on commit and followers listen to.
 const CHANNEL: &str = "patchbay_changes";
 
-const READ_AFTER: &str = "SELECT position, change::text FROM patchbay.changes \
+const READ_AFTER: &str = "SELECT position, change::text, packed FROM patchbay.changes \
                           WHERE position > $1 ORDER BY position LIMIT $2";
 
 /// The server's own message and SQLSTATE when it answered, else what the client saw.
@@ -416,8 +416,12 @@ fn records(rows: &[postgres::Row]) -> Result<Records, SharedError> {
     rows.iter()
         .map(|row| {
             let at: i64 = row.try_get(0).map_err(failed)?;
-            let change: String = row.try_get(1).map_err(failed)?;
-            Ok((at as u64, change.into_bytes()))
+            let json: Option<String> = row.try_get(1).map_err(failed)?;
+            let packed: Option<Vec<u8>> = row.try_get(2).map_err(failed)?;
+            let change = json.map(String::into_bytes).or(packed).ok_or_else(|| {
+                SharedError::Refused(format!("change {at} is empty in the store's log"))
+            })?;
+            Ok((at as u64, change))
         })
         .collect()
 }

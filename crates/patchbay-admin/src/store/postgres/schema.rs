@@ -59,10 +59,20 @@ const MIGRATIONS: &[(i32, &str)] = &[
         2,
         "ALTER TABLE patchbay.head RENAME COLUMN cluster_id TO store_id;",
     ),
+    // A bulk change is kept packed (`model/change.rs`) in `packed`, a small one as JSON in
+    // `change`. No statement reads the numbers by connector (the model answers that), and
+    // keeping that index took a third of a bulk insert's time.
+    (
+        3,
+        "ALTER TABLE patchbay.changes ALTER COLUMN change DROP NOT NULL,
+        ADD COLUMN packed bytea,
+        ADD CONSTRAINT changes_json_or_packed CHECK ((change IS NULL) <> (packed IS NULL));
+    DROP INDEX patchbay.numbers_by_connector;",
+    ),
 ];
 
 /// The newest schema version this build understands.
-pub const SCHEMA_VERSION: i32 = 2;
+pub const SCHEMA_VERSION: i32 = 3;
 
 /// Why the schema could not be brought to [`SCHEMA_VERSION`].
 pub(super) enum SchemaError {

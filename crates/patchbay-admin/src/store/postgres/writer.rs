@@ -3,10 +3,10 @@
 
 use postgres::{Client, Statement};
 
+use super::copy::CopyRows;
 use super::rows::TableStatements;
 use super::{failed, position, records, Postgres, CHANNEL, PRUNE_EVERY, READ_AFTER};
-use crate::model::Mutation;
-use crate::store::{Records, SharedError, SharedLog};
+use crate::store::{Records, SharedError, SharedLog, TableWrite};
 
 /// The write connection of a node, with its statements prepared.
 pub(crate) struct PgWriter {
@@ -30,8 +30,8 @@ struct Session {
 /// COMMITTED a statement sees the database as it was when it began, so a read in the same
 /// statement as a lock that waited would miss the change committed by the writer before.
 const LOCK: &str = "SELECT position FROM patchbay.head FOR UPDATE";
-const APPEND: &str = "INSERT INTO patchbay.changes (position, node, change) \
-     SELECT p, $2, c::json FROM unnest($1::bigint[], $3::text[]) AS t(p, c)";
+const APPEND: &str = "INSERT INTO patchbay.changes (position, node, change, packed) \
+     SELECT p, $2, c::json, b FROM unnest($1::bigint[], $3::text[], $4::bytea[]) AS t(p, c, b)";
 
 impl Session {
     fn open(store: &Postgres) -> Result<Session, SharedError> {
@@ -122,7 +122,7 @@ impl PgWriter {
     fn try_commit(
         &mut self,
         records: &[(u64, Vec<u8>)],
-        changes: &[Vec<Mutation>],
+        writes: &[TableWrite],
     ) -> Result<(), SharedError> {
         let node = self.store.node.clone();
         let retain = self.store.retain;
@@ -131,7 +131,8 @@ impl PgWriter {
             .take()
             .ok_or_else(|| SharedError::Refused("commit without begin".into()))?;
         let mut positions = Vec::with_capacity(records.len());
-        let mut texts = Vec::with_capacity(records.len());
+        let mut texts: Vec<Option<&str>> = Vec::with_capacity(records.len());
+        let mut packed: Vec<Option<&[u8]>> = Vec::with_capacity(records.len());
         let mut newest = head;
         for (at, payload) in records {
             if *at != newest + 1 {
@@ -139,22 +140,47 @@ impl PgWriter {
                     "change {at} does not follow the log's head {newest}"
                 )));
             }
-            let text = std::str::from_utf8(payload)
-                .map_err(|e| SharedError::Refused(format!("change {at}: {e}")))?;
             positions.push(position(*at));
-            texts.push(text);
+            if payload.starts_with(b"[") {
+                let text = std::str::from_utf8(payload)
+                    .map_err(|e| SharedError::Refused(format!("change {at}: {e}")))?;
+                texts.push(Some(text));
+                packed.push(None);
+            } else {
+                texts.push(None);
+                packed.push(Some(payload));
+            }
             newest = *at;
         }
         let session = self.connected()?;
         session
             .client
-            .execute(&session.append, &[&positions, &node, &texts])
+            .execute(&session.append, &[&positions, &node, &texts, &packed])
             .map_err(failed)?;
-        for mutation in changes.iter().flatten() {
-            session
-                .tables
-                .write(&mut session.client, mutation)
-                .map_err(failed)?;
+        for write in writes {
+            match write {
+                TableWrite::Apply(mutation) => session
+                    .tables
+                    .write(&mut session.client, mutation)
+                    .map_err(failed)?,
+                TableWrite::Insert {
+                    project_id,
+                    client_env,
+                    connector_id,
+                    numbers,
+                } => {
+                    let mut rows = CopyRows::new(numbers.len(), 64);
+                    let project = Some(project_id.as_bytes());
+                    let env = Some(client_env.as_str().as_bytes());
+                    let connector = connector_id.as_deref().map(str::as_bytes);
+                    let mut text = [0u8; 16];
+                    for number in numbers {
+                        let number = number.write_to(&mut text).as_bytes();
+                        rows.row(&[Some(number), project, env, connector]);
+                    }
+                    insert_rows(&mut session.client, &rows.finish())?;
+                }
+            }
         }
         session
             .client
@@ -181,6 +207,26 @@ impl PgWriter {
     }
 }
 
+/// Inserts the numbers of `stream` (a binary `COPY` stream of number, project,
+/// environment and connector) with `COPY`.
+fn insert_rows(client: &mut Client, stream: &[u8]) -> Result<(), SharedError> {
+    let mut copy = client
+        .copy_in(
+            "COPY patchbay.numbers (number, project_id, client_env, connector_id) \
+             FROM STDIN (FORMAT binary)",
+        )
+        .map_err(failed)?;
+    if let Err(error) = std::io::Write::write_all(&mut copy, stream) {
+        // The server's error, if it answered, is what `finish` returns; else the
+        // connection's.
+        return match copy.finish() {
+            Err(server) => Err(failed(server)),
+            Ok(_) => Err(SharedError::Unavailable(error.to_string())),
+        };
+    }
+    copy.finish().map(|_| ()).map_err(failed)
+}
+
 impl SharedLog for PgWriter {
     fn begin(&mut self, after: u64) -> Result<Records, SharedError> {
         match self.try_begin(after) {
@@ -198,9 +244,9 @@ impl SharedLog for PgWriter {
     fn commit(
         &mut self,
         records: &[(u64, Vec<u8>)],
-        changes: &[Vec<Mutation>],
+        writes: &[TableWrite],
     ) -> Result<(), SharedError> {
-        let outcome = self.try_commit(records, changes);
+        let outcome = self.try_commit(records, writes);
         if matches!(
             outcome,
             Err(SharedError::Refused(_) | SharedError::Unavailable(_))
