@@ -585,10 +585,34 @@ fn a_database_of_an_older_schema_is_migrated_and_keeps_its_id() {
          ALTER TABLE patchbay.changes DROP CONSTRAINT changes_json_or_packed, \
              DROP COLUMN packed, ALTER COLUMN change SET NOT NULL; \
          CREATE INDEX numbers_by_connector ON patchbay.numbers (connector_id); \
+         ALTER TABLE patchbay.numbers ALTER COLUMN number TYPE text COLLATE \"default\"; \
+         ALTER TABLE patchbay.prefixes ALTER COLUMN prefix TYPE text COLLATE \"default\"; \
+         INSERT INTO patchbay.numbers VALUES ('+442079460001', 'default', 'live', NULL); \
+         INSERT INTO patchbay.changes (position, node, change) VALUES (1, 'first', '[]'); \
          DELETE FROM patchbay.schema_migrations WHERE version > 1",
     );
     let store = Postgres::connect(&url, "second").expect("migrates");
     assert_eq!(store.store_id(), id);
+    assert_eq!(
+        cluster.query(
+            &url,
+            "SELECT string_agg(coalesce(collation_name, '-'), ' ' ORDER BY table_name) \
+             FROM information_schema.columns WHERE table_schema = 'patchbay' \
+             AND column_name IN ('number', 'prefix')"
+        ),
+        ["C C"]
+    );
+    assert_eq!(
+        cluster.query(&url, "SELECT number FROM patchbay.numbers"),
+        ["+442079460001"]
+    );
+    assert_eq!(
+        cluster.query(
+            &url,
+            "SELECT count(*) FROM pg_indexes WHERE indexname = 'numbers_by_connector'"
+        ),
+        ["0"]
+    );
     assert_eq!(
         cluster.query(&url, "SELECT max(version) FROM patchbay.schema_migrations"),
         [SCHEMA_VERSION.to_string()]

@@ -61,13 +61,18 @@ const MIGRATIONS: &[(i32, &str)] = &[
     ),
     // A bulk change is kept packed (`model/change.rs`) in `packed`, a small one as JSON in
     // `change`. No statement reads the numbers by connector (the model answers that), and
-    // keeping that index took a third of a bulk insert's time.
+    // keeping that index took a third of a bulk insert's time. Numbers and prefixes are
+    // compared byte by byte (collation "C"): they are `+` and digits, which every collation
+    // orders alike, and the database's collation (en_US.UTF-8, say) made each comparison
+    // of the primary keys' indexes a call to the C library.
     (
         3,
         "ALTER TABLE patchbay.changes ALTER COLUMN change DROP NOT NULL,
         ADD COLUMN packed bytea,
         ADD CONSTRAINT changes_json_or_packed CHECK ((change IS NULL) <> (packed IS NULL));
-    DROP INDEX patchbay.numbers_by_connector;",
+    DROP INDEX patchbay.numbers_by_connector;
+    ALTER TABLE patchbay.numbers ALTER COLUMN number TYPE text COLLATE \"C\";
+    ALTER TABLE patchbay.prefixes ALTER COLUMN prefix TYPE text COLLATE \"C\";",
     ),
 ];
 
