@@ -6,7 +6,7 @@
 //!   the worst, counted from A's acknowledgment and from the moment the request was sent;
 //! - **write throughput**: one-number imports per second from 8 concurrent clients for 5 s,
 //!   through 1 node and through 3 nodes, beside the embedded store (`--data`) in the same
-//!   run;
+//!   run. `PATCHBAY_CLUSTER_ONLY=writes` measures only this;
 //! - **catch-up**: a node stopped while `PATCHBAY_CLUSTER_CATCHUP` changes (default 100,000)
 //!   are made without it, restarted on its cache: time to `/readyz?fresh=1` 200; and a new
 //!   node with no cache (it loads the tables);
@@ -109,6 +109,33 @@ fn throughput(addrs: &[SocketAddr], key: &str, connector: &str, clients: usize, 
     done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
 }
 
+/// Write throughput: one-number imports a second from 8 clients through the first of
+/// `nodes` (one store node), through all three, and through a new embedded node in
+/// `embedded`, in the same run.
+fn write_rates(nodes: &[SocketAddr], key: &str, id: &str, embedded: &Path) {
+    let clients = 8;
+    let secs = 5.0;
+    let one = throughput(&nodes[..1], key, id, clients, secs);
+    let three = throughput(nodes, key, id, clients, secs);
+    let embedded = {
+        let node = serve(&["--data", embedded.to_str().expect("utf-8")]);
+        let key = node.key.clone().expect("a key");
+        let id = connector(&mut Http::new(node.addr, &key));
+        throughput(&[node.addr], &key, &id, clients, secs)
+    };
+    println!("write throughput, one-number imports/s, {clients} clients for {secs} s:");
+    println!("  embedded store (--data): {embedded:>8.0}");
+    println!(
+        "  PostgreSQL, 1 writer node: {one:>6.0}  ({:.2}x embedded)",
+        one / embedded
+    );
+    println!(
+        "  PostgreSQL, 3 writer nodes: {three:>5.0}  ({:.2}x embedded, {:.2}x one node)",
+        three / embedded,
+        three / one
+    );
+}
+
 fn main() {
     let only = std::env::var("PATCHBAY_CLUSTER_ONLY").unwrap_or_default();
     if only == "store-down" {
@@ -119,6 +146,30 @@ fn main() {
     if only == "lookup" {
         let cluster = pg::PgCluster::start();
         lookup_store(&cluster, size("PATCHBAY_CLUSTER_LOOKUP", 10_000_000));
+        return;
+    }
+    if only == "writes" {
+        let cluster = pg::PgCluster::start();
+        let url = cluster.database();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let nodes: Vec<Node> = ["a", "b", "c"]
+            .iter()
+            .map(|name| node(&url, name, &dir.path().join(name)))
+            .collect();
+        let key = nodes[0]
+            .key
+            .clone()
+            .expect("the first node creates the key");
+        let id = connector(&mut Http::new(nodes[0].addr, &key));
+        let addrs: Vec<SocketAddr> = nodes.iter().map(|n| n.addr).collect();
+        for addr in &addrs {
+            let mut http = Http::new(*addr, &key);
+            let path = format!("/v1/agents/default/telephony/connectors/{id}");
+            while http.send("GET", &path, None).0 != 200 {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+        write_rates(&addrs, &key, &id, &dir.path().join("embedded"));
         return;
     }
     if only == "import" {
@@ -178,27 +229,7 @@ fn main() {
         );
     }
 
-    // Write throughput: 1 and 3 writer nodes, and the embedded store.
-    let clients = 8;
-    let secs = 5.0;
-    let one = throughput(&[a.addr], &key, &id, clients, secs);
-    let three = throughput(&[a.addr, b.addr, c.addr], &key, &id, clients, secs);
-    let embedded = {
-        let node = serve(&["--data", cache("embedded").to_str().expect("utf-8")]);
-        let key = node.key.clone().expect("a key");
-        let id = connector(&mut Http::new(node.addr, &key));
-        throughput(&[node.addr], &key, &id, clients, secs)
-    };
-    println!("write throughput, one-number imports/s, {clients} clients for {secs} s:");
-    println!("  embedded store (--data): {embedded:>8.0}");
-    println!(
-        "  PostgreSQL, 1 writer node: {one:>6.0}  ({:.2}x embedded)",
-        one / embedded
-    );
-    println!(
-        "  PostgreSQL, 3 writer nodes: {three:>5.0}  ({:.2}x embedded)",
-        three / embedded
-    );
+    write_rates(&[a.addr, b.addr, c.addr], &key, &id, &cache("embedded"));
 
     // Catch-up: C away while `catchup` changes are made.
     let _ = Command::new("kill")
@@ -208,7 +239,7 @@ fn main() {
     let started = Instant::now();
     let stop = Arc::new(AtomicBool::new(false));
     let made = Arc::new(AtomicU64::new(0));
-    let workers: Vec<_> = (0..clients)
+    let workers: Vec<_> = (0..8)
         .map(|i| {
             let (stop, made) = (stop.clone(), made.clone());
             let mut http = Http::new([a.addr, b.addr][i % 2], &key);

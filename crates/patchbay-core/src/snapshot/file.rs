@@ -28,11 +28,14 @@
 //! (small: one entry per connector, not per number) is deserialized on open.
 
 use std::fs::{self, File};
-use std::io::{self, Write};
+use std::io::{self, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rkyv::rancor;
+use rkyv::rancor::{self, Fallible};
+use rkyv::ser::{Allocator, Writer as ArchiveWriter, WriterExt};
+use rkyv::vec::{ArchivedVec, VecResolver};
+use rkyv::{Archive, Place, Serialize, SerializeUnsized};
 
 use super::index::{Index, StoredBuckets};
 use super::map::Storage;
@@ -54,9 +57,13 @@ pub const CHECKSUM_AT: usize = 56;
 /// The archived body. `buckets` comes first so that rkyv writes the bucket array at offset 0
 /// of the payload: with the payload at file offset 64 and 64-byte buckets, every bucket of a
 /// mapping starts on a cache line (rkyv itself aligns to at most 32 bytes).
+///
+/// The file is written from a `Body<Shards>` (the index's shards in place) and read as a
+/// `Body<Vec<Bucket>>`: both archive as the same `ArchivedBody` layout, since `Shards`
+/// archives as a `Vec<Bucket>` does.
 #[derive(rkyv::Archive, rkyv::Serialize)]
-struct Body {
-    buckets: Vec<Bucket>,
+struct Body<B = Vec<Bucket>> {
+    buckets: B,
     shards: Vec<u32>,
     version: u64,
     published_at_ns: u64,
@@ -107,19 +114,25 @@ fn checksum(header: &[u8], payload: &[u8]) -> u32 {
 impl Snapshot {
     /// The snapshot as the bytes of a snapshot file.
     pub fn to_file_bytes(&self) -> Result<Vec<u8>, SnapshotFileError> {
-        let (header, payload) = self.to_file_parts()?;
-        let payload = payload.as_ref();
-        let mut out = Vec::with_capacity(header.len() + payload.len());
-        out.extend_from_slice(&header);
-        out.extend_from_slice(payload);
-        Ok(out)
+        let mut out = io::Cursor::new(Vec::new());
+        self.write_file(&mut out)?;
+        Ok(out.into_inner())
     }
 
-    /// The snapshot file as its header and its payload, to be written one after the other:
-    /// the file's bytes without a copy of the payload, which at ten million numbers is a few
-    /// hundred megabytes.
-    pub fn to_file_parts(&self) -> Result<(Vec<u8>, impl AsRef<[u8]>), SnapshotFileError> {
-        let (buckets, shards) = flatten(&self.index)?;
+    /// Writes the snapshot file to `out`, from where `out` is: a header with room for the
+    /// payload's length and checksum, the payload serialized straight into `out` from the
+    /// index's shards, then the header again, filled in. No copy of the index is made, in
+    /// one piece or in shards: at ten million numbers it is about 160 MB. Returns the
+    /// file's length; `out` is left at its end.
+    pub fn write_file<W: Write + Seek>(&self, out: &mut W) -> Result<u64, SnapshotFileError> {
+        let io = |e: io::Error| SnapshotFileError::new(None, FileErrorKind::Io(e));
+        let start = out.stream_position().map_err(io)?;
+        out.write_all(&[0u8; HEADER_LEN]).map_err(io)?;
+        let shards = self
+            .index
+            .tables()
+            .map(|table| u32::try_from(table.len()).map_err(|_| too_large()))
+            .collect::<Result<Vec<u32>, _>>()?;
         let (prefix_buckets, prefix_shards) = flatten(self.prefixes.index())?;
         let connectors = self
             .connectors
@@ -128,7 +141,7 @@ impl Snapshot {
             .map(|(slot, c)| (!self.directory.is_hole(slot)).then(|| c.clone()))
             .collect();
         let body = Body {
-            buckets,
+            buckets: Shards(&self.index),
             shards,
             version: self.version,
             published_at_ns: self.published_at_ns,
@@ -139,21 +152,36 @@ impl Snapshot {
             prefix_shards,
             prefix_seed: self.prefixes.index().seed(),
         };
-        let payload = rkyv::to_bytes::<rancor::Error>(&body)
-            .map_err(|e| SnapshotFileError::new(None, FileErrorKind::Corrupt(e.to_string())))?;
-        let mut out = Vec::with_capacity(HEADER_LEN);
-        out.extend_from_slice(&MAGIC);
-        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-        out.extend_from_slice(&(HEADER_LEN as u32).to_le_bytes());
-        out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-        out.extend_from_slice(&(self.numbers as u64).to_le_bytes());
-        out.extend_from_slice(&(self.connectors.len() as u64).to_le_bytes());
-        out.extend_from_slice(&self.version.to_le_bytes());
-        out.extend_from_slice(&self.published_at_ns.to_le_bytes());
-        let crc = checksum(&out, &payload);
-        out.extend_from_slice(&crc.to_le_bytes());
-        out.extend_from_slice(&0u32.to_le_bytes());
-        Ok((out, payload))
+        let mut payload = Checksummed {
+            inner: &mut *out,
+            crc: crc32fast::Hasher::new(),
+            len: 0,
+        };
+        rkyv::api::high::to_bytes_in::<_, rancor::Error>(
+            &body,
+            rkyv::ser::writer::IoWriter::new(&mut payload),
+        )
+        .map_err(|e| SnapshotFileError::new(None, FileErrorKind::Corrupt(e.to_string())))?;
+        let (payload_len, payload_crc) = (payload.len, payload.crc);
+        let mut header = Vec::with_capacity(HEADER_LEN);
+        header.extend_from_slice(&MAGIC);
+        header.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        header.extend_from_slice(&(HEADER_LEN as u32).to_le_bytes());
+        header.extend_from_slice(&payload_len.to_le_bytes());
+        header.extend_from_slice(&(self.numbers as u64).to_le_bytes());
+        header.extend_from_slice(&(self.connectors.len() as u64).to_le_bytes());
+        header.extend_from_slice(&self.version.to_le_bytes());
+        header.extend_from_slice(&self.published_at_ns.to_le_bytes());
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(&header);
+        crc.combine(&payload_crc);
+        header.extend_from_slice(&crc.finalize().to_le_bytes());
+        header.extend_from_slice(&0u32.to_le_bytes());
+        let end = start + HEADER_LEN as u64 + payload_len;
+        out.seek(SeekFrom::Start(start)).map_err(io)?;
+        out.write_all(&header).map_err(io)?;
+        out.seek(SeekFrom::Start(end)).map_err(io)?;
+        Ok(end - start)
     }
 
     /// Writes the snapshot to `path` atomically: a temporary file in the same directory,
@@ -162,11 +190,16 @@ impl Snapshot {
     /// Returns the file's size in bytes.
     pub fn write_to(&self, path: impl AsRef<Path>) -> Result<u64, SnapshotFileError> {
         let path = path.as_ref();
-        let (header, payload) = self.to_file_parts()?;
-        let payload = payload.as_ref();
-        write_atomically_parts(path, &[&header, payload])
-            .map_err(|e| SnapshotFileError::io(path, e))?;
-        Ok((header.len() + payload.len()) as u64)
+        let mut written = 0;
+        write_atomically_with(path, |file| {
+            let mut out = io::BufWriter::with_capacity(1 << 20, file);
+            written = self
+                .write_file(&mut out)
+                .map_err(|e| io::Error::other(e.to_string()))?;
+            out.flush()
+        })
+        .map_err(|e| SnapshotFileError::io(path, e))?;
+        Ok(written)
     }
 
     /// Opens a snapshot file by mapping it: after validation, lookups probe the mapped bytes.
@@ -305,14 +338,78 @@ impl Indexes<()> {
 }
 
 /// The shards of `index` back to back, and each one's length in buckets.
+fn too_large() -> SnapshotFileError {
+    SnapshotFileError::new(None, FileErrorKind::Corrupt("a shard is too large".into()))
+}
+
+/// The bytes written through it, counted and checksummed on their way to `inner`.
+struct Checksummed<'a, W> {
+    inner: &'a mut W,
+    crc: crc32fast::Hasher,
+    len: u64,
+}
+
+impl<W: Write> Write for Checksummed<'_, W> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(bytes)?;
+        let written = bytes.get(..n).unwrap_or_default();
+        self.crc.update(written);
+        self.len += written.len() as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// The number index's shards, archived as one `Vec<Bucket>` (the shards back to back),
+/// serialized from where they are.
+struct Shards<'a>(&'a Index);
+
+impl Archive for Shards<'_> {
+    type Archived = ArchivedVec<ArchivedBucket>;
+    type Resolver = VecResolver;
+
+    fn resolve(&self, resolver: VecResolver, out: Place<Self::Archived>) {
+        let len = self.0.tables().map(<[Bucket]>::len).sum();
+        ArchivedVec::resolve_from_len(len, resolver, out);
+    }
+}
+
+impl<S> Serialize<S> for Shards<'_>
+where
+    S: Fallible + Allocator + ArchiveWriter + ?Sized,
+    S::Error: rancor::Source,
+{
+    /// Each shard is serialized as a slice, right after the one before: an archived bucket
+    /// is 64 bytes and aligned to fewer, so no padding comes between them, and the shards
+    /// read back as one array (checked here, so that a change of layout cannot write a
+    /// file that reads wrong).
+    fn serialize(&self, serializer: &mut S) -> Result<VecResolver, S::Error> {
+        const _: () = assert!(std::mem::size_of::<ArchivedBucket>() == 64);
+        serializer.align_for::<ArchivedBucket>()?;
+        let first = serializer.pos();
+        let mut next = first;
+        for table in self.0.tables().filter(|table| !table.is_empty()) {
+            let at = table.serialize_unsized(serializer)?;
+            if at != next {
+                return Err(<S::Error as rancor::Source>::new(io::Error::other(
+                    "the shards' buckets were not written back to back",
+                )));
+            }
+            next = at + std::mem::size_of_val(table);
+        }
+        Ok(VecResolver::from_pos(first))
+    }
+}
+
 fn flatten(index: &Index) -> Result<(Vec<Bucket>, Vec<u32>), SnapshotFileError> {
     let mut buckets = Vec::with_capacity(index.bytes() / std::mem::size_of::<Bucket>());
     let mut shards = Vec::with_capacity(index.shard_count());
     for table in index.tables() {
         buckets.extend_from_slice(table);
-        shards.push(u32::try_from(table.len()).map_err(|_| {
-            SnapshotFileError::new(None, FileErrorKind::Corrupt("a shard is too large".into()))
-        })?);
+        shards.push(u32::try_from(table.len()).map_err(|_| too_large())?);
     }
     Ok((buckets, shards))
 }
@@ -443,11 +540,14 @@ fn read_header(bytes: &[u8]) -> Result<Header, FileErrorKind> {
 /// see the old file or the new one, never a mix; a crash leaves one of the two. This is the
 /// protocol of snapshot files, shared with anything else that must be replaced whole.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    write_atomically_parts(path, &[bytes])
+    write_atomically_with(path, |file| file.write_all(bytes))
 }
 
-/// [`write_atomically`] of `parts` one after the other.
-fn write_atomically_parts(path: &Path, parts: &[&[u8]]) -> io::Result<()> {
+/// [`write_atomically`] of what `write` writes to the temporary file.
+fn write_atomically_with(
+    path: &Path,
+    write: impl FnOnce(&mut File) -> io::Result<()>,
+) -> io::Result<()> {
     let dir = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
         _ => PathBuf::from("."),
@@ -464,9 +564,7 @@ fn write_atomically_parts(path: &Path, parts: &[&[u8]]) -> io::Result<()> {
             .write(true)
             .create_new(true)
             .open(&tmp)?;
-        for part in parts {
-            file.write_all(part)?;
-        }
+        write(&mut file)?;
         file.sync_all()?;
         fs::rename(&tmp, path)?;
         File::open(&dir)?.sync_all()
@@ -558,8 +656,51 @@ pub enum FileErrorKind {
 
 #[cfg(test)]
 pub(crate) mod tests_support {
+    use super::*;
+
     /// The checksum a whole file's header should carry.
     pub(crate) fn checksum(file: &[u8]) -> u32 {
         super::checksum(file, file.get(super::HEADER_LEN..).unwrap_or_default())
+    }
+
+    /// The file of `snapshot` made the plain way, to hold [`Snapshot::write_file`] to: the
+    /// shards copied into one `Vec<Bucket>`, the body archived whole in memory, and the
+    /// header computed over it.
+    pub(crate) fn reference_file(snapshot: &Snapshot) -> Vec<u8> {
+        let (buckets, shards) = flatten(&snapshot.index).expect("flatten");
+        let (prefix_buckets, prefix_shards) = flatten(snapshot.prefixes.index()).expect("flatten");
+        let connectors = snapshot
+            .connectors
+            .iter()
+            .enumerate()
+            .map(|(slot, c)| (!snapshot.directory.is_hole(slot)).then(|| c.clone()))
+            .collect();
+        let body: Body = Body {
+            buckets,
+            shards,
+            version: snapshot.version,
+            published_at_ns: snapshot.published_at_ns,
+            seed: snapshot.index.seed(),
+            numbers: snapshot.numbers as u64,
+            connectors,
+            prefix_buckets,
+            prefix_shards,
+            prefix_seed: snapshot.prefixes.index().seed(),
+        };
+        let payload = rkyv::to_bytes::<rancor::Error>(&body).expect("archive");
+        let mut file = Vec::new();
+        file.extend_from_slice(&MAGIC);
+        file.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        file.extend_from_slice(&(HEADER_LEN as u32).to_le_bytes());
+        file.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+        file.extend_from_slice(&(snapshot.numbers as u64).to_le_bytes());
+        file.extend_from_slice(&(snapshot.connectors.len() as u64).to_le_bytes());
+        file.extend_from_slice(&snapshot.version.to_le_bytes());
+        file.extend_from_slice(&snapshot.published_at_ns.to_le_bytes());
+        let crc = super::checksum(&file, &payload);
+        file.extend_from_slice(&crc.to_le_bytes());
+        file.extend_from_slice(&0u32.to_le_bytes());
+        file.extend_from_slice(&payload);
+        file
     }
 }

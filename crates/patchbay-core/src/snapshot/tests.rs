@@ -109,6 +109,46 @@ fn empty_snapshots_answer_nothing_and_round_trip() {
     assert_same(&empty, &back);
 }
 
+/// The file written from the shards in place is, byte for byte, the archive of their
+/// buckets copied into one array, wherever the writer starts.
+#[test]
+fn a_file_written_from_the_shards_is_the_file_of_their_buckets_copied() {
+    use std::io::{Seek, SeekFrom};
+    let mut builder = Snapshot::builder(3);
+    let slots: Vec<_> = (0..7)
+        .map(|c| {
+            builder
+                .connector(connector(&format!("c{c}")))
+                .expect("connector")
+        })
+        .collect();
+    for i in 0..50_000u64 {
+        builder
+            .route(number(i), slots[(i % 7) as usize])
+            .expect("route");
+    }
+    for (p, slot) in [("+4420", 1), ("+1202", 2), ("+33", 3)] {
+        builder
+            .route_prefix(p.parse().expect("prefix"), slots[slot])
+            .expect("route");
+    }
+    let snapshot = builder.build().expect("build");
+    assert!(snapshot.index.shard_count() > 4);
+    assert_eq!(snapshot.prefix_count(), 3);
+    let reference = super::file::tests_support::reference_file(&snapshot);
+    assert_eq!(snapshot.to_file_bytes().expect("bytes"), reference);
+    let mut out = std::io::Cursor::new(vec![7u8; 10]);
+    out.seek(SeekFrom::End(0)).expect("seek");
+    let len = snapshot.write_file(&mut out).expect("write");
+    assert_eq!(len, reference.len() as u64);
+    assert_eq!(out.position(), 10 + len);
+    let written = out.into_inner();
+    assert_eq!(written[..10], [7u8; 10]);
+    assert_eq!(written[10..], reference[..]);
+    let back = Snapshot::from_file_bytes(&written[10..]).expect("open");
+    assert_same(&snapshot, &back);
+}
+
 #[test]
 fn files_round_trip_mapped_and_read() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -305,11 +305,12 @@ impl DirCheckpoint {
         file.sync_all().map_err(io_err(&tmp))?;
         drop(file);
         let snapshot_path = self.dir.join(snapshot_name(self.position));
-        let (header, payload) = snapshot.to_file_parts().map_err(|e| StoreError::Io {
-            path: snapshot_path.clone(),
-            source: io::Error::other(e.to_string()),
+        write_paced(&snapshot_path, |out| {
+            snapshot
+                .write_file(out)
+                .map(|_| ())
+                .map_err(|e| io::Error::other(e.to_string()))
         })?;
-        write_paced(&snapshot_path, &[&header, payload.as_ref()])?;
         let path = self.dir.join(checkpoint_name(self.position));
         fs::rename(&tmp, &path).map_err(io_err(&path))?;
         sync_dir(&self.dir)?;
@@ -352,22 +353,21 @@ impl Drop for DirCheckpoint {
     }
 }
 
-/// Writes `parts`, one after the other, to `path` as a whole or not at all (a temporary
-/// file, renamed once synced), syncing every [`SYNC_EVERY`] bytes on the way.
-fn write_paced(path: &Path, parts: &[&[u8]]) -> Result<(), StoreError> {
+/// Writes what `write` writes to `path` as a whole or not at all (a temporary file,
+/// renamed once synced), syncing every [`SYNC_EVERY`] bytes on the way.
+fn write_paced(
+    path: &Path,
+    write: impl FnOnce(&mut io::BufWriter<Paced>) -> io::Result<()>,
+) -> Result<(), StoreError> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(TMP);
     let tmp = PathBuf::from(tmp);
     let written = (|| {
-        let mut file = File::create(&tmp)?;
-        for chunk in parts
-            .iter()
-            .flat_map(|part| part.chunks(SYNC_EVERY as usize))
-        {
-            file.write_all(chunk)?;
-            file.sync_data()?;
-        }
-        file.sync_all()?;
+        let file = File::create(&tmp)?;
+        let mut out = io::BufWriter::with_capacity(1 << 20, Paced { file, unsynced: 0 });
+        write(&mut out)?;
+        let paced = out.into_inner().map_err(io::IntoInnerError::into_error)?;
+        paced.file.sync_all()?;
         fs::rename(&tmp, path)
     })();
     if let Err(error) = written {
@@ -375,6 +375,36 @@ fn write_paced(path: &Path, parts: &[&[u8]]) -> Result<(), StoreError> {
         return Err(io_err(path)(error));
     }
     Ok(())
+}
+
+/// A file that syncs its data each time [`SYNC_EVERY`] bytes have been written to it, so
+/// that a large file never leaves much unwritten data for one sync to wait out (and for
+/// the journal's syncs to queue behind).
+struct Paced {
+    file: File,
+    unsynced: u64,
+}
+
+impl Write for Paced {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        let n = self.file.write(bytes)?;
+        self.unsynced += n as u64;
+        if self.unsynced >= SYNC_EVERY {
+            self.file.sync_data()?;
+            self.unsynced = 0;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
+impl io::Seek for Paced {
+    fn seek(&mut self, to: io::SeekFrom) -> io::Result<u64> {
+        self.file.seek(to)
+    }
 }
 
 /// Keeps the two newest checkpoints (and their snapshots) and the journal segments the
