@@ -60,7 +60,9 @@ pub use keys::new_id as random_id;
 pub use lang::{check_language_tag, ForbiddenCharKind, LanguageTagError, SubtagKind};
 pub use model::{Grant, InvariantError, KeyInfo, NumberPrefix, PhoneNumber, Project};
 pub use patchbay_core;
-pub use store::postgres::{ConnectError, Postgres, StoredRoutes, DEFAULT_RETAIN, SCHEMA_VERSION};
+pub use store::postgres::{
+    ConnectError, Leadership, Postgres, StoredRoutes, DEFAULT_RETAIN, SCHEMA_VERSION,
+};
 pub use store::{
     Checkpoint, CheckpointWriter, DataDir, Loaded, MemoryStore, Records, Store, StoreError,
 };

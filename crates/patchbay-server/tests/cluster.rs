@@ -286,6 +286,82 @@ fn three_nodes_follow_one_store() {
     assert!(err.contains("caches another store"), "{err}");
 }
 
+/// Which of `servers` leads the writes, once exactly one says so.
+fn leader_of(servers: &[&Server]) -> usize {
+    let mut leader = None;
+    eventually("exactly one node leads", || {
+        let leading: Vec<usize> = (0..servers.len())
+            .filter(|&i| metric(servers[i], "patchbay_store_leading") == Some(1.0))
+            .collect();
+        leader = leading.first().copied();
+        leading.len() == 1
+    });
+    leader.expect("a leader")
+}
+
+#[test]
+fn changes_through_any_node_are_committed_by_the_leader_which_another_replaces() {
+    let cluster = PgCluster::shared();
+    let url = cluster.database();
+    let nodes = three_nodes(&url);
+    let key = nodes.key.as_str();
+    let servers: Vec<&Server> = nodes.servers.iter().collect();
+    let leader = leader_of(&servers);
+    let follower = (leader + 1) % 3;
+    let clients: Vec<_> = servers.iter().map(|s| s.client(Some(key))).collect();
+    let id = connector(&clients[follower]);
+    let before: u64 = cluster.query(&url, "SELECT position FROM patchbay.head")[0]
+        .parse()
+        .expect("a position");
+    // Through a node that does not lead: committed by the leader, read back at once here.
+    for i in 0..10u64 {
+        let writer = &clients[(leader + 1 + i as usize % 2) % 3];
+        let (status, body) = import(writer, &number(2_000 + i), &id);
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            lookup(writer, &number(2_000 + i)).as_deref(),
+            Some(id.as_str())
+        );
+    }
+    assert_eq!(
+        cluster.query(
+            &url,
+            &format!("SELECT DISTINCT node FROM patchbay.changes WHERE position > {before}")
+        ),
+        [format!("n{leader}")]
+    );
+    // The leader's refusals come back as they are.
+    let stranger = servers[follower].client(Some("pb_key_wrong"));
+    let refused = stranger.send(
+        "POST",
+        &format!("{}/phone-numbers", api("default")),
+        Some(json!({"phoneNumbers": [number(2_100)], "connectorId": id})),
+    );
+    assert_eq!(refused.status, 401);
+    assert_eq!(refused.json()["error"]["code"], "unauthorized");
+    let (status, body) = import(&clients[follower], "+44 not a number", &id);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["errors"][0]["error"]["code"], "invalid_phone_number");
+    // The leader killed: changes go on through the others, and one of them leads.
+    let mut servers_left: Vec<Server> = nodes.servers;
+    let dead = servers_left.remove(leader);
+    let dead_port = dead.addr.port();
+    dead.kill9();
+    let left: Vec<&Server> = servers_left.iter().collect();
+    let clients: Vec<_> = left.iter().map(|s| s.client(Some(key))).collect();
+    for i in 0..10u64 {
+        let (status, body) = import(&clients[i as usize % 2], &number(2_200 + i), &id);
+        assert_eq!(status, 200, "{body}");
+    }
+    let next = leader_of(&left);
+    assert_ne!(left[next].addr.port(), dead_port);
+    for c in &clients {
+        eventually("every change on the nodes left", || {
+            numbers(c).len() == 20 && lookup(c, &number(2_209)).is_some()
+        });
+    }
+}
+
 /// Writes through `servers` from one thread each until `stop`: the numbers acknowledged
 /// (200 with the number imported) and every number sent.
 fn stream(

@@ -105,6 +105,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(2);
 pub(crate) struct Cluster {
     pub(crate) source: Source,
     applied: AtomicU64,
+    /// Wakes those waiting for a position to be applied (`Admin::wait_applied`).
+    applied_now: (Mutex<()>, parking_lot::Condvar),
     newest: AtomicU64,
     reachable: AtomicBool,
     ready: AtomicBool,
@@ -166,6 +168,7 @@ impl Cluster {
         Cluster {
             source,
             applied: AtomicU64::new(applied),
+            applied_now: (Mutex::new(()), parking_lot::Condvar::new()),
             newest: AtomicU64::new(newest),
             reachable: AtomicBool::new(reached),
             ready: AtomicBool::new(caught_up),
@@ -177,6 +180,24 @@ impl Cluster {
     pub(crate) fn set_applied(&self, at: u64) {
         self.applied.store(at, Ordering::Release);
         self.newest.fetch_max(at, Ordering::AcqRel);
+        // Under the lock, so that a waiter that has just seen an older position is
+        // waiting by now.
+        let (lock, applied) = &self.applied_now;
+        let _held = lock.lock();
+        applied.notify_all();
+    }
+
+    /// Waits until `position` is applied, or `timeout` has passed; whether it is.
+    fn wait_applied(&self, position: u64, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let (lock, applied) = &self.applied_now;
+        let mut held = lock.lock();
+        while self.applied.load(Ordering::Acquire) < position {
+            if applied.wait_until(&mut held, deadline).timed_out() {
+                return self.applied.load(Ordering::Acquire) >= position;
+            }
+        }
+        true
     }
 
     pub(crate) fn set_reachable(&self, reachable: bool) {
@@ -442,6 +463,22 @@ impl Admin {
     /// Where this node stands against its shared store; `None` for an embedded store.
     pub fn follow_status(&self) -> Option<FollowStatus> {
         self.cluster.as_ref().map(Cluster::status)
+    }
+
+    /// Waits (blocking) until this node has applied the shared store's log up to
+    /// `position` and its router shows it, or `timeout` has passed: whether it has. An
+    /// embedded store has applied everything it holds.
+    pub fn wait_applied(&self, position: u64, timeout: Duration) -> bool {
+        let Some(cluster) = &self.cluster else {
+            return true;
+        };
+        if !cluster.wait_applied(position, timeout) {
+            return false;
+        }
+        // A position counts as applied once its changes are in the model, and they are
+        // published before the writer is let go: waiting for the writer waits for that.
+        drop(self.writer.lock());
+        true
     }
 
     /// Connects a node that started from its cache (see [`Admin::open_cached`]) to its

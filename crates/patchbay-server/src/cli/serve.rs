@@ -5,7 +5,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use clap::Args;
 use patchbay_admin::{AdminConfig, NumberCheck};
@@ -43,6 +43,12 @@ pub struct ServeArgs {
     /// router; the counters join /metrics.
     #[arg(long, value_name = "ADDR")]
     sip: Option<SocketAddr>,
+    /// With --store: the URL at which the other nodes reach this node's HTTP API. The
+    /// nodes of a store forward their changes to the one that leads, so that changes made
+    /// through every node share its commits [default: http://ADDR, when --listen names an
+    /// address other nodes can reach; else this node never leads].
+    #[arg(long, value_name = "URL", env = "PATCHBAY_ADVERTISE")]
+    advertise: Option<String>,
     /// The redirect target of `--sip` (placeholders: {number}, {connectorId},
     /// {projectId}, {accountId}, {clientEnv}, {variantId}, {asrLangCode}, {ttsLangCode},
     /// {voiceName}).
@@ -50,6 +56,38 @@ pub struct ServeArgs {
     contact: String,
     #[command(flatten)]
     pub log: LogArgs,
+}
+
+/// Takes part in electing the node that leads the shared store's writes, from a thread that
+/// connects once the store can be reached (a node that starts from its cache while the
+/// database is away must not wait for it), into `lead`.
+fn join_election(
+    url: &str,
+    node: &str,
+    advertise: Option<String>,
+    lead: Arc<OnceLock<patchbay_admin::Leadership>>,
+) {
+    let (url, node) = (url.to_string(), node.to_string());
+    let spawned = std::thread::Builder::new()
+        .name("patchbay-election".into())
+        .spawn(move || loop {
+            match patchbay_admin::Postgres::connect(&url, &node) {
+                Ok(store) => {
+                    let _ = lead.set(store.lead(advertise));
+                    return;
+                }
+                Err(patchbay_admin::ConnectError::Unreachable { .. }) => {
+                    std::thread::sleep(std::time::Duration::from_secs(1));
+                }
+                Err(error) => {
+                    tracing::error!(%error, "cannot take part in leading the writes; this node writes its own changes");
+                    return;
+                }
+            }
+        });
+    if let Err(error) = spawned {
+        tracing::error!(%error, "cannot take part in leading the writes; this node writes its own changes");
+    }
 }
 
 /// Runs the server until SIGINT or SIGTERM, then writes a final checkpoint.
@@ -82,22 +120,41 @@ pub fn serve(opts: ServeArgs) -> CliResult {
         )?),
         None => None,
     };
-    let state = Arc::new(AppState {
-        admin: Arc::clone(&admin),
-        metrics: http::metrics::Metrics::default(),
-        ready: AtomicBool::new(true),
-        sip: sip_front.as_ref().map(|(_, counters)| counters.clone()),
-    });
     let limits = Limits {
         body_bytes: opts.max_body,
         ..Limits::default()
     };
     let data = opts.data.clone();
+    let listener = std::net::TcpListener::bind(opts.listen)
+        .and_then(|listener| listener.set_nonblocking(true).map(|()| listener))
+        .map_err(|e| format!("cannot listen on {}: {e}", opts.listen))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let forward = match &opts.data.store {
+        Some(url) => {
+            let advertise = opts
+                .advertise
+                .clone()
+                .or_else(|| (!addr.ip().is_unspecified()).then(|| format!("http://{addr}")));
+            let lead = Arc::new(OnceLock::new());
+            join_election(url, &opts.data.node_name(), advertise, Arc::clone(&lead));
+            Some(http::forward::Forwarder::new(
+                lead,
+                &opts.data.node_name(),
+                limits.body_bytes,
+            ))
+        }
+        None => None,
+    };
+    let state = Arc::new(AppState {
+        admin: Arc::clone(&admin),
+        metrics: http::metrics::Metrics::default(),
+        ready: AtomicBool::new(true),
+        sip: sip_front.as_ref().map(|(_, counters)| counters.clone()),
+        forward,
+    });
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(opts.listen)
-            .await
+        let listener = tokio::net::TcpListener::from_std(listener)
             .map_err(|e| format!("cannot listen on {}: {e}", opts.listen))?;
-        let addr = listener.local_addr().map_err(|e| e.to_string())?;
         // Install the handlers before announcing the address: a signal that arrives right
         // after must stop the server gracefully, not kill it.
         let shutdown = shutdown_signal().map_err(|e| format!("cannot install signal handlers: {e}"))?;
@@ -115,6 +172,11 @@ pub fn serve(opts: ServeArgs) -> CliResult {
         let _ = writeln!(out, "patchbay listening on http://{addr} ({})", opts.data.describe());
         let _ = out.flush();
         drop(out);
+        // Answers leave at once, not held back until the peer acknowledges the segment
+        // before (Nagle's algorithm against delayed ACKs: 40 ms a forwarded change).
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         axum::serve(listener, http::app(state, limits))
             .with_graceful_shutdown(shutdown)
             .await

@@ -182,7 +182,19 @@ pub fn render(state: &AppState) -> String {
             ),
         ]
     });
-    for (name, kind, help, value) in rows.into_iter().chain(follow.into_iter().flatten()) {
+    let leading = state.forward.as_ref().map(|forward| {
+        (
+            "patchbay_store_leading",
+            "gauge",
+            "1 while this node leads the shared store's writes (the other nodes forward their changes to it), else 0.",
+            u8::from(forward.leading()).to_string(),
+        )
+    });
+    for (name, kind, help, value) in rows
+        .into_iter()
+        .chain(follow.into_iter().flatten())
+        .chain(leading)
+    {
         let _ = writeln!(
             out,
             "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"

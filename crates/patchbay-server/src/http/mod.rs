@@ -1,7 +1,8 @@
 //! The HTTP API of `docs/api.md` over [`patchbay_admin::Admin`], on axum, one module per
 //! resource: `connectors.rs`, `numbers.rs` (with `listing.rs`, the pages and streams of
 //! numbers and prefixes), `prefixes.rs`, `operations.rs` (health, readiness, metrics) and
-//! `openapi.rs` (the document).
+//! `openapi.rs` (the document); `forward.rs` sends a shared store's changes to the node that
+//! leads the writes.
 //!
 //! Handlers are thin: extract (every rejection is a contract error), call the admin (on the
 //! blocking pool when the call may wait on the store), shape the response. The OpenAPI
@@ -9,6 +10,7 @@
 
 mod connectors;
 mod error;
+pub mod forward;
 mod listing;
 pub mod metrics;
 mod numbers;
@@ -40,6 +42,8 @@ pub struct AppState {
     pub ready: AtomicBool,
     /// The SIP front's counters, when the server answers SIP too (`serve --sip`).
     pub sip: Option<Arc<patchbay_sip::Counters>>,
+    /// On a node of a shared store: where its changes go (`forward.rs`).
+    pub forward: Option<forward::Forwarder>,
 }
 
 /// Limits of the HTTP layer.
@@ -154,7 +158,11 @@ pub fn app(state: Arc<AppState>, limits: Limits) -> Router {
             get(prefixes::get_prefix)
                 .patch(prefixes::reassign_prefix)
                 .delete(prefixes::delete_prefix),
-        );
+        )
+        .route_layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            forward::changes,
+        ));
     Router::new()
         .nest("/v1/agents/{agentId}/telephony", api)
         .route("/healthz", get(operations::healthz))

@@ -11,6 +11,7 @@
 //! | `connectors` | each connector's id, project and whole record (JSON) |
 //! | `numbers` | each number (`+` and digits), its project, environment and connector (`NULL`: none) |
 //! | `prefixes` | each prefix (`+` and digits) and its connector |
+//! | `leader` | one row: the node that leads the writes (`lead.rs`) and the URL of its HTTP API |
 //!
 //! A write is one transaction: lock `head`, read the changes after the node's position (the
 //! node applies them and plans against the result), insert the new changes into `changes`,
@@ -21,12 +22,14 @@
 //! One module per concern: `schema.rs` (the schema and its migrations), `writer.rs` (the
 //! writer's transaction), `rows.rs` (mutations as table writes, and the tables read back as
 //! mutations, the numbers through `copy.rs`, a reader of binary `COPY` streams),
-//! `feed.rs` (the follower's connection), `point.rs` (a few numbers' routes
+//! `feed.rs` (the follower's connection), `lead.rs` (the node that writes for all),
+//! `point.rs` (a few numbers' routes
 //! read with indexed queries, for commands that answer once) and `security.rs` (TLS and
 //! the password, read as libpq reads them).
 
 mod copy;
 mod feed;
+mod lead;
 mod point;
 mod rows;
 mod schema;
@@ -91,6 +94,7 @@ fn refusal(url: &str, error: &postgres::Error) -> ConnectError {
 }
 
 pub(crate) use feed::PgFeed;
+pub use lead::Leadership;
 pub use point::StoredRoutes;
 pub use schema::SCHEMA_VERSION;
 pub(crate) use writer::PgWriter;

@@ -74,10 +74,20 @@ const MIGRATIONS: &[(i32, &str)] = &[
     ALTER TABLE patchbay.numbers ALTER COLUMN number TYPE text COLLATE \"C\";
     ALTER TABLE patchbay.prefixes ALTER COLUMN prefix TYPE text COLLATE \"C\";",
     ),
+    // The node that leads the writes (`lead.rs`) and where the others reach it.
+    (
+        4,
+        "CREATE TABLE patchbay.leader (
+        singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+        node text NOT NULL,
+        url text,
+        since timestamptz NOT NULL DEFAULT now()
+    );",
+    ),
 ];
 
 /// The newest schema version this build understands.
-pub const SCHEMA_VERSION: i32 = 3;
+pub const SCHEMA_VERSION: i32 = 4;
 
 /// Why the schema could not be brought to [`SCHEMA_VERSION`].
 pub(super) enum SchemaError {
