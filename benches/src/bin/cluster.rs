@@ -5,8 +5,8 @@
 //!   over `PATCHBAY_CLUSTER_CHANGES` changes (default 1,000) with three nodes: p50, p99 and
 //!   the worst, counted from A's acknowledgment and from the moment the request was sent;
 //! - **write throughput**: one-number imports per second from 8 concurrent clients for 5 s,
-//!   through 1 node and through 3 nodes, beside the embedded store (`--data`) in the same
-//!   run. `PATCHBAY_CLUSTER_ONLY=writes` measures only this;
+//!   through 1 node (the one that leads the writes) and through 3 nodes (the other two
+//!   forward their changes to it), beside the embedded store (`--data`) in the same run. `PATCHBAY_CLUSTER_ONLY=writes` measures only this;
 //! - **catch-up**: a node stopped while `PATCHBAY_CLUSTER_CATCHUP` changes (default 100,000)
 //!   are made without it, restarted on its cache: time to `/readyz?fresh=1` 200; and a new
 //!   node with no cache (it loads the tables);
@@ -109,10 +109,33 @@ fn throughput(addrs: &[SocketAddr], key: &str, connector: &str, clients: usize, 
     done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
 }
 
-/// Write throughput: one-number imports a second from 8 clients through the first of
-/// `nodes` (one store node), through all three, and through a new embedded node in
-/// `embedded`, in the same run.
+/// `nodes` with the one that leads the writes first, once one does (as they are, when none
+/// says so within 3 s: a build whose nodes each write their own changes).
+fn leader_first(nodes: &[SocketAddr], key: &str) -> Vec<SocketAddr> {
+    let leads = |addr: &SocketAddr| {
+        let (_, body) = Http::new(*addr, key).send("GET", "/metrics", None);
+        String::from_utf8_lossy(&body)
+            .lines()
+            .any(|line| line == "patchbay_store_leading 1")
+    };
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let mut ordered = nodes.to_vec();
+    while Instant::now() < deadline {
+        if let Some(at) = nodes.iter().position(leads) {
+            ordered.swap(0, at);
+            return ordered;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    println!("  (no node says it leads the writes: each writes its own)");
+    ordered
+}
+
+/// Write throughput: one-number imports a second from 8 clients through the node that
+/// leads the writes (one store node), through all three, and through a new embedded node
+/// in `embedded`, in the same run.
 fn write_rates(nodes: &[SocketAddr], key: &str, id: &str, embedded: &Path) {
+    let nodes = &leader_first(nodes, key)[..];
     let clients = 8;
     let secs = 5.0;
     let one = throughput(&nodes[..1], key, id, clients, secs);
