@@ -71,20 +71,20 @@ fn plan_import(
         let existing = model.numbers.get(&number);
         match existing {
             None => fresh.push(number),
-            Some(existing) if *existing.project != *project => {
+            Some(existing) if **existing.project != *project => {
                 refuse(format!("{number} belongs to another project"));
                 continue;
             }
             Some(existing)
                 if existing.env == env
                     && (connector_id.is_none()
-                        || existing.connector.as_deref() == connector_id.as_deref()) => {}
+                        || existing.connector.map(|c| &**c) == connector_id.as_deref()) => {}
             Some(existing) => {
                 refuse(format!(
                     "{number} is already in this project (environment {}, connector {}): \
                      reassign it with PATCH /phone-numbers/{number}",
                     existing.env,
-                    existing.connector.as_deref().unwrap_or("none")
+                    existing.connector.map_or("none", |c| &**c)
                 ));
                 continue;
             }
@@ -180,7 +180,7 @@ impl Replica {
     ) -> Result<(E164, PhoneNumber), AdminError> {
         let number = self.normalize(input)?;
         match model.numbers.get(&number) {
-            Some(entry) if *entry.project == *project => {
+            Some(entry) if **entry.project == *project => {
                 Ok((number, model.phone_number(number, entry)))
             }
             _ => Err(AdminError::not_found("phone number", &number.to_string())),

@@ -100,10 +100,7 @@ impl Effect {
             .numbers
             .iter()
             .map(|&number| {
-                let id = model
-                    .numbers
-                    .get(&number)
-                    .and_then(|entry| entry.connector.as_ref());
+                let id = model.numbers.get(&number).and_then(|entry| entry.connector);
                 (number, routed(id))
             })
             .collect();

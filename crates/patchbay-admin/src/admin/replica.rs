@@ -251,7 +251,7 @@ impl Replica {
         }
         for (number, entry) in model.numbers.iter() {
             let routed = snapshot.exact(*number).map(|c| c.connector_id.as_str());
-            if routed != entry.connector.as_deref() {
+            if routed != entry.connector.map(|c| &**c) {
                 return Err(InvariantError::SnapshotNumber {
                     number: *number,
                     routed: routed.map(str::to_string),

@@ -549,26 +549,27 @@ impl Model {
         replaced: bool,
     ) {
         let numbers = &self.numbers;
-        let build = |lists: FxHashMap<Id, Vec<E164>>,
-                     owns: &(dyn Fn(&NumberEntry, &Id) -> bool + Sync)| {
-            lists
-                .into_iter()
-                .filter_map(|(id, listed)| {
-                    let set: BTreeSet<E164> = if replaced {
-                        listed
-                            .into_iter()
-                            .filter(|n| numbers.get(n).is_some_and(|e| owns(e, &id)))
-                            .collect()
-                    } else {
-                        listed.into_iter().collect()
-                    };
-                    (!set.is_empty()).then_some((id, set))
-                })
-                .collect::<FxHashMap<Id, BTreeSet<E164>>>()
-        };
+        let build =
+            |lists: FxHashMap<Id, Vec<E164>>,
+             owns: &(dyn Fn(super::numbers::Entry<'_>, &Id) -> bool + Sync)| {
+                lists
+                    .into_iter()
+                    .filter_map(|(id, listed)| {
+                        let set: BTreeSet<E164> = if replaced {
+                            listed
+                                .into_iter()
+                                .filter(|n| numbers.get(n).is_some_and(|e| owns(e, &id)))
+                                .collect()
+                        } else {
+                            listed.into_iter().collect()
+                        };
+                        (!set.is_empty()).then_some((id, set))
+                    })
+                    .collect::<FxHashMap<Id, BTreeSet<E164>>>()
+            };
         let (by_project, by_connector) = rayon::join(
-            || build(of_project, &|e, id| e.project == *id),
-            || build(of_connector, &|e, id| e.connector.as_ref() == Some(id)),
+            || build(of_project, &|e, id| e.project == id),
+            || build(of_connector, &|e, id| e.connector == Some(id)),
         );
         self.by_project = by_project;
         self.by_connector = by_connector;

@@ -236,24 +236,24 @@ impl Model {
             assigned += usize::from(entry.connector.is_some());
             let key = (
                 entry.project.address(),
-                entry.connector.as_ref().map_or(0, Id::address),
+                entry.connector.map_or(0, Id::address),
                 entry.env,
             );
             if checked.contains(&key) {
                 continue;
             }
-            if self.account_of(&entry.project).is_none() {
+            if self.account_of(entry.project).is_none() {
                 return Err(InvariantError::IndexedProjectUnknown {
                     project: entry.project.to_string(),
                 });
             }
-            if let Some(cid) = &entry.connector {
+            if let Some(cid) = entry.connector {
                 let Some(c) = self.connectors.get(cid) else {
                     return Err(InvariantError::NumbersToMissingConnector {
                         connector: cid.to_string(),
                     });
                 };
-                if *c.project_id != *entry.project || c.client_env != entry.env {
+                if *c.project_id != **entry.project || c.client_env != entry.env {
                     return Err(InvariantError::NumberNotOfConnector {
                         number: *number,
                         connector: cid.to_string(),
@@ -321,7 +321,7 @@ impl Model {
             }
             if let Some(n) = numbers
                 .iter()
-                .find(|n| self.numbers.get(n).is_none_or(|e| e.project != *project))
+                .find(|n| self.numbers.get(n).is_none_or(|e| e.project != project))
             {
                 return Err(InvariantError::NumberNotInProject {
                     number: *n,
@@ -343,8 +343,8 @@ impl Model {
             };
             let wrong = numbers.iter().find(|n| {
                 self.numbers.get(n).is_none_or(|e| {
-                    e.connector.as_ref() != Some(cid)
-                        || *c.project_id != *e.project
+                    e.connector != Some(cid)
+                        || *c.project_id != **e.project
                         || c.client_env != e.env
                 })
             });
@@ -411,7 +411,8 @@ impl Model {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Model, Mutation};
+    use crate::model::numbers::Entry;
+    use crate::model::{Model, Mutation, NumberEntry};
     use patchbay_core::{ClientEnv, Connector, E164};
 
     /// A model with project p, connector c of p, and two numbers, one assigned to c.
@@ -486,8 +487,14 @@ mod tests {
                 m.connectors.clear();
             }),
             ("in another environment than its connector", |m| {
-                if let Some(e) = m.numbers.get_mut(&number(1)) {
-                    e.env = ClientEnv::Sandbox;
+                if let Some(e) = m.numbers.get(&number(1)).map(Entry::to_entry) {
+                    m.numbers.insert(
+                        number(1),
+                        NumberEntry {
+                            env: ClientEnv::Sandbox,
+                            ..e
+                        },
+                    );
                 }
             }),
         ];

@@ -133,15 +133,15 @@ pub(crate) enum Mutation {
     },
 }
 
+/// A number's project, environment and connector, as put into the table of numbers (which
+/// keeps them as two indexes, 8 bytes: `numbers.rs`; it reads them back as an
+/// [`numbers::Entry`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct NumberEntry {
     pub(crate) project: Id,
     pub(crate) env: ClientEnv,
     pub(crate) connector: Option<Id>,
 }
-
-// Two one-pointer ids and the environment: a number costs 8 + 24 bytes in the model's table.
-const _: () = assert!(std::mem::size_of::<NumberEntry>() == 24);
 
 /// Adds `numbers` to `set`: one by one when they are few beside it (O(k log n), in order,
 /// so that consecutive inserts walk the same nodes while they are in cache), merged in one
@@ -292,17 +292,15 @@ impl Model {
             } => {
                 let project = self.intern(&project_id);
                 let connector = connector_id.map(|id| self.intern(&id));
+                let slot = self.numbers.slot(&NumberEntry {
+                    project: project.clone(),
+                    env: client_env,
+                    connector: connector.clone(),
+                });
                 // No reserve: each shard of the table grows when an insert fills it.
                 for &number in &numbers {
                     self.detach(number);
-                    self.numbers.insert(
-                        number,
-                        NumberEntry {
-                            project: project.clone(),
-                            env: client_env,
-                            connector: connector.clone(),
-                        },
-                    );
+                    self.numbers.insert_slot(number, slot);
                 }
                 add_all(self.by_project.entry(project).or_default(), &numbers);
                 if let Some(connector) = connector {
@@ -381,7 +379,7 @@ impl Model {
         let Some(old) = self.numbers.get(&number) else {
             return;
         };
-        let (project, connector) = (old.project.clone(), old.connector.clone());
+        let (project, connector) = (old.project.clone(), old.connector.cloned());
         for (index, key) in [
             (&mut self.by_project, Some(project)),
             (&mut self.by_connector, connector),
@@ -427,12 +425,12 @@ impl Model {
         self.projects.get(project)
     }
 
-    pub(crate) fn phone_number(&self, number: E164, entry: &NumberEntry) -> PhoneNumber {
+    pub(crate) fn phone_number(&self, number: E164, entry: numbers::Entry<'_>) -> PhoneNumber {
         PhoneNumber {
             number,
             project_id: entry.project.to_string(),
             account_id: self
-                .account_of(&entry.project)
+                .account_of(entry.project)
                 .map(|a| a.to_string())
                 .unwrap_or_default(),
             client_env: entry.env,
@@ -462,7 +460,7 @@ impl Model {
         let mut groups: BTreeMap<(Id, ClientEnv, Option<Id>), Vec<E164>> = BTreeMap::new();
         for (number, entry) in self.numbers.iter() {
             groups
-                .entry((entry.project.clone(), entry.env, entry.connector.clone()))
+                .entry((entry.project.clone(), entry.env, entry.connector.cloned()))
                 .or_default()
                 .push(*number);
         }
