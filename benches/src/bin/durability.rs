@@ -13,7 +13,7 @@
 //! One-number changes slower than 100 ms are printed with when they began;
 //! `PATCHBAY_TAIL_LOGS=<dir>` keeps the server's log of each run there, to look them up.
 //!
-//! `PATCHBAY_TAIL_CHECKPOINT_AFTER` sets the server's `--checkpoint-after` (default 64 MiB,
+//! `PATCHBAY_TAIL_CHECKPOINT_AFTER` sets the server's `--checkpoint-after` (default 16 MiB,
 //! the server's own default). Prints a table and one JSON line. CI runs a smoke of it with
 //! small sizes and the debug binary (`PATCHBAY_BIN`), which checks what it can: every
 //! change acknowledged, every lookup answered by its connector, the checkpoints written
@@ -302,11 +302,12 @@ fn main() {
     let base_count = size("PATCHBAY_TAIL_BASE", 3_000_000) as usize;
     let bulk = size("PATCHBAY_TAIL_BULK", 10_000) as usize;
     let checkpoints = size("PATCHBAY_TAIL_CHECKPOINTS", 2) as usize;
-    let checkpoint_after = size("PATCHBAY_TAIL_CHECKPOINT_AFTER", 64 << 20);
-    // Enough fresh numbers for the bulk imports to cross the checkpoints: a number takes
-    // about 17 bytes of journal.
+    let checkpoint_after = size("PATCHBAY_TAIL_CHECKPOINT_AFTER", 16 << 20);
+    // Enough fresh numbers for the bulk imports to cross the checkpoints: a bulk change is
+    // packed, each number a few bytes of journal (numbers from every country, further apart
+    // than a block's, take more).
     let fresh_count = base_count
-        .max((checkpoints as u64 + 1) as usize * (checkpoint_after as usize / 14) + 4 * bulk);
+        .max((checkpoints as u64 + 1) as usize * (checkpoint_after as usize / 3) + 4 * bulk);
     eprintln!(
         "durability: generating {} numbers",
         base_count + fresh_count

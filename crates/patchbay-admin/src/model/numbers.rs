@@ -17,6 +17,9 @@
 //! index of its connector, in two small tables the map keeps (a project, environment or
 //! connector is named by many numbers and there are few of them). With the number, a slot
 //! is 16 bytes where the ids themselves made it 32: at ten million numbers, 270 MB less.
+//! The two tables only grow while the process runs (an id no number names any more keeps
+//! its index); a restart fills a new map from a checkpoint and indexes only the ids its
+//! numbers name.
 
 use patchbay_core::{ClientEnv, E164};
 use rayon::prelude::*;

@@ -37,7 +37,7 @@ pub struct ServeArgs {
     max_body: usize,
     /// Start a checkpoint (in the background) once the journal has grown by this many
     /// bytes since the last one.
-    #[arg(long, value_name = "BYTES", default_value_t = 64 << 20)]
+    #[arg(long, value_name = "BYTES", default_value_t = 16 << 20)]
     checkpoint_after: u64,
     /// Also answer SIP INVITEs on this address (UDP and TCP), from the server's own
     /// router; the counters join /metrics.
