@@ -432,19 +432,26 @@ fn ready_in(args: &[&str]) -> (Duration, u64) {
     (took, memory)
 }
 
-/// A new node of the store at `url` (an empty cache directory) against an embedded restart
-/// of the same `count` numbers: time to `/readyz` 200 and resident memory.
-fn new_node_against_restart(url: &str, count: u64) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let data = dir.path().join("embedded");
-    let data_arg = data.to_str().expect("utf-8");
-    let first = serve(&["--data", data_arg]);
+/// A new data directory `embedded` in `dir` holding one connector: its path and the
+/// connector's id.
+fn embedded_with_connector(dir: &Path) -> (std::path::PathBuf, String) {
+    let data = dir.join("embedded");
+    let first = serve(&["--data", data.to_str().expect("utf-8")]);
     let key = first
         .key
         .clone()
         .expect("a new data directory prints its key");
     let id = connector(&mut Http::new(first.addr, &key));
     stop(first);
+    (data, id)
+}
+
+/// A new node of the store at `url` (an empty cache directory) against an embedded restart
+/// of the same `count` numbers: time to `/readyz` 200 and resident memory.
+fn new_node_against_restart(url: &str, count: u64) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (data, id) = embedded_with_connector(dir.path());
+    let data_arg = data.to_str().expect("utf-8");
     let file = numbers_file(dir.path(), count);
     let status = Command::new(patchbay_benches::server::binary())
         .args([
@@ -542,15 +549,8 @@ fn timed_import(place: &[&str], id: &str, file: &Path) -> (Duration, Option<u64>
 fn import_both(cluster: &pg::PgCluster, count: u64) {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = numbers_file(dir.path(), count);
-    let data = dir.path().join("embedded");
+    let (data, embedded_id) = embedded_with_connector(dir.path());
     let data_arg = data.to_str().expect("utf-8");
-    let first = serve(&["--data", data_arg]);
-    let key = first
-        .key
-        .clone()
-        .expect("a new data directory prints its key");
-    let embedded_id = connector(&mut Http::new(first.addr, &key));
-    stop(first);
     let url = cluster.database();
     let seed = node(&url, "seed", &dir.path().join("seed"));
     let key = seed.key.clone().expect("the first node creates the key");

@@ -25,6 +25,7 @@
 
 use patchbay_core::{ClientEnv, E164};
 
+use super::checkpoint::env_code;
 use super::Mutation;
 
 /// The first bytes of a packed change.
@@ -85,13 +86,6 @@ fn put_numbers(out: &mut Vec<u8>, numbers: &[E164]) {
         put_varint(out, ((delta << 1) ^ (delta >> 63)) as u64);
         before = digits;
     }
-}
-
-fn env_code(env: ClientEnv) -> u8 {
-    ClientEnv::ALL
-        .iter()
-        .position(|e| *e == env)
-        .map_or(u8::MAX, |i| i as u8)
 }
 
 fn pack(change: &[Mutation]) -> Result<Vec<u8>, String> {

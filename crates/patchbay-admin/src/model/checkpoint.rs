@@ -85,7 +85,7 @@ fn put_count(out: &mut Vec<u8>, count: usize) {
     put_u32(out, u32::try_from(count).unwrap_or(u32::MAX));
 }
 
-fn env_code(env: ClientEnv) -> u8 {
+pub(super) fn env_code(env: ClientEnv) -> u8 {
     ClientEnv::ALL
         .iter()
         .position(|e| *e == env)

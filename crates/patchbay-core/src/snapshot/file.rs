@@ -119,6 +119,15 @@ impl Snapshot {
         Ok(out.into_inner())
     }
 
+    /// The connectors by slot, as the file keeps them: a removed connector's slot empty.
+    fn connector_slots(&self) -> Vec<Option<Connector>> {
+        self.connectors
+            .iter()
+            .enumerate()
+            .map(|(slot, c)| (!self.directory.is_hole(slot)).then(|| c.clone()))
+            .collect()
+    }
+
     /// Writes the snapshot file to `out`, from where `out` is: a header with room for the
     /// payload's length and checksum, the payload serialized straight into `out` from the
     /// index's shards, then the header again, filled in. No copy of the index is made, in
@@ -134,12 +143,7 @@ impl Snapshot {
             .map(|table| u32::try_from(table.len()).map_err(|_| too_large()))
             .collect::<Result<Vec<u32>, _>>()?;
         let (prefix_buckets, prefix_shards) = flatten(self.prefixes.index())?;
-        let connectors = self
-            .connectors
-            .iter()
-            .enumerate()
-            .map(|(slot, c)| (!self.directory.is_hole(slot)).then(|| c.clone()))
-            .collect();
+        let connectors = self.connector_slots();
         let body = Body {
             buckets: Shards(&self.index),
             shards,
@@ -669,12 +673,7 @@ pub(crate) mod tests_support {
     pub(crate) fn reference_file(snapshot: &Snapshot) -> Vec<u8> {
         let (buckets, shards) = flatten(&snapshot.index).expect("flatten");
         let (prefix_buckets, prefix_shards) = flatten(snapshot.prefixes.index()).expect("flatten");
-        let connectors = snapshot
-            .connectors
-            .iter()
-            .enumerate()
-            .map(|(slot, c)| (!snapshot.directory.is_hole(slot)).then(|| c.clone()))
-            .collect();
+        let connectors = snapshot.connector_slots();
         let body: Body = Body {
             buckets,
             shards,

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, Method, StatusCode};
+use axum::http::{HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -176,9 +176,6 @@ pub async fn changes(State(state): State<Arc<AppState>>, request: Request, next:
                 "this node did not apply a forwarded change within {CATCH_UP:?}: answering anyway"
             );
         }
-    }
-    if head.status == StatusCode::SERVICE_UNAVAILABLE {
-        tracing::debug!(%leader, "the leader answered 503");
     }
     Response::from_parts(head, Body::new(incoming))
 }
