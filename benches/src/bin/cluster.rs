@@ -419,8 +419,8 @@ fn resident(pid: u32) -> u64 {
 }
 
 /// Spawns `patchbay serve` with `args` and times it to `/readyz` 200; its resident memory
-/// then.
-fn ready_in(args: &[&str]) -> (Duration, u64) {
+/// then. `then` runs before the node is stopped.
+fn ready_in(args: &[&str], then: impl FnOnce(&Node)) -> (Duration, u64) {
     let started = Instant::now();
     let node = serve(args);
     while !ready(node.addr) {
@@ -428,6 +428,7 @@ fn ready_in(args: &[&str]) -> (Duration, u64) {
     }
     let took = started.elapsed();
     let memory = resident(node.child.id());
+    then(&node);
     stop(node);
     (took, memory)
 }
@@ -446,9 +447,11 @@ fn embedded_with_connector(dir: &Path) -> (std::path::PathBuf, String) {
     (data, id)
 }
 
-/// A new node of the store at `url` (an empty cache directory) against an embedded restart
-/// of the same `count` numbers: time to `/readyz` 200 and resident memory.
-fn new_node_against_restart(url: &str, count: u64) {
+/// New nodes of the store at `url` (each with an empty cache directory) against an
+/// embedded restart of the same `count` numbers: time to `/readyz` 200 and resident memory.
+/// The first loads the tables and stores a checkpoint in the store; the ones after load that
+/// checkpoint.
+fn new_node_against_restart(cluster: &pg::PgCluster, url: &str, count: u64) {
     let dir = tempfile::tempdir().expect("tempdir");
     let (data, id) = embedded_with_connector(dir.path());
     let data_arg = data.to_str().expect("utf-8");
@@ -468,32 +471,55 @@ fn new_node_against_restart(url: &str, count: u64) {
         .status()
         .expect("patchbay import");
     assert!(status.success(), "the embedded import");
-    let (restart, restart_memory) = ready_in(&["--data", data_arg]);
-    let cache = dir.path().join("cache");
-    let (new_node, new_node_memory) = ready_in(&[
-        "--store",
-        url,
-        "--node",
-        "new",
-        "--data",
-        cache.to_str().expect("utf-8"),
-    ]);
     let per = |bytes: u64| bytes as f64 / count as f64;
-    println!("a new node of the store (empty cache) against an embedded restart, {count} numbers:");
-    println!(
-        "  embedded restart: {} to /readyz, {} MB resident ({:.0} B/number)",
-        ms(restart),
-        restart_memory >> 20,
-        per(restart_memory)
-    );
-    println!(
-        "  new node: {} ({:.2}x), {} MB resident ({:.0} B/number, {:.2}x)",
-        ms(new_node),
-        new_node.as_secs_f64() / restart.as_secs_f64(),
-        new_node_memory >> 20,
-        per(new_node_memory),
-        new_node_memory as f64 / restart_memory.max(1) as f64
-    );
+    println!("new nodes of the store (empty cache) against an embedded restart, {count} numbers:");
+    let restart = |label: &str| {
+        let (took, memory) = ready_in(&["--data", data_arg], |_| ());
+        println!(
+            "  embedded restart{label}: {} to /readyz, {} MB resident ({:.0} B/number)",
+            ms(took),
+            memory >> 20,
+            per(memory)
+        );
+        (took, memory)
+    };
+    let new_node = |name: &str, label: &str, base: (Duration, u64), then: &dyn Fn()| {
+        let cache = dir.path().join(name);
+        let (took, memory) = ready_in(
+            &[
+                "--store",
+                url,
+                "--node",
+                name,
+                "--data",
+                cache.to_str().expect("utf-8"),
+            ],
+            |_| then(),
+        );
+        println!(
+            "  new node, {label}: {} ({:.2}x), {} MB resident ({:.0} B/number, {:.2}x)",
+            ms(took),
+            took.as_secs_f64() / base.0.as_secs_f64(),
+            memory >> 20,
+            per(memory),
+            memory as f64 / base.1.max(1) as f64
+        );
+    };
+    let stored = || cluster.query(url, "SELECT count(*) FROM patchbay.checkpoints");
+    cluster.query(url, "DELETE FROM patchbay.checkpoints");
+    let base = restart("");
+    // The first new node stores a checkpoint once it is ready: wait for it before stopping.
+    new_node("first", "loading the tables", base, &|| {
+        let deadline = Instant::now() + Duration::from_secs(600);
+        while stored() != ["1"] && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    });
+    assert_eq!(stored(), ["1"], "the first new node stored a checkpoint");
+    for (k, name) in ["second", "third"].into_iter().enumerate() {
+        let base = if k == 0 { base } else { restart(" (again)") };
+        new_node(name, "loading the stored checkpoint", base, &|| ());
+    }
 }
 
 /// A numbers file of `count` numbers of [`store_number`], in `dir`.
@@ -631,7 +657,7 @@ fn lookup_store(cluster: &pg::PgCluster, count: u64) {
         ms(percentile(&big, 1.0)),
         percentile(&big, 0.5).as_secs_f64() / percentile(&base, 0.5).as_secs_f64()
     );
-    new_node_against_restart(&url, count);
+    new_node_against_restart(cluster, &url, count);
     let mut binaries = vec![("", patchbay_benches::server::binary())];
     if let Some(before) = std::env::var_os("PATCHBAY_BIN_BEFORE") {
         binaries.push((" (PATCHBAY_BIN_BEFORE)", before.into()));

@@ -590,6 +590,7 @@ fn a_database_of_an_older_schema_is_migrated_and_keeps_its_id() {
          INSERT INTO patchbay.numbers VALUES ('+442079460001', 'default', 'live', NULL); \
          INSERT INTO patchbay.changes (position, node, change) VALUES (1, 'first', '[]'); \
          DROP TABLE patchbay.leader; \
+         DROP TABLE patchbay.checkpoint_parts; DROP TABLE patchbay.checkpoints; \
          DELETE FROM patchbay.schema_migrations WHERE version > 1",
     );
     let store = Postgres::connect(&url, "second").expect("migrates");
@@ -613,6 +614,15 @@ fn a_database_of_an_older_schema_is_migrated_and_keeps_its_id() {
             "SELECT count(*) FROM pg_indexes WHERE indexname = 'numbers_by_connector'"
         ),
         ["0"]
+    );
+    assert_eq!(
+        cluster.query(
+            &url,
+            "SELECT attstorage FROM pg_attribute \
+             WHERE attrelid = 'patchbay.checkpoint_parts'::regclass AND attname = 'bytes'"
+        ),
+        ["e"],
+        "checkpoint parts are kept uncompressed, out of line"
     );
     assert_eq!(
         cluster.query(&url, "SELECT max(version) FROM patchbay.schema_migrations"),

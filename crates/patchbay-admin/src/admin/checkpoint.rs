@@ -25,7 +25,9 @@ use patchbay_core::Snapshot;
 use super::{Admin, Writer};
 use crate::error::AdminError;
 use crate::model::Model;
-use crate::store::{CheckpointWriter, Store, StoreError};
+use crate::store::postgres::Upload;
+use crate::store::{CheckpointWriter, SharedError, Store, StoreError};
+use crate::Postgres;
 
 /// Numbers read under one hold of the model's lock: well under a millisecond.
 const NUMBERS_PER_HOLD: usize = 4_096;
@@ -63,6 +65,66 @@ pub(super) fn write_model<G: Deref<Target = Model>>(
     }
     Model::encode_end(written, &mut buffer);
     writer.write(&buffer)
+}
+
+/// A checkpoint written to the node's own store and, when the shared store takes one now,
+/// into the shared store as well (`store/postgres/checkpoint.rs`). The shared copy is a
+/// convenience for new nodes: when it fails, it is logged and dropped, and the node's own
+/// checkpoint goes on.
+struct Tee {
+    local: Option<Box<dyn CheckpointWriter>>,
+    shared: Option<Upload>,
+}
+
+impl Tee {
+    fn drop_shared(&mut self, error: &SharedError) {
+        tracing::warn!(
+            %error,
+            "storing a checkpoint in the shared store failed; new nodes load the one before \
+             it, or the tables"
+        );
+        self.shared = None;
+    }
+}
+
+impl CheckpointWriter for Tee {
+    fn write(&mut self, bytes: &[u8]) -> Result<(), StoreError> {
+        if let Some(local) = &mut self.local {
+            local.write(bytes)?;
+        }
+        if let Some(Err(error)) = self.shared.as_mut().map(|shared| shared.write(bytes)) {
+            self.drop_shared(&error);
+        }
+        Ok(())
+    }
+
+    fn finish(mut self: Box<Self>, snapshot: Arc<Snapshot>) -> Result<(), StoreError> {
+        if let Some(local) = self.local.take() {
+            local.finish(snapshot)?;
+        }
+        if let Some(shared) = self.shared.take() {
+            let position = shared.position();
+            match shared.finish() {
+                Ok(bytes) => {
+                    tracing::info!(position, bytes, "checkpoint stored in the shared store");
+                }
+                Err(error) => self.drop_shared(&error),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The shared store's checkpoint at `position`, when `store` takes one now (see
+/// [`Postgres::upload_checkpoint`]).
+fn upload(store: Option<&Postgres>, position: u64, due_bytes: u64) -> Option<Upload> {
+    match store?.upload_checkpoint(position, due_bytes) {
+        Ok(upload) => upload,
+        Err(error) => {
+            tracing::warn!(%error, "cannot store a checkpoint in the shared store now");
+            None
+        }
+    }
 }
 
 /// Writes a checkpoint of `model` at `position` now, on this thread.
@@ -145,7 +207,7 @@ impl Admin {
         }
         let position = writer.position;
         let begun = writer.log.local().begin_checkpoint(position);
-        let mut store_writer = match begun {
+        let store_writer = match begun {
             Ok(store_writer) => store_writer,
             Err(error) => {
                 tracing::error!(%error, "cannot start a checkpoint; the journal keeps every change");
@@ -158,10 +220,16 @@ impl Admin {
         let router = self.router.clone();
         let checkpoints = Arc::clone(&self.checkpoints);
         let retry = self.config.checkpoint_retry;
+        let shared = self.cluster.as_ref().and_then(|c| c.source.store());
+        let due = self.config.checkpoint_after / 2;
         let spawned = std::thread::Builder::new()
             .name("patchbay-checkpoint".into())
             .spawn(move || {
                 let started = Instant::now();
+                let mut store_writer = Tee {
+                    local: Some(store_writer),
+                    shared: upload(shared.as_ref(), position, due),
+                };
                 // The model is read at the priority of the threads that change it: a thread
                 // below them could be set aside holding a read of the model, and hold up
                 // the writer with it. The rest (the snapshot file, the syncs) takes no lock
@@ -169,9 +237,9 @@ impl Admin {
                 // The snapshot is taken once written, when it shows every change up to
                 // the position (a bulk change may wait to be published, `bulk.rs`); what
                 // it shows from after the position, the journal changes again on a start.
-                let outcome = write_model(|| model.read(), &mut *store_writer).and_then(|()| {
+                let outcome = write_model(|| model.read(), &mut store_writer).and_then(|()| {
                     super::background_priority();
-                    store_writer.finish(bulk.settled(position, &router))
+                    Box::new(store_writer).finish(bulk.settled(position, &router))
                 });
                 match &outcome {
                     Ok(()) => tracing::info!(
@@ -195,6 +263,44 @@ impl Admin {
                 path: "checkpoint".into(),
                 source: error,
             }));
+        }
+    }
+
+    /// Offers the shared store a checkpoint of this node's model, in the background: it
+    /// takes one when it has none that new nodes can load, or when the changes after its
+    /// newest carry half of [`super::AdminConfig::checkpoint_after`] (otherwise, and on a
+    /// node of no shared store, this does nothing). Nodes offer one whenever their own
+    /// checkpoint is due; a node calls this once it has started, so that the first node
+    /// to load a store's tables saves the next one from doing the same.
+    pub fn offer_checkpoint(&self) {
+        let Some(store) = self.cluster.as_ref().and_then(|c| c.source.store()) else {
+            return;
+        };
+        if !self.checkpoints.claim(self.config.checkpoint_retry) {
+            return;
+        }
+        let position = self.writer.lock().position;
+        let model: Arc<RwLock<Model>> = Arc::clone(&self.model);
+        let router = self.router.clone();
+        let checkpoints = Arc::clone(&self.checkpoints);
+        let due = self.config.checkpoint_after / 2;
+        let spawned = std::thread::Builder::new()
+            .name("patchbay-checkpoint".into())
+            .spawn(move || {
+                let mut tee = Tee {
+                    local: None,
+                    shared: upload(Some(&store), position, due),
+                };
+                let outcome = match tee.shared {
+                    Some(_) => write_model(|| model.read(), &mut tee)
+                        .and_then(|()| Box::new(tee).finish(router.snapshot())),
+                    None => Ok(()),
+                };
+                checkpoints.release(&outcome);
+            });
+        if let Err(error) = spawned {
+            tracing::error!(%error, "cannot start the checkpoint thread");
+            self.checkpoints.release(&Ok(()));
         }
     }
 

@@ -64,12 +64,20 @@ impl Source {
         }
     }
 
+    /// The shared store, once reached.
+    pub(crate) fn store(&self) -> Option<Postgres> {
+        match self {
+            Source::Shared { store, .. } => store.get().cloned(),
+            Source::Dir { .. } => None,
+        }
+    }
+
     /// What the node does when its position fell out of what the feed can replay.
     fn reload(&self) -> &'static str {
         match self {
             Source::Shared { .. } => {
                 "the log no longer holds the changes after this node's position: reloading \
-                 from the tables"
+                 from the store's checkpoint or its tables"
             }
             Source::Dir { .. } => {
                 "the journal no longer holds the changes after this node's position: reading \
@@ -323,7 +331,7 @@ fn follow_step(
             "{}",
             cluster.source.reload()
         );
-        let (at, fresh) = feed.tables().map_err(shared_error)?;
+        let (at, fresh) = feed.whole().map_err(shared_error)?;
         fresh.check_loaded().map_err(|e| {
             AdminError::internal(format!("what the store holds is inconsistent: {e}"))
         })?;

@@ -51,7 +51,7 @@ impl Follower {
         let dir = dir.into();
         let failed = |e: SharedError| AdminError::internal(e.reason());
         let mut feed = DirFeed::new(&dir).map_err(failed)?;
-        let (position, model) = feed.tables().map_err(failed)?;
+        let (position, model) = feed.whole().map_err(failed)?;
         let name = format!("follower of {}", dir.display());
         let source = Source::Dir {
             dir: dir.clone(),
@@ -68,7 +68,7 @@ impl Follower {
     ///
     /// The store cannot be read, or what it holds is inconsistent.
     pub fn open_store(store: Postgres, config: AdminConfig) -> Result<Follower, AdminError> {
-        let (position, model) = store.feed().tables().map_err(super::log::shared_error)?;
+        let (position, model) = store.feed().whole().map_err(super::log::shared_error)?;
         Follower::assemble(Source::shared(store), position, model, config)
     }
 

@@ -267,18 +267,55 @@ impl Admin {
             )));
         }
         if head > opened.position && (opened.position == 0 || oldest > opened.position + 1) {
-            // Nothing cached, or the log no longer reaches back: start from the tables.
-            let (at, model) = feed.tables().map_err(log::shared_error)?;
+            // Nothing cached, or the log no longer reaches back: start from the store's
+            // checkpoint and the log after it, or from its tables.
+            let started = std::time::Instant::now();
+            let whole = feed.load().map_err(log::shared_error)?;
+            let read = started.elapsed();
+            let (at, model) = (whole.position, whole.model);
             model.check_loaded().map_err(|e| {
-                AdminError::internal(format!("the store's tables are inconsistent: {e}"))
+                AdminError::internal(format!("what the store holds is inconsistent: {e}"))
             })?;
-            let snapshot = Arc::new(
-                model
-                    .snapshot(at + 1)
-                    .map_err(|e| AdminError::internal(e.to_string()))?,
-            );
-            checkpoint::checkpoint_now(&mut *cache, at, &model, Arc::clone(&snapshot))
+            // The cache's checkpoint is written while the snapshot is built: the stored
+            // checkpoint's bytes as they are, and the changes after them (what an embedded
+            // node's store holds after a checkpoint and a few changes), or the model.
+            let cached_at = whole
+                .checkpoint
+                .as_ref()
+                .map_or(at, |stored| stored.position);
+            let (snapshot, writer) = std::thread::scope(|scope| {
+                let writing = scope.spawn(|| {
+                    let mut writer = cache.begin_checkpoint(cached_at)?;
+                    match &whole.checkpoint {
+                        Some(stored) => writer.write(&stored.bytes)?,
+                        None => checkpoint::write_model(|| &model, &mut *writer)?,
+                    }
+                    Ok::<_, crate::StoreError>(writer)
+                });
+                let snapshot = model.snapshot(at + 1);
+                (snapshot, writing.join())
+            });
+            let snapshot = Arc::new(snapshot.map_err(|e| AdminError::internal(e.to_string()))?);
+            let built = started.elapsed();
+            writer
+                .map_err(|_| AdminError::internal("writing the cache's checkpoint panicked"))?
+                .and_then(|writer| writer.finish(Arc::clone(&snapshot)))
                 .map_err(store_error)?;
+            if let Some(stored) = whole.checkpoint.as_ref().filter(|s| !s.after.is_empty()) {
+                cache.append_group(&stored.after).map_err(store_error)?;
+            }
+            tracing::info!(
+                position = at,
+                numbers = model.numbers.len(),
+                from = match &whole.checkpoint {
+                    Some(_) => "checkpoint",
+                    None => "tables",
+                },
+                read_seconds = read.as_secs_f64(),
+                built_seconds = built.as_secs_f64(),
+                seconds = started.elapsed().as_secs_f64(),
+                "loaded the store's model"
+            );
             opened.model = model;
             opened.position = at;
             opened.snapshot = Some(snapshot);

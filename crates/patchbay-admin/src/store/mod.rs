@@ -276,8 +276,9 @@ pub(crate) trait Feed: Send {
     fn wait(&mut self, timeout: std::time::Duration) -> Result<bool, SharedError>;
     /// The oldest position the log still holds (0 when it is empty).
     fn oldest(&mut self) -> Result<u64, SharedError>;
-    /// The whole model as the store holds it now, and the position it is at.
-    fn tables(&mut self) -> Result<(u64, crate::model::Model), SharedError>;
+    /// The whole model as the store holds it now, and the position it is at: from its
+    /// newest checkpoint and the changes after it, or from its tables.
+    fn whole(&mut self) -> Result<(u64, crate::model::Model), SharedError>;
 }
 
 #[cfg(test)]

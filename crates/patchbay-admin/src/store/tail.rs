@@ -278,7 +278,7 @@ impl Feed for DirFeed {
         })
     }
 
-    fn tables(&mut self) -> Result<(u64, Model), SharedError> {
+    fn whole(&mut self) -> Result<(u64, Model), SharedError> {
         let mut last = None;
         for _ in 0..ATTEMPTS {
             // A prune between the listing and the reads shows as a file gone, or as a gap

@@ -130,6 +130,7 @@ pub fn open_serving(data: &DataArg, config: AdminConfig) -> Result<Arc<Admin>, S
                     tracing::warn!("{warning}");
                 }
                 admin.follow();
+                admin.offer_checkpoint();
                 tracing::info!(node = %node, "following the shared store");
                 return Ok(admin);
             }
@@ -223,7 +224,10 @@ impl Reconnect {
                 return;
             }
             match admin.attach(shared) {
-                Ok(()) => return,
+                Ok(()) => {
+                    admin.offer_checkpoint();
+                    return;
+                }
                 Err(error) => tracing::error!(%error, "cannot connect to the shared store"),
             }
         }

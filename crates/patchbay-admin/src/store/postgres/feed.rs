@@ -6,6 +6,7 @@ use std::time::Duration;
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, Statement};
 
+use super::checkpoint;
 use super::rows::Tables;
 use super::{failed, position, records, Postgres, CHANNEL, READ_AFTER};
 use crate::model::Model;
@@ -128,15 +129,106 @@ impl Feed for PgFeed {
         })
     }
 
-    fn tables(&mut self) -> Result<(u64, Model), SharedError> {
+    fn whole(&mut self) -> Result<(u64, Model), SharedError> {
+        self.load().map(|whole| (whole.position, whole.model))
+    }
+}
+
+/// The whole model of the store, at a position, and the stored checkpoint it came from.
+pub(crate) struct Whole {
+    /// The position of the model: the head when it was read.
+    pub(crate) position: u64,
+    /// The model.
+    pub(crate) model: Model,
+    /// The checkpoint and the changes after it that make the model, when it came from one
+    /// (else from the tables): a node's own store can keep those bytes as they are.
+    pub(crate) checkpoint: Option<Stored>,
+}
+
+/// A checkpoint read from the store, and the changes after it.
+pub(crate) struct Stored {
+    /// Its position.
+    pub(crate) position: u64,
+    /// Its bytes.
+    pub(crate) bytes: Vec<u8>,
+    /// The log's changes after it, up to the head.
+    pub(crate) after: Records,
+}
+
+impl PgFeed {
+    /// The whole model as the store holds it now: from its newest checkpoint and the
+    /// changes after it, or, when there is none the log still follows or it cannot be
+    /// read, from its tables.
+    pub(crate) fn load(&mut self) -> Result<Whole, SharedError> {
         let client = self.connected()?;
-        match Tables::read(client) {
-            Ok(tables) => tables.model(),
+        match stored(client) {
+            Ok(Some(whole)) => return Ok(whole),
+            Ok(None) => {}
             Err(error) => {
-                // A load cut off in the middle leaves the connection in a state of its own.
+                tracing::warn!(
+                    %error,
+                    "the store's checkpoint cannot be used; loading its tables instead"
+                );
                 self.client = None;
-                Err(error)
             }
         }
+        let client = self.connected()?;
+        let read = Tables::read(client).and_then(Tables::model);
+        if read.is_err() {
+            // A load cut off in the middle leaves the connection in a state of its own.
+            self.client = None;
+        }
+        let (position, model) = read?;
+        Ok(Whole {
+            position,
+            model,
+            checkpoint: None,
+        })
     }
+}
+
+/// The model from the store's newest checkpoint and every change after it, in one snapshot
+/// of the database, at the head; `None` when there is no checkpoint, or the pruned log no
+/// longer follows it.
+fn stored(client: &mut Client) -> Result<Option<Whole>, SharedError> {
+    let mut tx = client
+        .build_transaction()
+        .isolation_level(postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .map_err(failed)?;
+    let head: i64 = tx
+        .query_one("SELECT position FROM patchbay.head", &[])
+        .and_then(|row| row.try_get(0))
+        .map_err(failed)?;
+    let head = u64::try_from(head).unwrap_or(0);
+    let Some((at, bytes)) = checkpoint::newest(&mut tx, head)? else {
+        return Ok(None);
+    };
+    let rows = tx
+        .query(READ_AFTER, &[&position(at), &i64::MAX])
+        .map_err(failed)?;
+    tx.commit().map_err(failed)?;
+    let after = records(&rows)?;
+    drop(rows);
+    if after.first().is_some_and(|(first, _)| *first != at + 1) || (after.is_empty() && at < head) {
+        // The log was pruned past it.
+        return Ok(None);
+    }
+    let (model, reached) = crate::model::checkpoint::restore(Some((at, &bytes)), &after, |_| {})
+        .map_err(|e| SharedError::Refused(format!("the checkpoint at {at}: {e}")))?;
+    if reached != head {
+        return Err(SharedError::Refused(format!(
+            "the checkpoint at {at} and the log after it reach {reached}, not the head {head}"
+        )));
+    }
+    Ok(Some(Whole {
+        position: head,
+        model,
+        checkpoint: Some(Stored {
+            position: at,
+            bytes,
+            after,
+        }),
+    }))
 }

@@ -12,6 +12,7 @@
 //! | `numbers` | each number (`+` and digits), its project, environment and connector (`NULL`: none) |
 //! | `prefixes` | each prefix (`+` and digits) and its connector |
 //! | `leader` | one row: the node that leads the writes (`lead.rs`) and the URL of its HTTP API |
+//! | `checkpoints`, `checkpoint_parts` | the model as a checkpoint at a position, in parts, which a new node loads with the log after it (`checkpoint.rs`) |
 //!
 //! A write is one transaction: lock `head`, read the changes after the node's position (the
 //! node applies them and plans against the result), insert the new changes into `changes`,
@@ -22,11 +23,14 @@
 //! One module per concern: `schema.rs` (the schema and its migrations), `writer.rs` (the
 //! writer's transaction), `rows.rs` (mutations as table writes, and the tables read back as
 //! mutations, the numbers through `copy.rs`, a reader of binary `COPY` streams),
-//! `feed.rs` (the follower's connection), `lead.rs` (the node that writes for all),
+//! `feed.rs` (the follower's connection, and the whole model: the stored checkpoint and
+//! the log after it, or the tables), `checkpoint.rs` (the model stored as a checkpoint),
+//! `lead.rs` (the node that writes for all),
 //! `point.rs` (a few numbers' routes
 //! read with indexed queries, for commands that answer once) and `security.rs` (TLS and
 //! the password, read as libpq reads them).
 
+mod checkpoint;
 mod copy;
 mod feed;
 mod lead;
@@ -93,6 +97,7 @@ fn refusal(url: &str, error: &postgres::Error) -> ConnectError {
     }
 }
 
+pub(crate) use checkpoint::Upload;
 pub(crate) use feed::PgFeed;
 pub use lead::Leadership;
 pub use point::StoredRoutes;
@@ -150,7 +155,8 @@ pub struct Postgres {
 }
 
 /// How many of the newest changes the log keeps by default: a node that was away for fewer
-/// catches up from the log, one away longer reloads from the tables.
+/// catches up from the log, one away longer reloads the whole model (the stored checkpoint
+/// and the log after it, or the tables).
 pub const DEFAULT_RETAIN: u64 = 1_000_000;
 /// Writers prune the log once every this many positions.
 const PRUNE_EVERY: u64 = 1_024;

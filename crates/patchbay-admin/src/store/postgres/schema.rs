@@ -84,10 +84,31 @@ const MIGRATIONS: &[(i32, &str)] = &[
         since timestamptz NOT NULL DEFAULT now()
     );",
     ),
+    // The model as a checkpoint at a position (`checkpoint.rs`), in parts, with its size and
+    // CRC-32: a new node loads it and the log after it instead of every row of the tables. Its parts are stored
+    // uncompressed and out of line (a checkpoint compresses little, and each part is read
+    // whole).
+    (
+        5,
+        "CREATE TABLE patchbay.checkpoints (
+        position bigint PRIMARY KEY,
+        node text NOT NULL,
+        written_at timestamptz NOT NULL DEFAULT now(),
+        size bigint NOT NULL,
+        crc32 bigint NOT NULL
+    );
+    CREATE TABLE patchbay.checkpoint_parts (
+        position bigint NOT NULL REFERENCES patchbay.checkpoints ON DELETE CASCADE,
+        part integer NOT NULL,
+        bytes bytea NOT NULL,
+        PRIMARY KEY (position, part)
+    );
+    ALTER TABLE patchbay.checkpoint_parts ALTER COLUMN bytes SET STORAGE EXTERNAL;",
+    ),
 ];
 
 /// The newest schema version this build understands.
-pub const SCHEMA_VERSION: i32 = 4;
+pub const SCHEMA_VERSION: i32 = 5;
 
 /// Why the schema could not be brought to [`SCHEMA_VERSION`].
 pub(super) enum SchemaError {

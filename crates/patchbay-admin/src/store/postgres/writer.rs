@@ -112,7 +112,7 @@ impl PgWriter {
         if missed.len() as u64 != expected {
             return Err(SharedError::Unavailable(format!(
                 "the log holds {} of the {expected} changes after {after} (the rest were \
-                 pruned): this node reloads from the tables",
+                 pruned): this node reloads the whole model",
                 missed.len()
             )));
         }

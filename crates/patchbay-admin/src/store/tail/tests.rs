@@ -81,7 +81,7 @@ fn a_reader_behind_what_the_directory_keeps_sees_the_gap_and_loads_it_whole() {
     let (records, newest) = feed.read(1, 1000).expect("read");
     assert!(records.is_empty(), "{:?}", positions(&records));
     assert!(newest > 1, "the gap shows: newest {newest}");
-    let (position, model) = feed.tables().expect("tables");
+    let (position, model) = feed.whole().expect("tables");
     assert_eq!(position, at + 1);
     assert_eq!(model.check_invariants(), Ok(()));
     assert!(feed.read(at + 1, 100).expect("read").0.is_empty());
