@@ -83,7 +83,44 @@ fn ms(d: Duration) -> String {
 
 /// One-number imports per second from `clients` concurrent clients for `secs`, spread over
 /// `addrs`.
-fn throughput(addrs: &[SocketAddr], key: &str, connector: &str, clients: usize, secs: f64) -> f64 {
+/// The machine's CPU time so far, busy and in all, in clock ticks (`/proc/stat`).
+fn machine_ticks() -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let fields: Vec<u64> = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal
+    let idle = fields.get(3).copied().unwrap_or(0) + fields.get(4).copied().unwrap_or(0);
+    let all: u64 = fields.iter().take(8).sum();
+    (all - idle, all)
+}
+
+/// A write rate and what it cost the whole machine (the nodes, PostgreSQL and the clients):
+/// the share of its cores busy, and the busy CPU time a write.
+struct Rate {
+    per_second: f64,
+    busy: f64,
+    cpu_per_write: Duration,
+}
+
+impl std::fmt::Display for Rate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:>6.0}/s (machine {:.0}% busy, {} CPU a write)",
+            self.per_second,
+            self.busy * 100.0,
+            ms(self.cpu_per_write)
+        )
+    }
+}
+
+fn throughput(addrs: &[SocketAddr], key: &str, connector: &str, clients: usize, secs: f64) -> Rate {
     let stop = Arc::new(AtomicBool::new(false));
     let done = Arc::new(AtomicU64::new(0));
     let workers: Vec<_> = (0..clients)
@@ -101,12 +138,24 @@ fn throughput(addrs: &[SocketAddr], key: &str, connector: &str, clients: usize, 
         })
         .collect();
     let started = Instant::now();
+    let (busy_before, all_before) = machine_ticks();
     std::thread::sleep(Duration::from_secs_f64(secs));
+    let (busy_after, all_after) = machine_ticks();
+    let writes = done.load(Ordering::Relaxed);
+    let elapsed = started.elapsed();
     stop.store(true, Ordering::Relaxed);
     for w in workers {
         w.join().expect("client");
     }
-    done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+    let busy_ticks = busy_after.saturating_sub(busy_before);
+    let all = all_after.saturating_sub(all_before).max(1) as f64;
+    // Clock ticks are 1/100 s on Linux.
+    let busy_seconds = busy_ticks as f64 / 100.0;
+    Rate {
+        per_second: writes as f64 / elapsed.as_secs_f64(),
+        busy: busy_ticks as f64 / all,
+        cpu_per_write: Duration::from_secs_f64(busy_seconds / writes.max(1) as f64),
+    }
 }
 
 /// `nodes` with the one that leads the writes first, once one does (as they are, when none
@@ -146,16 +195,18 @@ fn write_rates(nodes: &[SocketAddr], key: &str, id: &str, embedded: &Path) {
         let id = connector(&mut Http::new(node.addr, &key));
         throughput(&[node.addr], &key, &id, clients, secs)
     };
-    println!("write throughput, one-number imports/s, {clients} clients for {secs} s:");
-    println!("  embedded store (--data): {embedded:>8.0}");
+    println!("write throughput, one-number imports, {clients} clients for {secs} s:");
+    println!("  embedded store (--data): {embedded}");
     println!(
-        "  PostgreSQL, 1 writer node: {one:>6.0}  ({:.2}x embedded)",
-        one / embedded
+        "  PostgreSQL, 1 writer node: {one}  ({:.2}x embedded)",
+        one.per_second / embedded.per_second
     );
     println!(
-        "  PostgreSQL, 3 writer nodes: {three:>5.0}  ({:.2}x embedded, {:.2}x one node)",
-        three / embedded,
-        three / one
+        "  PostgreSQL, 3 writer nodes: {three}  ({:.2}x embedded, {:.2}x one node, {:.2}x \
+         its CPU a write)",
+        three.per_second / embedded.per_second,
+        three.per_second / one.per_second,
+        three.cpu_per_write.as_secs_f64() / one.cpu_per_write.as_secs_f64()
     );
 }
 

@@ -12,12 +12,19 @@ use super::{failed, position, records, Postgres, CHANNEL, READ_AFTER};
 use crate::model::Model;
 use crate::store::{Feed, Records, SharedError};
 
+/// The head, and the changes after `$1` (at most `$2`), in order: the head alone (with
+/// NULL for the change) when there are none.
+const FOLLOW: &str = "SELECT h.position, c.position, c.change::text, c.packed \
+     FROM patchbay.head h LEFT JOIN LATERAL (SELECT position, change, packed \
+     FROM patchbay.changes WHERE position > $1 ORDER BY position LIMIT $2) c ON true \
+     ORDER BY c.position";
+
 /// The follow connection of a node: listens for commits and reads the log by position.
 pub(crate) struct PgFeed {
     store: Postgres,
     client: Option<Client>,
-    /// `READ_AFTER` and the head's position, prepared on `client`.
-    statements: Option<(Statement, Statement)>,
+    /// `FOLLOW`, prepared on `client`.
+    statements: Option<Statement>,
 }
 
 impl PgFeed {
@@ -38,12 +45,7 @@ impl PgFeed {
             client
                 .batch_execute(&format!("LISTEN {CHANNEL}"))
                 .map_err(failed)?;
-            self.statements = Some((
-                client.prepare(READ_AFTER).map_err(failed)?,
-                client
-                    .prepare("SELECT position FROM patchbay.head")
-                    .map_err(failed)?,
-            ));
+            self.statements = Some(client.prepare(FOLLOW).map_err(failed)?);
             self.client = Some(client);
         }
         self.client
@@ -72,22 +74,34 @@ impl PgFeed {
 impl Feed for PgFeed {
     fn read(&mut self, after: u64, limit: usize) -> Result<(Records, u64), SharedError> {
         self.connected()?;
-        let (read, head) = self
+        let read = self
             .statements
             .clone()
             .ok_or_else(|| SharedError::Unavailable("no connection".into()))?;
-        let (rows, head) = self.with(|client| {
-            let mut tx = client
-                .build_transaction()
-                .isolation_level(postgres::IsolationLevel::RepeatableRead)
-                .read_only(true)
-                .start()?;
-            let head: i64 = tx.query_one(&head, &[])?.get(0);
-            let rows = tx.query(&read, &[&position(after), &(limit as i64)])?;
-            tx.commit()?;
-            Ok((rows, head as u64))
-        })?;
-        Ok((records(&rows)?, head))
+        // One statement, one snapshot of the database: the head and the changes after
+        // `after` agree, in one round trip.
+        let rows = self.with(|client| client.query(&read, &[&position(after), &(limit as i64)]))?;
+        let head = match rows.first() {
+            Some(row) => row.try_get::<_, i64>(0).map_err(failed)?,
+            None => return Err(SharedError::Refused("patchbay.head has no row".into())),
+        };
+        let changes = rows
+            .iter()
+            .filter_map(|row| {
+                let at = row.try_get::<_, Option<i64>>(1).transpose()?;
+                Some((at, row))
+            })
+            .map(|(at, row)| {
+                let at = at.map_err(failed)?;
+                let json: Option<String> = row.try_get(2).map_err(failed)?;
+                let packed: Option<Vec<u8>> = row.try_get(3).map_err(failed)?;
+                let change = json.map(String::into_bytes).or(packed).ok_or_else(|| {
+                    SharedError::Refused(format!("change {at} is empty in the store's log"))
+                })?;
+                Ok((at as u64, change))
+            })
+            .collect::<Result<Records, SharedError>>()?;
+        Ok((changes, u64::try_from(head).unwrap_or(0)))
     }
 
     fn wait(&mut self, timeout: Duration) -> Result<bool, SharedError> {
