@@ -210,3 +210,60 @@ fn an_outgrown_index_is_rebuilt_beside_the_changes() {
         .check_invariants()
         .expect("the published index routes what the model says");
 }
+
+#[test]
+fn an_index_made_room_for_the_numbers_to_come_is_not_rebuilt_as_they_come() {
+    let admin =
+        Admin::open(Box::new(MemoryStore::default()), AdminConfig::default()).expect("open");
+    admin
+        .create_project(&Caller::Operator, "acme", "p")
+        .expect("project");
+    let connector = admin
+        .create_connector(
+            &Caller::Operator,
+            "p",
+            patchbay_admin::NewConnector {
+                name: "c".into(),
+                client_env: patchbay_core::ClientEnv::Live,
+                asr_lang_code: "en-US".into(),
+                voice_name: "en-US-Neural2-A".into(),
+                variant_id: None,
+                disable_handoff: None,
+            },
+        )
+        .expect("connector")
+        .connector_id;
+    let request = |from: u64, count: u64| ImportRequest {
+        phone_numbers: (from..from + count)
+            .map(|i| format!("+1415{:07}", 2_000_000 + i))
+            .collect(),
+        client_env: None,
+        connector_id: Some(connector.clone()),
+    };
+    admin
+        .import_numbers(&Caller::Operator, "p", &request(0, 10))
+        .expect("import");
+    let version = admin.router().version();
+    admin.expect_numbers(60_000).expect("room");
+    let sized = admin.router().snapshot();
+    assert!(sized.shard_count() > 1, "sized for what is coming");
+    assert!(sized.has_room_for(60_010));
+    assert_eq!(sized.version(), version + 1);
+    assert_eq!(sized.len(), 10);
+    for start in (10..60_010).step_by(10_000) {
+        let imported = admin
+            .import_numbers(&Caller::Operator, "p", &request(start, 10_000))
+            .expect("import");
+        assert!(imported.errors.is_empty(), "{:?}", imported.errors.first());
+    }
+    let filled = admin.router().snapshot();
+    assert_eq!(filled.shard_count(), sized.shard_count(), "never rebuilt");
+    assert!(!filled.outgrown());
+    assert_eq!(filled.len(), 60_010);
+    admin
+        .check_invariants()
+        .expect("routes what the model says");
+    // An index already as large as what is said to come is left as it is.
+    admin.expect_numbers(1_000).expect("room");
+    assert_eq!(admin.router().version(), filled.version());
+}

@@ -99,3 +99,40 @@ impl Replica {
         Ok(())
     }
 }
+
+impl super::Admin {
+    /// Makes room for about `more` numbers that are on their way (a bulk import of a file
+    /// of known size, say): the model's table of numbers is sized for them at once, and an
+    /// index smaller than they are is rebuilt with shards for them, so that neither is
+    /// rebuilt again and again, each time beside its old copy, while they come in. An
+    /// index as large as what is coming is left to grow as it does (rebuilding it now
+    /// would cost what the import saves). A hint only: more or fewer numbers may come.
+    ///
+    /// # Errors
+    ///
+    /// Rebuilding the index failed (nothing changed).
+    pub fn expect_numbers(&self, more: usize) -> Result<(), AdminError> {
+        let _writer = self.writer.lock();
+        self.finish_bulk(true);
+
+        let current = self.router.snapshot();
+        let wanted = current.len().saturating_add(more);
+        let rebuilding = self.regrow.lock().is_some();
+        if rebuilding || current.has_room_for(wanted) || current.len() > more {
+            return Ok(());
+        }
+        let grown = current
+            .regrown_for(self.router.version() + 1, wanted)
+            .map_err(|e| AdminError::internal(format!("the index: {e}")))?;
+        let shards = grown.shard_count();
+        self.router
+            .publish(grown)
+            .map_err(|e| AdminError::internal(e.to_string()))?;
+        tracing::debug!(
+            shards,
+            numbers = wanted,
+            "the index was sized for the numbers to come"
+        );
+        Ok(())
+    }
+}

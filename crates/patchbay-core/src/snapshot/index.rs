@@ -80,6 +80,16 @@ impl Index {
     /// An index of `entries` (keys non-zero, each once) with `seed`.
     pub(crate) fn build(entries: Vec<(u64, u32)>, seed: u64) -> Result<Index, DuplicateKey> {
         let count = shard_count(entries.len());
+        Index::build_sharded(entries, seed, count)
+    }
+
+    /// [`Index::build`] with `count` shards (1 to [`MAX_SHARDS`]).
+    pub(crate) fn build_sharded(
+        entries: Vec<(u64, u32)>,
+        seed: u64,
+        count: usize,
+    ) -> Result<Index, DuplicateKey> {
+        let count = count.clamp(1, MAX_SHARDS);
         // Group the entries by shard (a counting sort): each shard's table is then filled
         // from one run, and being a few hundred kilobytes it stays in cache while it fills.
         let mut sizes = vec![0usize; count + 1];

@@ -433,6 +433,12 @@ impl Snapshot {
         self.index.shard_count()
     }
 
+    /// Whether the number index has fewer shards than an index built for `numbers` numbers
+    /// would: [`Snapshot::regrown_for`] `numbers` would give it more.
+    pub fn has_room_for(&self, numbers: usize) -> bool {
+        self.index.shard_count() >= index::shard_count(numbers)
+    }
+
     /// Whether patches have grown the number or prefix index past its shards, so that the
     /// next [`SnapshotPatch::finish`] would rebuild it (unless told to
     /// [`SnapshotPatch::keep_shards`]).
@@ -446,6 +452,13 @@ impl Snapshot {
     /// thread while it patches with [`SnapshotPatch::keep_shards`], then patches the result
     /// with what changed meanwhile. Connectors and their slots are shared.
     pub fn regrown(&self, version: u64) -> Result<Snapshot, BuildError> {
+        self.regrown_for(version, self.numbers)
+    }
+
+    /// [`Snapshot::regrown`] with shards for `numbers` numbers (or the ones it holds, when
+    /// more): what a caller about to add many numbers builds first, so that the index is
+    /// not rebuilt again and again as they come.
+    pub fn regrown_for(&self, version: u64, numbers: usize) -> Result<Snapshot, BuildError> {
         Ok(Snapshot {
             version,
             published_at_ns: now_ns(),
@@ -453,7 +466,7 @@ impl Snapshot {
             connectors: self.connectors.clone(),
             directory: self.directory.clone(),
             routed: self.routed.clone(),
-            index: patch::regrown_index(&self.index, version)?,
+            index: patch::regrown_index(&self.index, version, numbers)?,
             prefixes: patch::regrown_prefixes(&self.prefixes, version)?,
         })
     }

@@ -215,7 +215,7 @@ impl<'a> SnapshotPatch<'a> {
             }
         }
         if self.regrow && index.outgrown(numbers) {
-            index = regrown_index(&index, self.version)?;
+            index = regrown_index(&index, self.version, 0)?;
         }
         if self.regrow && prefixes.outgrown() {
             prefixes = regrown_prefixes(&prefixes, self.version)?;
@@ -234,9 +234,15 @@ impl<'a> SnapshotPatch<'a> {
 }
 
 /// `index` rebuilt with shards for the numbers it holds, with a new seed.
-pub(super) fn regrown_index(index: &Index, version: u64) -> Result<Index, BuildError> {
+pub(super) fn regrown_index(
+    index: &Index,
+    version: u64,
+    numbers: usize,
+) -> Result<Index, BuildError> {
     let seed = RandomState::new().hash_one(version);
-    Index::build(index.entries().collect(), seed)
+    let entries: Vec<(u64, u32)> = index.entries().collect();
+    let count = super::index::shard_count(numbers.max(entries.len()));
+    Index::build_sharded(entries, seed, count)
         .map_err(|dup| BuildError::DuplicateNumber(E164::from_index_key(dup.0)))
 }
 

@@ -360,3 +360,42 @@ fn an_outgrown_index_is_kept_or_regrown_as_asked() {
     }
     assert_eq!(regrown.get(number(index::MAX_AVERAGE as u64 + 1_000)), None);
 }
+
+/// `regrown_for` sizes the index for numbers still to come: as many shards as an index of
+/// that many numbers is built with, routing the same, and patches then fill it without
+/// outgrowing it; it never gives fewer shards than the numbers held want.
+#[test]
+fn an_index_regrown_for_numbers_to_come_has_room_for_them() {
+    let base = sample(1, 100, 1);
+    let coming = 50 * index::TARGET;
+    assert!(!base.has_room_for(coming));
+    assert!(base.has_room_for(100));
+    let sized = base.regrown_for(2, coming).expect("regrown");
+    assert_eq!(sized.shard_count(), index::shard_count(coming));
+    assert!(sized.has_room_for(coming));
+    assert_eq!(sized.version(), 2);
+    assert_eq!(sized.len(), base.len());
+    for i in 0..100 {
+        assert_eq!(sized.get(number(i)), base.get(number(i)), "{i}");
+    }
+    let mut patch = sized.patch(3);
+    for i in 100..coming as u64 {
+        patch.route(number(i), "c0");
+    }
+    let filled = patch.finish().expect("patch");
+    assert_eq!(
+        filled.shard_count(),
+        sized.shard_count(),
+        "no rebuild on the way"
+    );
+    assert!(!filled.outgrown());
+    assert_eq!(
+        filled
+            .get(number(coming as u64 - 1))
+            .map(|c| c.connector_id.as_str()),
+        Some("c0")
+    );
+    // Asked for fewer than it holds: shards for what it holds.
+    let small = filled.regrown_for(4, 10).expect("regrown");
+    assert_eq!(small.shard_count(), index::shard_count(filled.len()));
+}

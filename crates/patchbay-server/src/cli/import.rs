@@ -81,6 +81,20 @@ impl<R: BufRead> Iterator for Batches<R> {
     }
 }
 
+/// About how many numbers the file at `path`, of `size` bytes, holds: its size over the
+/// length of its first lines (the first 64 KiB).
+fn numbers_in(path: &std::path::Path, size: u64) -> Option<usize> {
+    let mut head = Vec::with_capacity(1 << 16);
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(std::fs::File::open(path).ok()?, 1 << 16),
+        &mut head,
+    )
+    .ok()?;
+    let lines = head.iter().filter(|&&b| b == b'\n').count().max(1) as u64;
+    let per_line = (head.len() as u64 / lines).max(1);
+    usize::try_from(size / per_line).ok()
+}
+
 /// A bar over the file's bytes, or a spinner when the size is unknown (standard input).
 pub(super) fn import_progress(size: Option<u64>) -> indicatif::ProgressBar {
     match size {
@@ -111,6 +125,11 @@ pub fn import(args: ImportArgs) -> CliResult {
     };
     let (input, size) = open_input(&args.file)?;
     let admin = open_admin(&args.data, config)?;
+    if let Some(expected) = size.and_then(|size| numbers_in(&args.file, size)) {
+        if let Err(error) = admin.expect_numbers(expected) {
+            tracing::warn!(%error, "cannot make room for the numbers ahead; importing anyway");
+        }
+    }
     let progress = import_progress(size);
     let reader = std::io::BufReader::with_capacity(1 << 20, progress.wrap_read(input));
     let read_error = std::sync::Mutex::new(None);
@@ -228,5 +247,28 @@ pub(super) fn report_import<'a>(
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::numbers_in;
+
+    #[test]
+    fn a_file_is_sized_up_from_its_first_lines() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let plain = dir.path().join("plain.txt");
+        let lines: String = (0..20_000).map(|i| format!("+1415{:07}\n", i)).collect();
+        std::fs::write(&plain, &lines).expect("write");
+        assert_eq!(numbers_in(&plain, lines.len() as u64), Some(20_000));
+        // Wider lines: as many numbers, fewer a byte.
+        let csv = dir.path().join("numbers.csv");
+        let lines: String = (0..20_000)
+            .map(|i| format!("+1415{:07},support,\"a label of some length\"\n", i))
+            .collect();
+        std::fs::write(&csv, &lines).expect("write");
+        let estimate = numbers_in(&csv, lines.len() as u64).expect("an estimate");
+        assert!((19_000..=21_000).contains(&estimate), "{estimate}");
+        assert_eq!(numbers_in(&dir.path().join("missing"), 100), None);
     }
 }
