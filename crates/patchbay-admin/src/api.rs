@@ -283,3 +283,20 @@ pub struct PrefixesPage {
     /// The last prefix of this page when more may follow: pass it as `after` for the next.
     pub next: Option<Prefix>,
 }
+
+/// `GET /v1/me`: who a key is. Never the secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Identity {
+    /// The key's account.
+    #[cfg_attr(feature = "openapi", schema(example = "default"))]
+    pub account_id: String,
+    /// The key's id (`key_` and 16 hex digits: the key without `pb_` and its secret).
+    #[cfg_attr(feature = "openapi", schema(example = "key_42cce5c6ec6ab471"))]
+    pub key_id: String,
+    /// The projects the key grants, sorted: every project of its account for a key that
+    /// grants them all, else those of its grant that exist.
+    #[cfg_attr(feature = "openapi", schema(example = json!(["default"])))]
+    pub projects: Vec<String>,
+}

@@ -154,6 +154,24 @@ fn keys_never_touch_projects_they_do_not_grant(store: Backend) {
     let only_a1 = key("acme", &["a1"]);
     let all_acme = key("acme", &[]);
     let globex = key("globex", &[]);
+    // Each key says who it is and what it grants; the operator has no key.
+    let grants = |caller: &Caller| {
+        admin
+            .whoami(caller)
+            .map(|me| (me.account_id, me.projects))
+            .map_err(|e| e.code())
+    };
+    assert_eq!(grants(&only_a1), Ok(("acme".into(), vec!["a1".into()])));
+    assert_eq!(
+        grants(&all_acme),
+        Ok(("acme".into(), vec!["a1".into(), "a2".into()]))
+    );
+    assert_eq!(grants(&globex), Ok(("globex".into(), vec!["b1".into()])));
+    assert_eq!(grants(&op), Err(ErrorCode::Unauthorized));
+    assert_eq!(
+        grants(&Caller::Key("pb_key_0000000000000000_00".into())),
+        Err(ErrorCode::Unauthorized)
+    );
     // Victim data in a2: a connector with a number.
     let victim = admin
         .create_connector(&op, "a2", new_connector())

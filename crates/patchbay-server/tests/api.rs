@@ -340,6 +340,33 @@ fn moving_a_connector_needs_both_grants() {
     assert_eq!(server.key, None, "a key is printed only on first start");
     let c_full = server.client(Some(&full));
     let c_narrow = server.client(Some(&narrow));
+    // Each key says who it is: its account, its id (never the secret) and its projects.
+    let id_of = |key: &str| {
+        key.strip_prefix("pb_")
+            .and_then(|rest| rest.rsplit_once('_'))
+            .map(|(id, _)| id.to_string())
+    };
+    assert_eq!(
+        c_full.get("/v1/me").json(),
+        json!({"accountId": "default", "keyId": id_of(&full), "projects": ["default", "second"]})
+    );
+    assert_eq!(
+        c_narrow.get("/v1/me").json(),
+        json!({"accountId": "default", "keyId": id_of(&narrow), "projects": ["default"]})
+    );
+    let last = if full.ends_with('0') { '1' } else { '0' };
+    let wrong_key = format!("{}{last}", &full[..full.len() - 1]);
+    let wrong = server.client(Some(&wrong_key));
+    let refused = wrong.get("/v1/me");
+    assert_eq!(
+        (refused.status, refused.error_code().as_str()),
+        (401, "unauthorized")
+    );
+    let keyless = server.client(None).get("/v1/me");
+    assert_eq!(
+        (keyless.status, keyless.error_code().as_str()),
+        (401, "unauthorized")
+    );
     let id = c_full
         .send(
             "POST",

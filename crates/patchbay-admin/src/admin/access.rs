@@ -12,6 +12,7 @@ use arc_swap::ArcSwap;
 use rustc_hash::FxHashMap;
 
 use super::Caller;
+use crate::api::Identity;
 use crate::error::{AdminError, ErrorCode};
 use crate::keys;
 use crate::model::{Grant, KeyInfo, KeyRecord, Model};
@@ -80,6 +81,36 @@ impl PublishedAccess {
     /// Publishes the keys and projects of `model` (after a change that touched them).
     pub(super) fn publish(&self, model: &Model) {
         self.0.store(Arc::new(Access::of(model)));
+    }
+
+    /// Who the key `caller` presents is, from the published keys and projects.
+    pub(super) fn identity(&self, caller: &Caller) -> Result<Identity, AdminError> {
+        let Caller::Key(key) = caller else {
+            return Err(AdminError::new(
+                ErrorCode::Unauthorized,
+                "the operator has no API key: send one in x-api-key",
+            ));
+        };
+        let access = self.0.load();
+        let info = authenticate(&**access, key)?;
+        let mut projects: Vec<String> = access
+            .projects
+            .iter()
+            .filter(|(project, account)| {
+                **account == info.account_id
+                    && match &info.grant {
+                        Grant::AllProjects => true,
+                        Grant::Projects(set) => set.contains(project.as_str()),
+                    }
+            })
+            .map(|(project, _)| project.clone())
+            .collect();
+        projects.sort_unstable();
+        Ok(Identity {
+            account_id: info.account_id.clone(),
+            key_id: info.key_id.clone(),
+            projects,
+        })
     }
 
     /// Checks `caller` on `project` as [`authorize`] does, without the model.

@@ -1,6 +1,7 @@
 //! Accounts, projects and API keys.
 
 use super::{check_name, check_text, now_secs, Admin, Caller, Replica};
+use crate::api::Identity;
 use crate::error::AdminError;
 use crate::keys;
 use crate::model::{Grant, KeyInfo, Mutation, Project};
@@ -19,6 +20,17 @@ impl Replica {
                 account_id: a.to_string(),
             })
             .collect())
+    }
+
+    /// Who the key `caller` presents is: its account, its id and the projects it grants
+    /// (from the keys and projects lookups check, without the model's lock).
+    ///
+    /// # Errors
+    ///
+    /// `unauthorized` for a missing, unknown or revoked key, and for the operator (who has
+    /// no key).
+    pub fn whoami(&self, caller: &Caller) -> Result<Identity, AdminError> {
+        self.access.identity(caller)
     }
 
     /// Every key (never a secret). Operator only.

@@ -12,6 +12,7 @@ mod connectors;
 mod error;
 pub mod forward;
 mod listing;
+mod me;
 pub mod metrics;
 mod numbers;
 mod openapi;
@@ -74,6 +75,15 @@ async fn blocking<T: Send + 'static>(
         .await
         .map_err(|e| ApiError::new(ErrorCode::Internal, format!("the operation failed: {e}")))?
         .map_err(ApiError::from)
+}
+
+/// The error response of an operation that only checks its key.
+#[derive(IntoResponses)]
+#[allow(dead_code)]
+enum Unauthorized {
+    /// Missing, unknown or revoked API key.
+    #[response(status = 401)]
+    Unauthorized(ErrorBody),
 }
 
 /// The error responses any operation may give.
@@ -165,6 +175,7 @@ pub fn app(state: Arc<AppState>, limits: Limits) -> Router {
         ));
     Router::new()
         .nest("/v1/agents/{agentId}/telephony", api)
+        .route("/v1/me", get(me::whoami))
         .route("/healthz", get(operations::healthz))
         .route("/readyz", get(operations::readyz))
         .route("/metrics", get(operations::metrics_text))
