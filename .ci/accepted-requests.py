@@ -118,6 +118,11 @@ accepted(
     {"connectorId": other},
 )
 accepted("POST", "/connectors/lookup", base + "/connectors/lookup", {"phoneNumber": "+442079460001"})
+for text in ["+442079460001", "tel:+1-415-555-2671", "not a number", ""]:
+    accepted(
+        "POST", "/connectors/lookup/explain", base + "/connectors/lookup/explain",
+        {"phoneNumber": text},
+    )
 accepted("DELETE", "/number-prefixes", base + "/number-prefixes", {"prefixes": ["+4420794600"]})
 accepted("DELETE", "/phone-numbers", base + "/phone-numbers", {"phoneNumbers": ["+1 415 555 2672"]})
 

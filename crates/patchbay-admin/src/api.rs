@@ -300,3 +300,69 @@ pub struct Identity {
     #[cfg_attr(feature = "openapi", schema(example = json!(["default"])))]
     pub projects: Vec<String>,
 }
+
+/// How an explained number matched the routes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum MatchKind {
+    /// The number's own entry.
+    Exact,
+    /// The longest routed prefix of its digits.
+    Prefix,
+    /// Nothing in this project.
+    None,
+}
+
+/// What a lookup of an explained input comes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum Outcome {
+    /// A connector of this project serves it.
+    Routed,
+    /// The number is in this project, with no connector, and no prefix routes it.
+    Unassigned,
+    /// Nothing of this project routes it (another project's route included: a lookup's
+    /// `404`).
+    NotRouted,
+    /// The input is not a number.
+    Invalid,
+}
+
+/// `POST /connectors/lookup/explain`: how an input normalized, what it matched and why it
+/// routes or not. Never another project's data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Explanation {
+    /// The input, as given.
+    pub input: String,
+    /// Whether it normalizes to a number.
+    pub valid: bool,
+    /// Why not, when it does not: the normalization's reason code (`letters`,
+    /// `extension`, `unknown_country_code`, `national_needs_region`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The number, canonical E.164, when valid.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub normalized: Option<E164>,
+    /// How the input wrote it: `e164`, `international`, `national`, `tel_uri` or `sip_uri`.
+    pub form: String,
+    /// What it matched.
+    #[serde(rename = "match")]
+    pub matched: MatchKind,
+    /// The prefix it matched, for `match: prefix`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<Prefix>,
+    /// The connector that serves it, when one of this project does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connector: Option<Connector>,
+    /// The number's own entry, when it is in this project (assigned or not).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub number: Option<PhoneNumber>,
+    /// What a lookup comes to.
+    pub outcome: Outcome,
+    /// The version of the routing snapshot read.
+    pub snapshot_version: u64,
+}

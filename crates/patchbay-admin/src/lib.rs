@@ -51,10 +51,10 @@ mod voices;
 pub use admin::PublishStats;
 pub use admin::{Admin, AdminConfig, Caller, FollowStatus, Follower, Freshness, Replica};
 pub use api::{
-    ConnectorPatch, ConnectorUpdate, ConnectorsFound, Deleted, DeletedConnector, Identity,
-    ImportRequest, Imported, NewConnector, NumberError, NumbersFound, NumbersPage, Patch,
-    PrefixError, PrefixImportRequest, PrefixesDeleted, PrefixesImported, PrefixesPage,
-    UpdateOutcome, MAX_PAGE,
+    ConnectorPatch, ConnectorUpdate, ConnectorsFound, Deleted, DeletedConnector, Explanation,
+    Identity, ImportRequest, Imported, MatchKind, NewConnector, NumberError, NumbersFound,
+    NumbersPage, Outcome, Patch, PrefixError, PrefixImportRequest, PrefixesDeleted,
+    PrefixesImported, PrefixesPage, UpdateOutcome, MAX_PAGE,
 };
 pub use error::{AdminError, ErrorCode};
 pub use keys::new_id as random_id;

@@ -212,6 +212,23 @@ fn keys_never_touch_projects_they_do_not_grant(store: Backend) {
             assert_eq!(code, Some(ErrorCode::Forbidden), "{operation}");
         }
     }
+    // Explained through a1, a2's routed number shows nothing of a2: not routed here.
+    for key in [&only_a1, &all_acme] {
+        let explained = admin
+            .explain(key, "a1", "+442079460958")
+            .expect("explained");
+        assert_eq!(explained.outcome, patchbay_admin::Outcome::NotRouted);
+        assert_eq!(explained.matched, patchbay_admin::MatchKind::None);
+        assert!(explained.connector.is_none() && explained.number.is_none());
+        assert!(explained.prefix.is_none());
+    }
+    assert_eq!(
+        admin
+            .explain(&globex, "a2", "+442079460958")
+            .map_err(|e| e.code())
+            .err(),
+        Some(ErrorCode::Forbidden)
+    );
     // A key granted a1 reaching a2's entities through a1: never found, never changed.
     for key in [&only_a1, &all_acme] {
         for (operation, code) in

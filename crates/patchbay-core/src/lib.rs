@@ -38,8 +38,8 @@ mod snapshot;
 
 pub use connector::{ClientEnv, Connector, UnknownClientEnv};
 pub use number::{
-    normalize, normalize_bytes, normalize_in, NormalizeError, Prefix, Region, E164, MAX_DIGITS,
-    MAX_INPUT_LEN, MAX_PREFIX_DIGITS,
+    input_form, normalize, normalize_bytes, normalize_in, InputForm, NormalizeError, Prefix,
+    Region, E164, MAX_DIGITS, MAX_INPUT_LEN, MAX_PREFIX_DIGITS,
 };
 pub use router::{Follower, PublishError, Reader, Route, RouteGuard, Router};
 pub use snapshot::{

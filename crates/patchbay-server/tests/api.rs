@@ -723,3 +723,143 @@ fn the_document_has_no_unsatisfiable_schema() {
         "$response.body#/connectorId"
     );
 }
+
+#[test]
+fn explain_says_how_an_input_reads_and_why_it_routes_or_not() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(&dir.path().join("data"), &[]);
+    let key = server.key.clone().expect("key");
+    let c = server.client(Some(&key));
+    let id = c
+        .send(
+            "POST",
+            &format!("{}/connectors", api("default")),
+            Some(connector_body("live")),
+        )
+        .json()["connectorId"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let post = |path: &str, body: Value| {
+        let reply = c.send("POST", &format!("{}{path}", api("default")), Some(body));
+        assert_eq!(reply.status, 200, "{path}");
+    };
+    post(
+        "/phone-numbers",
+        json!({"phoneNumbers": ["+442079460958"], "connectorId": id}),
+    );
+    post("/phone-numbers", json!({"phoneNumbers": ["+14155552671"]}));
+    post(
+        "/number-prefixes",
+        json!({"prefixes": ["+4420794600"], "connectorId": id}),
+    );
+    let explain = |input: &str| {
+        let reply = c.send(
+            "POST",
+            &format!("{}/connectors/lookup/explain", api("default")),
+            Some(json!({"phoneNumber": input})),
+        );
+        assert_eq!(reply.status, 200, "{input}");
+        reply.json()
+    };
+
+    let own = explain("tel:+44-20-7946-0958");
+    assert_eq!(
+        (
+            &own["valid"],
+            &own["normalized"],
+            &own["form"],
+            &own["match"],
+            &own["outcome"]
+        ),
+        (
+            &json!(true),
+            &json!("+442079460958"),
+            &json!("tel_uri"),
+            &json!("exact"),
+            &json!("routed")
+        )
+    );
+    assert_eq!(own["connector"]["connectorId"], id.as_str());
+    assert_eq!(own["number"]["connectorId"], id.as_str());
+    assert!(own["snapshotVersion"].as_u64().is_some_and(|v| v > 0));
+
+    let by_prefix = explain("+44 20 7946 0011");
+    assert_eq!(
+        (
+            &by_prefix["form"],
+            &by_prefix["match"],
+            &by_prefix["prefix"],
+            &by_prefix["outcome"]
+        ),
+        (
+            &json!("international"),
+            &json!("prefix"),
+            &json!("+4420794600"),
+            &json!("routed")
+        )
+    );
+    assert_eq!(by_prefix["connector"]["connectorId"], id.as_str());
+    assert!(by_prefix.get("number").is_none(), "{by_prefix}");
+
+    let unassigned = explain("+14155552671");
+    assert_eq!(
+        (
+            &unassigned["form"],
+            &unassigned["match"],
+            &unassigned["outcome"]
+        ),
+        (&json!("e164"), &json!("none"), &json!("unassigned"))
+    );
+    assert_eq!(unassigned["number"]["number"], "+14155552671");
+    assert!(unassigned.get("connector").is_none());
+
+    let elsewhere = explain("+14155552672");
+    assert_eq!(
+        (&elsewhere["valid"], &elsewhere["outcome"]),
+        (&json!(true), &json!("not_routed"))
+    );
+    assert!(elsewhere.get("number").is_none() && elsewhere.get("connector").is_none());
+
+    for (input, reason) in [
+        ("1-800-FLOWERS", "letters"),
+        ("020 7946 0958", "national_without_region"),
+        ("", "empty"),
+    ] {
+        let invalid = explain(input);
+        assert_eq!(
+            (
+                &invalid["valid"],
+                &invalid["reason"],
+                &invalid["outcome"],
+                &invalid["match"]
+            ),
+            (
+                &json!(false),
+                &json!(reason),
+                &json!("invalid"),
+                &json!("none")
+            ),
+            "{input:?}: {invalid}"
+        );
+        assert!(invalid.get("normalized").is_none());
+    }
+
+    // The body and the key are checked as everywhere.
+    let unknown = c.send(
+        "POST",
+        &format!("{}/connectors/lookup/explain", api("default")),
+        Some(json!({"phoneNumber": "+14155552671", "extra": 1})),
+    );
+    assert_eq!(
+        (unknown.status, unknown.error_code().as_str()),
+        (400, "invalid_request")
+    );
+    let keyless = server.client(None).send(
+        "POST",
+        &format!("{}/connectors/lookup/explain", api("default")),
+        Some(json!({"phoneNumber": "+14155552671"})),
+    );
+    assert_eq!(keyless.status, 401);
+    assert_eq!(server.stop(), Some(0));
+}

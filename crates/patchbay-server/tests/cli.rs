@@ -194,6 +194,46 @@ fn operator_commands_on_a_data_directory() {
     assert_eq!(rows[0]["phoneNumber"], "+14155552671");
     assert_eq!(rows[1]["error"]["code"], "not_found");
     assert_eq!(rows[2]["error"]["code"], "invalid_phone_number");
+    // Explained in the project: how each input read and what a lookup comes to.
+    let (code, out, err) = run(
+        &[
+            "lookup",
+            "--data",
+            data_arg,
+            "--explain",
+            "support",
+            "tel:+1-415-555-2671",
+            "1-800-FLOWERS",
+        ],
+        None,
+    );
+    assert_eq!(
+        code, 1,
+        "an input that does not route makes the exit status 1: {err}"
+    );
+    let rows = lines_json(&out);
+    assert_eq!(
+        (&rows[0]["form"], &rows[0]["outcome"], &rows[0]["match"]),
+        (&json!("tel_uri"), &json!("routed"), &json!("exact"))
+    );
+    assert_eq!(rows[0]["number"]["connectorId"], id);
+    assert_eq!(
+        (&rows[1]["valid"], &rows[1]["reason"]),
+        (&json!(false), &json!("letters"))
+    );
+    let (code, _, err) = run(
+        &[
+            "lookup",
+            "--snapshot",
+            "x.pbsnap",
+            "--explain",
+            "support",
+            "+1",
+        ],
+        None,
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--explain"), "{err}");
     let snap = dir.path().join("routes.pbsnap");
     let (code, out, err) = run(
         &[

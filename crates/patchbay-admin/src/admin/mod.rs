@@ -14,6 +14,7 @@ mod bulk;
 mod checkpoint;
 mod commit;
 mod connectors;
+mod explain;
 mod follow;
 mod follower;
 mod log;

@@ -558,6 +558,50 @@ pub fn normalize_in(input: &str, region: Option<Region>) -> Result<E164, Normali
     slow::normalize(input, region)
 }
 
+/// How an input wrote its number: the branch of [`normalize`] that reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum InputForm {
+    /// Canonical: `+` and digits only.
+    E164,
+    /// `+` with separators (`+1 (415) 555-2671`), or an international call prefix (`00`,
+    /// `011`) read in a region.
+    International,
+    /// National digits, read in a region (`020 7946 0958`).
+    National,
+    /// An RFC 3966 `tel:` URI.
+    TelUri,
+    /// A `sip:` or `sips:` URI.
+    SipUri,
+}
+
+impl InputForm {
+    /// The form's name: `e164`, `international`, `national`, `tel_uri` or `sip_uri`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InputForm::E164 => "e164",
+            InputForm::International => "international",
+            InputForm::National => "national",
+            InputForm::TelUri => "tel_uri",
+            InputForm::SipUri => "sip_uri",
+        }
+    }
+}
+
+/// How `input` writes its number ([`InputForm`]); says nothing of whether it normalizes.
+///
+/// ```
+/// use patchbay_core::{input_form, InputForm};
+/// assert_eq!(input_form("+14155552671"), InputForm::E164);
+/// assert_eq!(input_form("+1 (415) 555-2671"), InputForm::International);
+/// assert_eq!(input_form("00 44 20 7946 0958"), InputForm::International);
+/// assert_eq!(input_form("020 7946 0958"), InputForm::National);
+/// assert_eq!(input_form("tel:+1-415-555-2671"), InputForm::TelUri);
+/// assert_eq!(input_form("<sips:+14155552671@pbx>"), InputForm::SipUri);
+/// ```
+pub fn input_form(input: &str) -> InputForm {
+    slow::form(input)
+}
+
 /// The index key `input` would have if it were canonical `+digits` (8 to 15 digits), or
 /// `None` when it is not shaped like that; see `key::probe`. Lookups probe with this
 /// first: the index holds only valid numbers' keys, so a hit proves the input canonical

@@ -36,6 +36,44 @@ pub(super) fn normalize(input: &str, region: Option<Region>) -> Result<E164, Nor
     finish(&digits, region)
 }
 
+/// How `input` writes its number, by the branch [`normalize`] reads it with.
+pub(super) fn form(input: &str) -> super::InputForm {
+    use super::InputForm;
+    let trimmed = input.trim_matches(is_space);
+    let unwrapped = trimmed
+        .strip_prefix('<')
+        .and_then(|s| s.strip_suffix('>'))
+        .unwrap_or(trimmed);
+    if strip_scheme(unwrapped, "tel:").is_some() {
+        return InputForm::TelUri;
+    }
+    if strip_scheme(unwrapped, "sip:")
+        .or_else(|| strip_scheme(unwrapped, "sips:"))
+        .is_some()
+    {
+        return InputForm::SipUri;
+    }
+    if let Some(rest) = trimmed.strip_prefix('+') {
+        return if !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit()) {
+            InputForm::E164
+        } else {
+            InputForm::International
+        };
+    }
+    // A `+` after an opening bracket or other separators: `(+44) 20 7946 0958`.
+    let first = trimmed
+        .chars()
+        .find(|&c| c == '+' || digit_value(c).is_some());
+    if first == Some('+') {
+        return InputForm::International;
+    }
+    let mut digits = trimmed.chars().filter_map(digit_value);
+    match (digits.next(), digits.next(), digits.next()) {
+        (Some(0), Some(0), _) | (Some(0), Some(1), Some(1)) => InputForm::International,
+        _ => InputForm::National,
+    }
+}
+
 /// The digits of an international number (`+`, digits, separators, or a `tel:`/`sip:` URI
 /// of a global number) as ASCII, checked for nothing else: number prefixes are read this
 /// way and checked by their own rules.

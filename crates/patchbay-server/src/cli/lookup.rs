@@ -32,6 +32,11 @@ pub struct LookupSource {
 pub struct LookupArgs {
     #[command(flatten)]
     source: LookupSource,
+    /// Explain each lookup in this project instead: how the input read (or why it did
+    /// not), what it matched, the number's own entry and what a lookup comes to, as
+    /// `POST /connectors/lookup/explain` answers (with --data or --store).
+    #[arg(long, value_name = "PROJECT")]
+    explain: Option<String>,
     /// Numbers in any accepted form.
     #[arg(required = true)]
     numbers: Vec<String>,
@@ -39,6 +44,9 @@ pub struct LookupArgs {
 
 pub fn lookup(args: LookupArgs) -> CliResult {
     let source = &args.source;
+    if let Some(project) = &args.explain {
+        return explain(source, project, &args.numbers);
+    }
     let router = match (&source.snapshot, &source.store, &source.data) {
         (Some(file), _, _) => Router::new(Snapshot::open(file).map_err(|e| e.to_string())?),
         (None, None, None) => return Err("give --data DIR, --snapshot FILE or --store URL".into()),
@@ -74,6 +82,32 @@ pub fn lookup(args: LookupArgs) -> CliResult {
         println!("{line}");
     }
     Ok(exit(all_found))
+}
+
+/// `lookup --explain PROJECT`: one explanation a line; exits 1 unless every input routes.
+fn explain(source: &LookupSource, project: &str, inputs: &[String]) -> CliResult {
+    if source.snapshot.is_some() || (source.data.is_none() && source.store.is_none()) {
+        return Err(
+            "--explain reads a store's projects and numbers: give --data DIR or --store URL".into(),
+        );
+    }
+    let follower = open_read_only(&DataArg {
+        data: source.data.clone(),
+        store: source.store.clone(),
+        node: None,
+    })?;
+    let mut all_routed = true;
+    for input in inputs {
+        let explained = follower
+            .explain(&patchbay_admin::Caller::Operator, project, input)
+            .map_err(|e| e.to_string())?;
+        all_routed &= explained.outcome == patchbay_admin::Outcome::Routed;
+        println!(
+            "{}",
+            serde_json::to_string(&explained).map_err(|e| e.to_string())?
+        );
+    }
+    Ok(exit(all_routed))
 }
 
 /// Looks the numbers up in the shared store with one indexed query each, instead of loading

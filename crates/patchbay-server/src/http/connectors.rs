@@ -9,7 +9,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use patchbay_admin::{
-    ConnectorPatch, ConnectorUpdate, ConnectorsFound, DeletedConnector, ErrorCode, NewConnector,
+    ConnectorPatch, ConnectorUpdate, ConnectorsFound, DeletedConnector, ErrorCode, Explanation,
+    NewConnector,
 };
 use patchbay_core::Connector;
 use serde::{Deserialize, Serialize};
@@ -71,6 +72,15 @@ pub struct BatchUpdateResponse {
 pub struct LookupBody {
     /// The number to look up, in any accepted form.
     #[schema(min_length = 1, max_length = 64, example = "+14155552671")]
+    pub phone_number: String,
+}
+
+/// `POST /connectors/lookup/explain` body.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExplainBody {
+    /// Any string: the explanation says how it reads.
+    #[schema(example = "+1 (415) 555-2671")]
     pub phone_number: String,
 }
 
@@ -185,6 +195,28 @@ pub(super) async fn lookup_connector(
     };
     let (connector, matched) = result?;
     Ok(([(MATCH_HEADER, matched.to_string())], Json(connector)).into_response())
+}
+
+/// Explain a lookup (extension): how the input normalized (or why not), what it matched,
+/// the connector and the number's own entry in this project, and what a lookup comes to.
+/// Any string gets a `200`; a number another project routes is `not_routed`, as a lookup's
+/// `404`.
+#[utoipa::path(post, path = "/v1/agents/{agentId}/telephony/connectors/lookup/explain",
+    tag = "connectors",
+    params(("agentId" = String, Path, description = "Project ID", example = "default")),
+    request_body = ExplainBody,
+    responses((status = 200, body = Explanation), Errors), security(("api_key" = [])))]
+pub(super) async fn explain_lookup(
+    State(s): State<Arc<AppState>>,
+    Auth(caller): Auth,
+    ApiPath(agent): ApiPath<String>,
+    ApiJson(body): ApiJson<ExplainBody>,
+) -> ApiResult<Json<Explanation>> {
+    let admin = Arc::clone(&s.admin);
+    // It reads the model for the number's own entry: off the async threads.
+    Ok(Json(
+        blocking(move || admin.explain(&caller, &agent, &body.phone_number)).await?,
+    ))
 }
 
 /// Get a connector by ID.

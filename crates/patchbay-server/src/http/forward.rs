@@ -2,7 +2,7 @@
 //!
 //! A node that does not lead (`patchbay_admin::Leadership`) sends each change it is asked
 //! for (every `POST`, `PATCH` and `DELETE` of the API but the reads sent as `POST`: the
-//! lookup and the batch gets) to the leader's HTTP API as it came, key and all, and answers
+//! lookup, its explanation and the batch gets) to the leader's HTTP API as it came, key and all, and answers
 //! with the leader's answer. The leader commits the changes of every node in its groups, so
 //! they share its turns on the log instead of taking one each. Its answer carries
 //! `x-patchbay-position`, the log position it had applied; the forwarding node waits until
@@ -68,13 +68,14 @@ impl Forwarder {
     }
 }
 
-/// Whether `request` is a change: the reads of the API are `GET`s and three `POST`s.
+/// Whether `request` is a change: the reads of the API are `GET`s and four `POST`s.
 fn is_change(request: &Request) -> bool {
     let path = request.uri().path();
     match *request.method() {
         Method::GET | Method::HEAD | Method::OPTIONS => false,
         Method::POST => {
             !(path.ends_with("/connectors/lookup")
+                || path.ends_with("/connectors/lookup/explain")
                 || path.ends_with("/connectors/batch")
                 || path.ends_with("/phone-numbers/batch"))
         }

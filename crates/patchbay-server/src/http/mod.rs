@@ -139,6 +139,10 @@ pub fn app(state: Arc<AppState>, limits: Limits) -> Router {
         )
         .route("/connectors/lookup", post(connectors::lookup_connector))
         .route(
+            "/connectors/lookup/explain",
+            post(connectors::explain_lookup),
+        )
+        .route(
             "/connectors/{connectorId}",
             get(connectors::get_connector)
                 .delete(connectors::delete_connector)

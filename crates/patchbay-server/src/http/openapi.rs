@@ -101,7 +101,7 @@ pub fn document() -> serde_json::Value {
     paths(
         connectors::list_connectors, connectors::create_connector,
         connectors::batch_get_connectors, connectors::batch_update_connectors,
-        connectors::lookup_connector, connectors::get_connector,
+        connectors::lookup_connector, connectors::explain_lookup, connectors::get_connector,
         connectors::delete_connector, connectors::update_connector,
         numbers::list_numbers, numbers::import_numbers, numbers::delete_numbers,
         numbers::batch_get_numbers, numbers::get_number, numbers::assign_number,
