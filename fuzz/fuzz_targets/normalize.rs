@@ -1,4 +1,5 @@
-//! `normalize_bytes` never panics, and whatever it accepts comes out canonical.
+//! `normalize_bytes` and `input_form` never panic, and whatever `normalize_bytes` accepts
+//! comes out canonical, and reads as `e164` once it is.
 //!
 //! Input: the first byte picks a default region (`byte % 8`: none, GB, US, DE, FR, IT, IN,
 //! BR); the remaining bytes are the number as received.
@@ -6,7 +7,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use patchbay_core::{normalize_bytes, normalize_in, E164};
+use patchbay_core::{input_form, normalize_bytes, normalize_in, InputForm, E164};
 use patchbay_fuzz::{catching, region, split_region};
 
 fuzz_target!(|data: &[u8]| {
@@ -16,10 +17,15 @@ fuzz_target!(|data: &[u8]| {
     // `catching` lets those through and turns any panic that escapes into a crash.
     let result = catching(|| normalize_bytes(input, region))
         .unwrap_or_else(|panic| panic!("normalize_bytes({input:?}, {code:?}) panicked: {panic}"));
+    if let Ok(text) = std::str::from_utf8(input) {
+        catching(|| input_form(text))
+            .unwrap_or_else(|panic| panic!("input_form({text:?}) panicked: {panic}"));
+    }
     let Ok(number) = result else {
         return;
     };
     let canonical = number.to_string();
+    assert_eq!(input_form(&canonical), InputForm::E164, "{canonical}");
     assert_eq!(
         normalize_in(&canonical, None),
         Ok(number),
