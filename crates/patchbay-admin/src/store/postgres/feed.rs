@@ -178,6 +178,11 @@ impl PgFeed {
         match stored(client) {
             Ok(Some(whole)) => return Ok(whole),
             Ok(None) => {}
+            // The connection is gone (the database is away, say): so are the tables.
+            Err(error) if client.is_closed() => {
+                self.client = None;
+                return Err(error);
+            }
             Err(error) => {
                 tracing::warn!(
                     %error,
