@@ -44,15 +44,20 @@ use std::time::{Duration, Instant};
 use patchbay_benches::server::{fresh, ready, serve, size, Http, Node};
 use serde_json::{json, Value};
 
-fn node(url: &str, name: &str, cache: &Path) -> Node {
-    serve(&[
+/// The arguments of a node `name` of the store at `url` with its cache in `cache`.
+fn node_args<'a>(url: &'a str, name: &'a str, cache: &'a Path) -> [&'a str; 6] {
+    [
         "--store",
         url,
         "--node",
         name,
         "--data",
         cache.to_str().expect("utf-8"),
-    ])
+    ]
+}
+
+fn node(url: &str, name: &str, cache: &Path) -> Node {
+    serve(&node_args(url, name, cache))
 }
 
 /// A number no other call of this run gets (London, +44 207 and seven digits).
@@ -536,17 +541,7 @@ fn new_node_against_restart(cluster: &pg::PgCluster, url: &str, count: u64) {
     };
     let new_node = |name: &str, label: &str, base: (Duration, u64), then: &dyn Fn()| {
         let cache = dir.path().join(name);
-        let (took, memory) = ready_in(
-            &[
-                "--store",
-                url,
-                "--node",
-                name,
-                "--data",
-                cache.to_str().expect("utf-8"),
-            ],
-            |_| then(),
-        );
+        let (took, memory) = ready_in(&node_args(url, name, &cache), |_| then());
         println!(
             "  new node, {label}: {} ({:.2}x), {} MB resident ({:.0} B/number, {:.2}x)",
             ms(took),

@@ -142,11 +142,8 @@ fn changes_go_on_while_checkpoints_fail_and_one_succeeds_once_there_is_room() {
     assert!(loaded.checkpoint.is_some());
 }
 
-/// An index that bulk imports have grown past its shards is rebuilt beside the changes: the
-/// imports go on with the shards it has, and a later publish brings the rebuilt index in,
-/// with every change made meanwhile.
-#[test]
-fn an_outgrown_index_is_rebuilt_beside_the_changes() {
+/// An admin in memory with project `p` and a connector in it, and the connector's id.
+fn admin_with_connector() -> (Admin, String) {
     let admin =
         Admin::open(Box::new(MemoryStore::default()), AdminConfig::default()).expect("open");
     admin
@@ -167,6 +164,15 @@ fn an_outgrown_index_is_rebuilt_beside_the_changes() {
         )
         .expect("connector")
         .connector_id;
+    (admin, connector)
+}
+
+/// An index that bulk imports have grown past its shards is rebuilt beside the changes: the
+/// imports go on with the shards it has, and a later publish brings the rebuilt index in,
+/// with every change made meanwhile.
+#[test]
+fn an_outgrown_index_is_rebuilt_beside_the_changes() {
+    let (admin, connector) = admin_with_connector();
     assert_eq!(admin.router().snapshot().shard_count(), 1);
     let mut next = 0u64;
     let mut import = |count: u64| {
@@ -213,26 +219,7 @@ fn an_outgrown_index_is_rebuilt_beside_the_changes() {
 
 #[test]
 fn an_index_made_room_for_the_numbers_to_come_is_not_rebuilt_as_they_come() {
-    let admin =
-        Admin::open(Box::new(MemoryStore::default()), AdminConfig::default()).expect("open");
-    admin
-        .create_project(&Caller::Operator, "acme", "p")
-        .expect("project");
-    let connector = admin
-        .create_connector(
-            &Caller::Operator,
-            "p",
-            patchbay_admin::NewConnector {
-                name: "c".into(),
-                client_env: patchbay_core::ClientEnv::Live,
-                asr_lang_code: "en-US".into(),
-                voice_name: "en-US-Neural2-A".into(),
-                variant_id: None,
-                disable_handoff: None,
-            },
-        )
-        .expect("connector")
-        .connector_id;
+    let (admin, connector) = admin_with_connector();
     let request = |from: u64, count: u64| ImportRequest {
         phone_numbers: (from..from + count)
             .map(|i| format!("+1415{:07}", 2_000_000 + i))

@@ -210,12 +210,7 @@ impl PgFeed {
 /// of the database, at the head; `None` when there is no checkpoint, or the pruned log no
 /// longer follows it.
 fn stored(client: &mut Client) -> Result<Option<Whole>, SharedError> {
-    let mut tx = client
-        .build_transaction()
-        .isolation_level(postgres::IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .map_err(failed)?;
+    let mut tx = super::read_snapshot(client)?;
     let head: i64 = tx
         .query_one("SELECT position FROM patchbay.head", &[])
         .and_then(|row| row.try_get(0))

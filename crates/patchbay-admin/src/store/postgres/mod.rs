@@ -112,6 +112,17 @@ const CHANNEL: &str = "patchbay_changes";
 const READ_AFTER: &str = "SELECT position, change::text, packed FROM patchbay.changes \
                           WHERE position > $1 ORDER BY position LIMIT $2";
 
+/// A read-only REPEATABLE READ transaction on `client`: one snapshot of the database for
+/// every statement in it.
+fn read_snapshot(client: &mut Client) -> Result<postgres::Transaction<'_>, SharedError> {
+    client
+        .build_transaction()
+        .isolation_level(postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .map_err(failed)
+}
+
 /// The server's own message and SQLSTATE when it answered, else what the client saw.
 fn describe(err: &postgres::Error) -> String {
     match err.as_db_error() {

@@ -235,12 +235,7 @@ impl Tables {
     /// Reads every table in one snapshot of the database (a read-only REPEATABLE READ
     /// transaction), with the head it holds.
     pub(super) fn read(client: &mut Client) -> Result<Tables, SharedError> {
-        let mut tx = client
-            .build_transaction()
-            .isolation_level(postgres::IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .map_err(failed)?;
+        let mut tx = super::read_snapshot(client)?;
         let mut query = |sql: &str| tx.query(sql, &[]).map_err(failed);
         let head: i64 = query("SELECT position FROM patchbay.head")?
             .first()
