@@ -13,8 +13,10 @@ validating proxies would reject those requests.
 Uses `jsonschema`, which schemathesis installs.
 """
 
+import datetime
 import json
 import sys
+import urllib.parse
 import urllib.request
 
 import jsonschema
@@ -123,6 +125,34 @@ for text in ["+442079460001", "tel:+1-415-555-2671", "not a number", ""]:
         "POST", "/connectors/lookup/explain", base + "/connectors/lookup/explain",
         {"phoneNumber": text},
     )
+now = datetime.datetime.now(datetime.timezone.utc).isoformat()
+hour_ago = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=1)).isoformat()
+accepted(
+    "POST", "/connectors/lookup", base + "/connectors/lookup",
+    {"phoneNumber": "+442079460001", "at": now},
+)
+accepted(
+    "POST", "/connectors/lookup/explain", base + "/connectors/lookup/explain",
+    {"phoneNumber": "+442079460001", "at": now},
+)
+# The history's query parameters are the document's, and a query using each is answered.
+parameters = {
+    p["name"]
+    for p in document["paths"]["/v1/agents/{agentId}/telephony/changes"]["get"]["parameters"]
+}
+for name in ["number", "prefix", "connectorId", "since", "until", "limit", "cursor"]:
+    if name not in parameters:
+        failures.append(f"GET /changes: the document lacks the query parameter {name}")
+status, page = call("GET", f"{base}/changes?limit=1")
+status_filtered, _ = call(
+    "GET",
+    f"{base}/changes?number=%2B442079460958&prefix=%2B44&connectorId={other}"
+    f"&since={urllib.parse.quote(hour_ago)}&until={urllib.parse.quote(now)}&limit=5",
+)
+cursor_status, _ = call("GET", f"{base}/changes?limit=1&cursor={page.get('nextCursor', '')}")
+for what, got in [("a page", status), ("every filter", status_filtered), ("a cursor", cursor_status)]:
+    if got != 200:
+        failures.append(f"GET /changes with {what}: {got}")
 accepted("DELETE", "/number-prefixes", base + "/number-prefixes", {"prefixes": ["+4420794600"]})
 accepted("DELETE", "/phone-numbers", base + "/phone-numbers", {"phoneNumbers": ["+1 415 555 2672"]})
 

@@ -17,13 +17,17 @@
 //!
 //! - `import_1m_mixed`: valid numbers from every country, in about equal shares
 //!   (`patchbay_benches::mixed_numbers`);
-//! - `import_1m_us`: the same count of North American numbers.
+//! - `import_1m_us`: the same count of North American numbers;
+//! - `import_1m_us_no_history`: the same without a change history (`record_history` off):
+//!   the baseline of what recording the history costs an import.
 //!
 //! Group commit, into a data directory (one fsync a group) of a few thousand numbers:
 //!
 //! - `sequential_one_number`: one client importing 256 numbers, one change each;
 //! - `concurrent_one_number_32`: 32 clients importing 8 numbers each, one change each, at
 //!   once. Both report numbers per second; the ratio is what group commit buys.
+//! - `..._no_history`: each of the two without a change history, the baseline of what
+//!   recording it costs one-number changes.
 
 use std::time::{Duration, Instant};
 
@@ -55,7 +59,7 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
-    let (admin, dir) = empty_store();
+    let (admin, dir) = empty_store(true);
     let op = Caller::Operator;
     let connectors: Vec<String> = (0..10)
         .map(|i| {
@@ -240,11 +244,12 @@ fn import_size() -> usize {
         .unwrap_or(1_000_000)
 }
 
-/// An admin on a fresh data directory with project `p`.
-fn empty_store() -> (Admin, tempfile::TempDir) {
+/// An admin on a fresh data directory with project `p`, keeping a change history or not.
+fn empty_store(history: bool) -> (Admin, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = AdminConfig {
         max_bulk: CHUNK,
+        record_history: history,
         ..AdminConfig::default()
     };
     let admin =
@@ -255,9 +260,10 @@ fn empty_store() -> (Admin, tempfile::TempDir) {
     (admin, dir)
 }
 
-/// Imports `numbers` as `patchbay import` does, and returns the time it took.
-fn import_all(numbers: &[String]) -> Duration {
-    let (admin, _dir) = empty_store();
+/// Imports `numbers` as `patchbay import` does, and returns the time it took (with the
+/// checkpoint after it, which waits for the history to hold the changes it covers).
+fn import_all(numbers: &[String], history: bool) -> Duration {
+    let (admin, _dir) = empty_store(history);
     let requests = numbers.chunks(CHUNK).map(|chunk| {
         let request = ImportRequest {
             phone_numbers: chunk.to_vec(),
@@ -287,9 +293,13 @@ fn imports(c: &mut Criterion) {
     group.warm_up_time(Duration::from_secs(1));
     group.measurement_time(Duration::from_secs(15));
     group.throughput(Throughput::Elements(size as u64));
-    for (name, numbers) in [("import_1m_mixed", &mixed), ("import_1m_us", &us)] {
+    for (name, numbers, history) in [
+        ("import_1m_mixed", &mixed, true),
+        ("import_1m_us", &us, true),
+        ("import_1m_us_no_history", &us, false),
+    ] {
         group.bench_function(name, |b| {
-            b.iter_custom(|iterations| (0..iterations).map(|_| import_all(numbers)).sum())
+            b.iter_custom(|iterations| (0..iterations).map(|_| import_all(numbers, history)).sum())
         });
     }
 
@@ -297,11 +307,11 @@ fn imports(c: &mut Criterion) {
     group.throughput(Throughput::Elements(CHANGES as u64));
     group.measurement_time(Duration::from_secs(10));
     let mut round = 0;
-    let mut one_number_changes = |clients: usize, iterations: u64| -> Duration {
+    let mut one_number_changes = |clients: usize, history: bool, iterations: u64| -> Duration {
         let mut total = Duration::ZERO;
         for _ in 0..iterations {
             // A fresh store each time, so every measurement imports into the same size.
-            let (admin, _dir) = empty_store();
+            let (admin, _dir) = empty_store(history);
             round += 1;
             let base = round * CHANGES;
             let started = Instant::now();
@@ -329,10 +339,16 @@ fn imports(c: &mut Criterion) {
         total
     };
     group.bench_function("sequential_one_number", |b| {
-        b.iter_custom(|iterations| one_number_changes(1, iterations))
+        b.iter_custom(|iterations| one_number_changes(1, true, iterations))
+    });
+    group.bench_function("sequential_one_number_no_history", |b| {
+        b.iter_custom(|iterations| one_number_changes(1, false, iterations))
     });
     group.bench_function("concurrent_one_number_32", |b| {
-        b.iter_custom(|iterations| one_number_changes(32, iterations))
+        b.iter_custom(|iterations| one_number_changes(32, true, iterations))
+    });
+    group.bench_function("concurrent_one_number_32_no_history", |b| {
+        b.iter_custom(|iterations| one_number_changes(32, false, iterations))
     });
     group.finish();
 }

@@ -366,3 +366,127 @@ pub struct Explanation {
     /// The version of the routing snapshot read.
     pub snapshot_version: u64,
 }
+
+/// `GET /changes`: which of a project's changes to list. Every field is as the query string
+/// gave it; the admin reads and checks them (`400` for what does not read).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+pub struct ChangesQuery {
+    /// Only the changes to this number (any accepted form).
+    #[serde(default)]
+    pub number: Option<String>,
+    /// Only the changes to this prefix.
+    #[serde(default)]
+    pub prefix: Option<String>,
+    /// Only the changes to this connector, its numbers and its prefixes.
+    #[serde(default)]
+    pub connector_id: Option<String>,
+    /// Only changes committed at or after this instant (RFC 3339).
+    #[serde(default)]
+    pub since: Option<String>,
+    /// Only changes committed at or before this instant (RFC 3339).
+    #[serde(default)]
+    pub until: Option<String>,
+    /// At most this many changes (1 to [`MAX_CHANGES`], default 100).
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 1000))]
+    pub limit: Option<usize>,
+    /// The `nextCursor` of the page before.
+    #[serde(default)]
+    pub cursor: Option<String>,
+}
+
+/// The most changes a page of history holds.
+pub const MAX_CHANGES: usize = 1_000;
+
+/// The most mutations of one change a page lists (`mutationCount` counts them all; a
+/// filter by number or prefix finds any one of them).
+pub const MAX_MUTATIONS_SHOWN: usize = 1_000;
+
+/// A page of changes, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ChangesPage {
+    /// The changes.
+    pub changes: Vec<Change>,
+    /// Present when older changes follow: pass it back as `cursor`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// One applied change, as a project sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Change {
+    /// Its id: increasing in commit order (its position in the journal or the shared log).
+    #[cfg_attr(feature = "openapi", schema(example = "0000000000000042"))]
+    pub change_id: String,
+    /// When it committed, RFC 3339 in UTC.
+    #[cfg_attr(feature = "openapi", schema(example = "2026-12-07T15:00:00.000Z"))]
+    pub at: String,
+    /// Who made it.
+    pub actor: crate::history::Actor,
+    /// The node it committed on (a shared store only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    /// How many of its mutations this project sees (and the filter keeps).
+    pub mutation_count: usize,
+    /// Those mutations, in the order they applied (at most [`MAX_MUTATIONS_SHOWN`]).
+    pub mutations: Vec<ChangeMutation>,
+}
+
+/// What one change did to one number, prefix or connector.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ChangeMutation {
+    /// `number.imported`, `number.assigned`, `number.unassigned`, `number.deleted`,
+    /// `number.moved`, `prefix.imported`, `prefix.reassigned`, `prefix.moved`,
+    /// `prefix.deleted`, `connector.created`, `connector.updated`, `connector.moved` or
+    /// `connector.deleted`.
+    pub op: String,
+    /// The number, for `number.*`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub number: Option<E164>,
+    /// The prefix, for `prefix.*`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<Prefix>,
+    /// The connector, for `connector.*`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connector_id: Option<String>,
+    /// The entity before (absent where it did not exist).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub before: Option<Record>,
+    /// The entity after (absent where it no longer exists).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after: Option<Record>,
+}
+
+/// An entity as the API shows it: a number, a prefix or a connector.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum Record {
+    /// A phone number.
+    Number(PhoneNumber),
+    /// A number prefix.
+    Prefix(NumberPrefix),
+    /// A connector.
+    Connector(Connector),
+}
+
+/// A lookup at a past instant: the connector as it was then, how the number matched, and
+/// the last change at or before the instant (`x-patchbay-as-of`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AsOf {
+    /// The connector, as it was.
+    pub connector: Connector,
+    /// The prefix it matched, or `None` for the number's own route.
+    pub prefix: Option<Prefix>,
+    /// The id of the newest change at or before the instant (`""` when none was).
+    pub change_id: String,
+}

@@ -41,6 +41,7 @@
 mod admin;
 mod api;
 mod error;
+mod history;
 mod keys;
 mod lang;
 mod model;
@@ -49,7 +50,13 @@ mod validity;
 mod voices;
 
 pub use admin::PublishStats;
-pub use admin::{Admin, AdminConfig, Caller, FollowStatus, Follower, Freshness, Replica};
+pub use admin::{
+    Admin, AdminConfig, Caller, FollowStatus, Follower, Freshness, HistoryFile, Replica,
+};
+pub use api::{
+    AsOf, Change, ChangeMutation, ChangesPage, ChangesQuery, Record, MAX_CHANGES,
+    MAX_MUTATIONS_SHOWN,
+};
 pub use api::{
     ConnectorPatch, ConnectorUpdate, ConnectorsFound, Deleted, DeletedConnector, Explanation,
     Identity, ImportRequest, Imported, MatchKind, NewConnector, NumberError, NumbersFound,
@@ -57,6 +64,7 @@ pub use api::{
     PrefixesImported, PrefixesPage, UpdateOutcome, MAX_PAGE,
 };
 pub use error::{AdminError, ErrorCode};
+pub use history::Actor;
 pub use keys::new_id as random_id;
 pub use lang::{check_language_tag, ForbiddenCharKind, LanguageTagError, SubtagKind};
 pub use model::{Grant, InvariantError, KeyInfo, NumberPrefix, PhoneNumber, Project};

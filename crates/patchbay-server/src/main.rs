@@ -48,6 +48,9 @@ enum Command {
     /// Look numbers up: one JSON line per number, with its connector and how it matched
     /// (`exact`, or `prefix +4420794600`), or an error.
     Lookup(cli::LookupArgs),
+    /// Show the change history: one JSON line a change, newest first, with its time, actor
+    /// and each mutation before and after.
+    History(cli::HistoryArgs),
     /// Normalize numbers to E.164: from the arguments, or stdin one per line.
     ///
     /// Exits 1 if any input was rejected.
@@ -73,6 +76,7 @@ fn main() -> ExitCode {
         Command::Import(args) => cli::import(args),
         Command::Prefix(command) => cli::prefix(command),
         Command::Lookup(args) => cli::lookup(args),
+        Command::History(args) => cli::history(args),
         Command::Normalize(args) => cli::normalize(args),
         Command::Snapshot(command) => cli::snapshot(command),
     };

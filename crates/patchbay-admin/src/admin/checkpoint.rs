@@ -195,6 +195,9 @@ impl Drop for Admin {
     }
 }
 
+/// How long a checkpoint waits for the history to record the changes it covers.
+const HISTORY_WAIT: Duration = Duration::from_secs(60);
+
 impl Admin {
     /// Starts a checkpoint in the background when the journal has grown past the setting.
     /// Called by whoever holds the writer, after a change was published: the checkpoint's
@@ -222,6 +225,7 @@ impl Admin {
         let retry = self.config.checkpoint_retry;
         let shared = self.cluster.as_ref().and_then(|c| c.source.store());
         let due = self.config.checkpoint_after / 2;
+        let history = self.history.clone();
         let spawned = std::thread::Builder::new()
             .name("patchbay-checkpoint".into())
             .spawn(move || {
@@ -237,8 +241,18 @@ impl Admin {
                 // The snapshot is taken once written, when it shows every change up to
                 // the position (a bulk change may wait to be published, `bulk.rs`); what
                 // it shows from after the position, the journal changes again on a start.
+                // The journal the checkpoint lets go of is what the history is derived
+                // from: it finishes once the history holds every change up to it.
                 let outcome = write_model(|| model.read(), &mut store_writer).and_then(|()| {
                     super::background_priority();
+                    if let Some(history) = &history {
+                        history
+                            .wait_for(position, HISTORY_WAIT)
+                            .map_err(|why| StoreError::Io {
+                                path: "history.redb".into(),
+                                source: std::io::Error::other(why),
+                            })?;
+                    }
                     Box::new(store_writer).finish(bulk.settled(position, &router))
                 });
                 match &outcome {
@@ -313,8 +327,14 @@ impl Admin {
             // The checkpoint in the background may wait for the bulk changes to be published.
             self.finish_bulk(true);
             self.checkpoints.wait_idle();
-            let model = self.model.read();
             let position = writer.position;
+            // The journal it lets go of is what the history is derived from.
+            if let Some(history) = &self.history {
+                history
+                    .wait_for(position, HISTORY_WAIT)
+                    .map_err(AdminError::unavailable)?;
+            }
+            let model = self.model.read();
             checkpoint_now(writer.log.local(), position, &model, self.router.snapshot())
                 .map_err(super::store_error)
         };

@@ -28,6 +28,7 @@ use super::log::Kept;
 use super::publish::Effect;
 use super::{encode, Admin, Replica, Writer};
 use crate::error::AdminError;
+use crate::history::{self, Actor, Entry};
 use crate::model::{checkpoint, Model, Mutation};
 use crate::store::{MemoryStore, Records, Store, TableWrite};
 
@@ -50,6 +51,8 @@ pub(super) trait Job: Send + Sync {
     fn nudge(&self);
     /// About how many numbers or prefixes the change touches.
     fn weight(&self) -> usize;
+    /// Who makes the change.
+    fn actor(&self) -> &Actor;
 }
 
 enum State<R> {
@@ -73,10 +76,11 @@ struct Slot<R> {
     ready: Condvar,
     /// About how many numbers or prefixes the change touches.
     weight: usize,
+    actor: Actor,
 }
 
 impl<R> Slot<R> {
-    fn new(plan: Plan<R>, weight: usize) -> Slot<R> {
+    fn new(plan: Plan<R>, weight: usize, actor: Actor) -> Slot<R> {
         Slot {
             inner: Mutex::new(Inner {
                 state: State::Queued(plan),
@@ -84,6 +88,7 @@ impl<R> Slot<R> {
             }),
             ready: Condvar::new(),
             weight,
+            actor,
         }
     }
 
@@ -158,6 +163,10 @@ impl<R: Send> Job for Slot<R> {
     fn weight(&self) -> usize {
         self.weight
     }
+
+    fn actor(&self) -> &Actor {
+        &self.actor
+    }
 }
 
 /// Settles every job of a group that is not settled yet when dropped before the group
@@ -188,12 +197,20 @@ pub(super) struct Opened {
     pub(super) position: u64,
     pub(super) snapshot: Option<Arc<Snapshot>>,
     pub(super) warnings: Vec<String>,
+    /// The history of the changes replayed after `history_after` (when asked for).
+    pub(super) entries: Vec<Entry>,
+    /// The position the replay began at (the checkpoint's, or 0).
+    pub(super) replayed_from: u64,
 }
 
 /// Loads the model from `store`: the checkpoint, then every journal record after it, in
 /// order. The checkpoint's snapshot, when the store kept it, is patched with what the
-/// records changed (O(changes), where building one is O(numbers)).
-pub(super) fn load(store: &mut dyn Store) -> Result<Opened, AdminError> {
+/// records changed (O(changes), where building one is O(numbers)). The changes after
+/// `history_after`, when given, are read into history entries as they are replayed.
+pub(super) fn load(
+    store: &mut dyn Store,
+    history_after: Option<u64>,
+) -> Result<Opened, AdminError> {
     let loaded = store
         .load()
         .map_err(|e| AdminError::internal(e.to_string()))?;
@@ -202,9 +219,21 @@ pub(super) fn load(store: &mut dyn Store) -> Result<Opened, AdminError> {
         .checkpoint
         .as_ref()
         .map(|c| (c.position, c.model.as_slice()));
+    let replayed_from = checkpoint.map_or(0, |(at, _)| at);
+    let mut entries = Vec::new();
     let (model, position) =
-        checkpoint::restore(checkpoint, &loaded.records, |change| effect.add(change))
-            .map_err(AdminError::internal)?;
+        checkpoint::restore_with(checkpoint, &loaded.records, |model, at, stamp, change| {
+            effect.add(&change);
+            match stamp.filter(|_| history_after.is_some_and(|after| at > after)) {
+                Some(stamp) => entries.push(Entry {
+                    position: at,
+                    stamp,
+                    events: history::apply_described(model, change),
+                }),
+                None => change.into_iter().for_each(|m| model.apply(m)),
+            }
+        })
+        .map_err(AdminError::internal)?;
     model
         .check_loaded()
         .map_err(|e| AdminError::internal(format!("the stored model is inconsistent: {e}")))?;
@@ -245,6 +274,8 @@ pub(super) fn load(store: &mut dyn Store) -> Result<Opened, AdminError> {
         position,
         snapshot,
         warnings,
+        entries,
+        replayed_from,
     })
 }
 
@@ -307,24 +338,29 @@ impl Timing {
 impl Admin {
     /// Runs `plan` in a group commit and returns its answer once its change is durable and
     /// published. A plan that returns no mutations changes nothing and is answered as is.
-    pub(super) fn change<R, F>(&self, plan: F) -> Result<R, AdminError>
+    pub(super) fn change<R, F>(&self, actor: Actor, plan: F) -> Result<R, AdminError>
     where
         R: Send + 'static,
         F: FnOnce(&Admin, &Model) -> Result<(Vec<Mutation>, R), AdminError> + Send + 'static,
     {
-        self.change_bulk(1, plan)
+        self.change_bulk(1, actor, plan)
     }
 
     /// [`Admin::change`] for a change of about `weight` numbers or prefixes: one of
     /// [`BULK`] or more is committed in a group of its own, after the light changes queued
     /// with it, so that a one-number change never waits for a bulk change to be stored and
     /// published beside it (only for one already on its way).
-    pub(super) fn change_bulk<R, F>(&self, weight: usize, plan: F) -> Result<R, AdminError>
+    pub(super) fn change_bulk<R, F>(
+        &self,
+        weight: usize,
+        actor: Actor,
+        plan: F,
+    ) -> Result<R, AdminError>
     where
         R: Send + 'static,
         F: FnOnce(&Admin, &Model) -> Result<(Vec<Mutation>, R), AdminError> + Send + 'static,
     {
-        let slot = Arc::new(Slot::new(Box::new(plan), weight));
+        let slot = Arc::new(Slot::new(Box::new(plan), weight, actor));
         self.queue.lock().push(slot.clone());
         loop {
             if let Some(outcome) = Slot::take_settled(&mut slot.inner.lock()) {
@@ -469,12 +505,14 @@ impl Admin {
         let mut records = Vec::new();
         let mut writes = Vec::new();
         let mut position = writer.position;
+        let mut entries = Vec::new();
         for job in jobs {
             let Some(change) = job.plan(self, &model) else {
                 continue;
             };
             if !change.is_empty() {
-                let payload = match encode(&change) {
+                let stamp = self.stamp(writer, job.actor());
+                let payload = match encode(Some(&stamp), &change) {
                     Ok(payload) => payload,
                     Err(error) => {
                         job.settle(Err(error));
@@ -485,13 +523,28 @@ impl Admin {
                 records.push((position, payload));
                 effect.add(&change);
                 let tables = writer.log.wants_mutations();
+                let mut events = Vec::new();
                 for mutation in change {
                     if tables {
                         writes.extend(TableWrite::of(&mutation, |n| {
                             model.numbers.get(n).is_some()
                         }));
                     }
+                    if self.history.is_some() || tables {
+                        history::describe(&model, &mutation, &mut events);
+                    }
                     model.apply(mutation);
+                }
+                let entry = Entry {
+                    position,
+                    stamp,
+                    events,
+                };
+                if tables {
+                    // The shared store's history commits with the change.
+                    writes.push(TableWrite::History(Box::new(entry)));
+                } else if self.history.is_some() {
+                    entries.push(entry);
                 }
             }
             planned.push(job);
@@ -509,6 +562,9 @@ impl Admin {
                     writer.position = position;
                     if let Some(cluster) = &self.cluster {
                         cluster.set_applied(position);
+                    }
+                    if let Some(history) = &self.history {
+                        history.send(entries, position);
                     }
                     let model = RwLockWriteGuard::downgrade(model);
                     let published = if effect.is_bulk() {
@@ -566,7 +622,7 @@ impl Admin {
             }
             Err(error) => error,
         };
-        match load(writer.log.local()) {
+        match load(writer.log.local(), None) {
             Ok(reloaded) => {
                 *model = reloaded.model;
                 writer.position = reloaded.position;

@@ -146,7 +146,7 @@ impl Admin {
         check_text("variantId", &variant, true)?;
         let connector_id = keys::new_id("conn_")?;
         let (caller, project) = (caller.clone(), project.to_string());
-        self.change(move |admin, model| {
+        self.change(self.actor_of(&caller), move |admin, model| {
             admin.authorize(model, &caller, &project)?;
             let connector = Connector {
                 connector_id,
@@ -274,7 +274,7 @@ impl Admin {
             id.to_string(),
             patch.clone(),
         );
-        self.change(move |admin, model| {
+        self.change(self.actor_of(&caller), move |admin, model| {
             admin.authorize(model, &caller, &project)?;
             let (next, change) = admin.plan_update(model, &caller, &project, &id, &patch)?;
             Ok((change, next))
@@ -291,7 +291,7 @@ impl Admin {
     ) -> Result<Vec<UpdateOutcome>, AdminError> {
         self.check_bulk(updates.len())?;
         let (caller, project, updates) = (caller.clone(), project.to_string(), updates.to_vec());
-        self.change(move |admin, model| {
+        self.change(self.actor_of(&caller), move |admin, model| {
             admin.authorize(model, &caller, &project)?;
             let mut change = Vec::new();
             let mut outcomes = Vec::with_capacity(updates.len());
@@ -327,7 +327,7 @@ impl Admin {
         id: &str,
     ) -> Result<DeletedConnector, AdminError> {
         let (caller, project, id) = (caller.clone(), project.to_string(), id.to_string());
-        self.change(move |admin, model| {
+        self.change(self.actor_of(&caller), move |admin, model| {
             admin.authorize(model, &caller, &project)?;
             Replica::connector_in(model, &project, &id)?;
             let numbers: Vec<E164> = model

@@ -499,7 +499,8 @@ impl Admin {
     /// The store's log ends before the cache's position (the cache belongs to another
     /// database, or the database was restored from an older backup), or this node is not a
     /// node of a shared store that is yet to be reached. The node stays as it was.
-    pub fn attach(self: &Arc<Admin>, store: Postgres) -> Result<(), AdminError> {
+    pub fn attach(self: &Arc<Admin>, mut store: Postgres) -> Result<(), AdminError> {
+        store.retain_history(self.config.history_retain);
         let Some(cluster) = &self.cluster else {
             return Err(AdminError::internal(
                 "this node has no shared store to attach",
@@ -522,6 +523,7 @@ impl Admin {
             }
             cluster.newest.fetch_max(head, Ordering::AcqRel);
             writer.log.attach(Box::new(store.writer()))?;
+            let _ = self.shared_history.set(store.history());
             if cell.set(store).is_err() {
                 return Err(AdminError::internal("this node reached its store already"));
             }

@@ -17,6 +17,7 @@ mod connectors;
 mod explain;
 mod follow;
 mod follower;
+mod history;
 mod log;
 mod numbers;
 mod prefixes;
@@ -33,6 +34,7 @@ mod pg;
 
 pub use follow::{FollowStatus, Freshness};
 pub use follower::Follower;
+pub use history::HistoryFile;
 pub use replica::Replica;
 
 use std::collections::BTreeSet;
@@ -45,6 +47,7 @@ use patchbay_core::Region;
 
 use crate::api::MAX_PAGE;
 use crate::error::AdminError;
+use crate::history::{Actor, Stamp};
 use crate::keys;
 use crate::model::Mutation;
 use crate::store::postgres::Postgres;
@@ -90,6 +93,14 @@ pub struct AdminConfig {
     /// How long after a checkpoint failed (a full disk, say) the next is tried (default
     /// 10 s); the journal keeps every change meanwhile.
     pub checkpoint_retry: std::time::Duration,
+    /// Who [`Caller::Operator`] is in the change history (default: the library; the
+    /// command line says it is the command line).
+    pub actor: Actor,
+    /// How long the change history keeps a change (default 90 days; `None`: for ever).
+    pub history_retain: Option<std::time::Duration>,
+    /// Whether an embedded store keeps a change history at all (default yes). Without it,
+    /// the history's reads answer `404` (what the history costs is measured against this).
+    pub record_history: bool,
 }
 
 impl Default for AdminConfig {
@@ -101,6 +112,9 @@ impl Default for AdminConfig {
             checkpoint_after: 16 << 20,
             voices: Arc::new(VoiceCatalog::builtin().clone()),
             checkpoint_retry: std::time::Duration::from_secs(10),
+            actor: Actor::Library,
+            history_retain: Some(std::time::Duration::from_secs(90 * 86_400)),
+            record_history: true,
         }
     }
 }
@@ -125,6 +139,8 @@ struct Writer {
     log: Box<dyn log::Log>,
     /// The position of the last change applied: in the journal, or in the shared log.
     position: u64,
+    /// The commit time of the last change stamped here (ms): the next is never before it.
+    last_at: i64,
     /// Why reloading failed, when a failed append left the model ahead of the store and
     /// the store could not be read back: every later change is refused.
     poisoned: Option<String>,
@@ -142,6 +158,10 @@ pub struct Admin {
     cluster: Option<follow::Cluster>,
     /// The checkpoint being written in the background, if any.
     checkpoints: Arc<checkpoint::Checkpoints>,
+    /// The change history and the thread that records it (an embedded store's).
+    history: Option<Arc<crate::history::recorder::Recorder>>,
+    /// A shared store's change history, once the store is reached.
+    shared_history: std::sync::OnceLock<crate::store::postgres::history::PgHistory>,
 }
 
 impl std::ops::Deref for Admin {
@@ -160,8 +180,8 @@ fn now_secs() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-fn encode(change: &[Mutation]) -> Result<Vec<u8>, AdminError> {
-    crate::model::change::encode_change(change).map_err(AdminError::internal)
+fn encode(stamp: Option<&Stamp>, change: &[Mutation]) -> Result<Vec<u8>, AdminError> {
+    crate::model::change::encode_change(stamp, change).map_err(AdminError::internal)
 }
 
 fn store_error(err: StoreError) -> AdminError {
@@ -171,7 +191,7 @@ fn store_error(err: StoreError) -> AdminError {
 /// Lowers the calling thread's priority below the threads that answer and commit: for work
 /// done beside them (checkpoints, index rebuilds), which on a busy machine should take
 /// longer rather than them.
-fn background_priority() {
+pub(crate) fn background_priority() {
     let tid = rustix::thread::gettid();
     if let Err(error) = rustix::process::setpriority_process(Some(tid), 10) {
         tracing::debug!(%error, "a background thread keeps its priority");
@@ -241,8 +261,18 @@ impl Admin {
     /// Opens an admin over `store`: loads the checkpoint, replays the journal, and publishes
     /// the resulting snapshot. A torn journal tail is dropped (see [`Replica::warnings`]).
     pub fn open(mut store: Box<dyn Store>, config: AdminConfig) -> Result<Admin, AdminError> {
-        let opened = commit::load(&mut *store)?;
-        Admin::assemble(store, opened, config, None)
+        if !config.record_history {
+            let opened = commit::load(&mut *store, None)?;
+            return Admin::assemble(store, opened, config, None);
+        }
+        let history = history::open(store.history_path().as_deref())?;
+        let recorded = history.recorded_position()?;
+        let mut opened = commit::load(&mut *store, Some(recorded))?;
+        let recorder = history::catch_up(history, recorded, &mut opened, &config)?;
+        let mut admin = Admin::assemble(store, opened, config, None)?;
+        admin.writer.get_mut().last_at = recorder.last_at();
+        admin.history = Some(recorder);
+        Ok(admin)
     }
 
     /// Opens a node of the shared store `shared`, with `cache` as its local cache (a
@@ -252,10 +282,11 @@ impl Admin {
     /// in the shared store before it is applied here.
     pub fn open_shared(
         mut cache: Box<dyn Store>,
-        shared: Postgres,
+        mut shared: Postgres,
         config: AdminConfig,
     ) -> Result<Admin, AdminError> {
-        let mut opened = commit::load(&mut *cache)?;
+        shared.retain_history(config.history_retain);
+        let mut opened = commit::load(&mut *cache, None)?;
         let mut feed = shared.feed();
         let oldest = feed.oldest().map_err(log::shared_error)?;
         let (_, head) = feed.read(opened.position, 0).map_err(log::shared_error)?;
@@ -321,8 +352,11 @@ impl Admin {
             opened.position = at;
             opened.snapshot = Some(snapshot);
         }
+        let history = shared.history();
         let cluster = follow::Cluster::new(follow::Source::shared(shared), opened.position, head);
-        Admin::assemble(cache, opened, config, Some(cluster))
+        let admin = Admin::assemble(cache, opened, config, Some(cluster))?;
+        let _ = admin.shared_history.set(history);
+        Ok(admin)
     }
 
     /// Opens a node of a shared store that cannot be reached right now from its `cache`
@@ -339,7 +373,7 @@ impl Admin {
         node: &str,
         config: AdminConfig,
     ) -> Result<Admin, AdminError> {
-        let opened = commit::load(&mut *cache)?;
+        let opened = commit::load(&mut *cache, None)?;
         if opened.position == 0 {
             return Err(AdminError::unavailable(
                 "the cache holds nothing to route from: wait for the shared store",
@@ -370,6 +404,7 @@ impl Admin {
             position,
             snapshot,
             warnings,
+            ..
         } = opened;
         let log: Box<dyn log::Log> = match cluster.as_ref().map(|c| &c.source) {
             Some(follow::Source::Shared { store: shared, .. }) => Box::new(log::SharedJournal {
@@ -385,11 +420,14 @@ impl Admin {
             writer: Mutex::new(Writer {
                 log,
                 position,
+                last_at: 0,
                 poisoned: None,
             }),
             queue: Mutex::new(Vec::new()),
             cluster,
             checkpoints: Arc::default(),
+            history: None,
+            shared_history: std::sync::OnceLock::new(),
         })
     }
 }

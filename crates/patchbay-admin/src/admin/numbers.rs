@@ -240,7 +240,7 @@ impl Admin {
         let (caller, project) = (caller.clone(), project.to_string());
         let (client_env, connector_id) = (request.client_env, request.connector_id.clone());
         let weight = parsed.len();
-        let plan = self.change_bulk(weight, move |admin, model| {
+        let plan = self.change_bulk(weight, self.actor_of(&caller), move |admin, model| {
             admin.authorize(model, &caller, &project)?;
             plan_import(model, &project, client_env, connector_id, parsed)
         })?;
@@ -354,7 +354,7 @@ impl Admin {
     ) -> Result<PhoneNumber, AdminError> {
         let (caller, project) = (caller.clone(), project.to_string());
         let (phone_number, connector) = (phone_number.to_string(), connector.map(str::to_string));
-        self.change(move |admin, model| {
+        self.change(self.actor_of(&caller), move |admin, model| {
             admin.authorize(model, &caller, &project)?;
             let (number, mut current) = admin.number_in(model, &project, &phone_number)?;
             if let Some(id) = &connector {
@@ -392,7 +392,7 @@ impl Admin {
             project.to_string(),
             phone_number.to_string(),
         );
-        self.change(move |admin, model| {
+        self.change(self.actor_of(&caller), move |admin, model| {
             admin.authorize(model, &caller, &project)?;
             let number = admin.number_in(model, &project, &phone_number)?.0;
             let change = vec![Mutation::RemoveNumbers {
@@ -412,32 +412,36 @@ impl Admin {
         self.check_list("phoneNumbers", "number", phone_numbers.len())?;
         let (caller, project, phone_numbers) =
             (caller.clone(), project.to_string(), phone_numbers.to_vec());
-        self.change_bulk(phone_numbers.len(), move |admin, model| {
-            admin.authorize(model, &caller, &project)?;
-            let mut out = Deleted::default();
-            let mut seen = BTreeSet::new();
-            for input in phone_numbers {
-                match admin.number_in(model, &project, &input) {
-                    Ok((number, _)) if seen.insert(number) => out.deleted.push(number),
-                    Ok((number, _)) => out.errors.push(NumberError {
-                        phone_number: input,
-                        error: AdminError::conflict(format!(
-                            "{number} is listed more than once in this request"
-                        )),
-                    }),
-                    Err(error) => out.errors.push(NumberError {
-                        phone_number: input,
-                        error,
-                    }),
+        self.change_bulk(
+            phone_numbers.len(),
+            self.actor_of(&caller),
+            move |admin, model| {
+                admin.authorize(model, &caller, &project)?;
+                let mut out = Deleted::default();
+                let mut seen = BTreeSet::new();
+                for input in phone_numbers {
+                    match admin.number_in(model, &project, &input) {
+                        Ok((number, _)) if seen.insert(number) => out.deleted.push(number),
+                        Ok((number, _)) => out.errors.push(NumberError {
+                            phone_number: input,
+                            error: AdminError::conflict(format!(
+                                "{number} is listed more than once in this request"
+                            )),
+                        }),
+                        Err(error) => out.errors.push(NumberError {
+                            phone_number: input,
+                            error,
+                        }),
+                    }
                 }
-            }
-            let mut change = Vec::new();
-            if !out.deleted.is_empty() {
-                change.push(Mutation::RemoveNumbers {
-                    numbers: out.deleted.clone(),
-                });
-            }
-            Ok((change, out))
-        })
+                let mut change = Vec::new();
+                if !out.deleted.is_empty() {
+                    change.push(Mutation::RemoveNumbers {
+                        numbers: out.deleted.clone(),
+                    });
+                }
+                Ok((change, out))
+            },
+        )
     }
 }

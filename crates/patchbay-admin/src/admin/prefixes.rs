@@ -123,58 +123,59 @@ impl Admin {
         let (caller, project) = (caller.clone(), project.to_string());
         let connector_id = request.connector_id.clone();
         let weight = parsed.len();
-        let (imported, refused) = self.change_bulk(weight, move |admin, model| {
-            admin.authorize(model, &caller, &project)?;
-            Replica::connector_in(model, &project, &connector_id)?;
-            let mut imported = Vec::new();
-            let mut refused: Vec<(usize, AdminError)> = Vec::new();
-            let mut fresh = Vec::new();
-            let mut seen = BTreeSet::new();
-            for (at, result) in parsed.into_iter().enumerate() {
-                let prefix = match result {
-                    Ok(prefix) => prefix,
-                    Err(error) => {
-                        refused.push((at, error));
-                        continue;
-                    }
-                };
-                if !seen.insert(prefix) {
-                    let message = format!("{prefix} is listed more than once in this request");
-                    refused.push((at, AdminError::conflict(message)));
-                    continue;
-                }
-                match model.prefixes.get(&prefix) {
-                    None => fresh.push(prefix),
-                    Some(owner) if **owner == *connector_id => {}
-                    Some(owner) => {
-                        let in_project = model
-                            .connectors
-                            .get(owner)
-                            .is_some_and(|c| c.project_id == project);
-                        let message = if in_project {
-                            format!(
-                                "{prefix} already routes to connector {owner}: reassign it with \
-                                 PATCH /number-prefixes/{prefix}"
-                            )
-                        } else {
-                            format!("{prefix} belongs to another project")
-                        };
+        let (imported, refused) =
+            self.change_bulk(weight, self.actor_of(&caller), move |admin, model| {
+                admin.authorize(model, &caller, &project)?;
+                Replica::connector_in(model, &project, &connector_id)?;
+                let mut imported = Vec::new();
+                let mut refused: Vec<(usize, AdminError)> = Vec::new();
+                let mut fresh = Vec::new();
+                let mut seen = BTreeSet::new();
+                for (at, result) in parsed.into_iter().enumerate() {
+                    let prefix = match result {
+                        Ok(prefix) => prefix,
+                        Err(error) => {
+                            refused.push((at, error));
+                            continue;
+                        }
+                    };
+                    if !seen.insert(prefix) {
+                        let message = format!("{prefix} is listed more than once in this request");
                         refused.push((at, AdminError::conflict(message)));
                         continue;
                     }
+                    match model.prefixes.get(&prefix) {
+                        None => fresh.push(prefix),
+                        Some(owner) if **owner == *connector_id => {}
+                        Some(owner) => {
+                            let in_project = model
+                                .connectors
+                                .get(owner)
+                                .is_some_and(|c| c.project_id == project);
+                            let message = if in_project {
+                                format!(
+                                "{prefix} already routes to connector {owner}: reassign it with \
+                                 PATCH /number-prefixes/{prefix}"
+                            )
+                            } else {
+                                format!("{prefix} belongs to another project")
+                            };
+                            refused.push((at, AdminError::conflict(message)));
+                            continue;
+                        }
+                    }
+                    imported.push(model.number_prefix(prefix, &connector_id));
                 }
-                imported.push(model.number_prefix(prefix, &connector_id));
-            }
-            // The imported ones carry the connector's fields as the model has them now.
-            let mut change = Vec::new();
-            if !fresh.is_empty() {
-                change.push(Mutation::PutPrefixes {
-                    connector_id: connector_id.clone(),
-                    prefixes: fresh,
-                });
-            }
-            Ok((change, (imported, refused)))
-        })?;
+                // The imported ones carry the connector's fields as the model has them now.
+                let mut change = Vec::new();
+                if !fresh.is_empty() {
+                    change.push(Mutation::PutPrefixes {
+                        connector_id: connector_id.clone(),
+                        prefixes: fresh,
+                    });
+                }
+                Ok((change, (imported, refused)))
+            })?;
         let errors = refused
             .into_iter()
             .map(|(at, error)| PrefixError {
@@ -195,7 +196,7 @@ impl Admin {
     ) -> Result<NumberPrefix, AdminError> {
         let (caller, project) = (caller.clone(), project.to_string());
         let (prefix, connector_id) = (prefix.to_string(), connector_id.to_string());
-        self.change(move |admin, model| {
+        self.change(self.actor_of(&caller), move |admin, model| {
             admin.authorize(model, &caller, &project)?;
             let current = Replica::prefix_in(model, &project, &prefix)?;
             let target = Replica::connector_in(model, &project, &connector_id)?;
@@ -225,7 +226,7 @@ impl Admin {
         prefix: &str,
     ) -> Result<Prefix, AdminError> {
         let (caller, project, prefix) = (caller.clone(), project.to_string(), prefix.to_string());
-        self.change(move |admin, model| {
+        self.change(self.actor_of(&caller), move |admin, model| {
             admin.authorize(model, &caller, &project)?;
             let found = Replica::prefix_in(model, &project, &prefix)?.prefix;
             let change = vec![Mutation::RemovePrefixes {
@@ -244,7 +245,7 @@ impl Admin {
     ) -> Result<PrefixesDeleted, AdminError> {
         self.check_list("prefixes", "prefix", prefixes.len())?;
         let (caller, project, inputs) = (caller.clone(), project.to_string(), prefixes.to_vec());
-        self.change_bulk(inputs.len(), move |admin, model| {
+        self.change_bulk(inputs.len(), self.actor_of(&caller), move |admin, model| {
             admin.authorize(model, &caller, &project)?;
             let mut out = PrefixesDeleted::default();
             let mut seen = BTreeSet::new();

@@ -58,7 +58,7 @@ impl Admin {
         check_name("account", account)?;
         check_name("project", project)?;
         let (account, project) = (account.to_string(), project.to_string());
-        self.change(move |_, model| {
+        self.change(self.actor_of(caller), move |_, model| {
             if let Some(owner) = model.account_of(&project) {
                 return Err(AdminError::conflict(format!(
                     "project {project:?} already exists{}",
@@ -107,7 +107,7 @@ impl Admin {
         };
         let new = keys::generate(account, grant, label, now_secs())?;
         let (account, projects) = (account.to_string(), projects.to_vec());
-        self.change(move |_, model| {
+        self.change(self.actor_of(caller), move |_, model| {
             if !model.accounts.contains(account.as_str()) {
                 return Err(AdminError::not_found("account", &account));
             }
@@ -128,7 +128,7 @@ impl Admin {
     pub fn revoke_key(&self, caller: &Caller, key_id: &str) -> Result<KeyInfo, AdminError> {
         Replica::operator_only(caller)?;
         let key_id = key_id.to_string();
-        self.change(move |_, model| {
+        self.change(self.actor_of(caller), move |_, model| {
             let mut info = match model.keys.get(key_id.as_str()) {
                 Some(record) => record.info.clone(),
                 None => return Err(AdminError::not_found("key", &key_id)),

@@ -302,7 +302,7 @@ impl Replica {
     /// agree. O(model): for checks and diagnostics, not for every call.
     pub fn model_fingerprint(&self) -> String {
         use sha2::Digest;
-        let bytes = encode(&self.model.read().to_mutations()).unwrap_or_default();
+        let bytes = encode(None, &self.model.read().to_mutations()).unwrap_or_default();
         sha2::Sha256::digest(&bytes)
             .iter()
             .map(|b| format!("{b:02x}"))

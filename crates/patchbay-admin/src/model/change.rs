@@ -22,11 +22,20 @@
 //!
 //! JSON starts with `[`, never with `P`, so a reader tells the two forms apart by their
 //! first bytes.
+//!
+//! A change made by this build carries its stamp (commit time, actor, node: what the
+//! history shows): a small change is the JSON object `{"stamp": …, "mutations": […]}`, still
+//! readable where it is kept; a packed one follows `"PBST"`, a varint length and the
+//! stamp's JSON. Records without one (written before stamps) read as they always did.
 
 use patchbay_core::{ClientEnv, E164};
 
 use super::checkpoint::env_code;
 use super::Mutation;
+use crate::history::Stamp;
+
+/// The first bytes of a stamped change.
+const STAMPED: &[u8; 4] = b"PBST";
 
 /// The first bytes of a packed change.
 const MAGIC: &[u8; 4] = b"PBCH";
@@ -39,8 +48,76 @@ const ANY: u8 = 0;
 const PUT_NUMBERS: u8 = 1;
 const REMOVE_NUMBERS: u8 = 2;
 
-/// Encodes one change for the journal and the shared log.
-pub(crate) fn encode_change(change: &[Mutation]) -> Result<Vec<u8>, String> {
+/// Encodes one change for the journal and the shared log, after its stamp when it has one.
+pub(crate) fn encode_change(stamp: Option<&Stamp>, change: &[Mutation]) -> Result<Vec<u8>, String> {
+    let body = encode_body(change)?;
+    let Some(stamp) = stamp else {
+        return Ok(body);
+    };
+    if !body.starts_with(MAGIC) {
+        return serde_json::to_vec(&StampedRef {
+            stamp,
+            mutations: change,
+        })
+        .map_err(|e| format!("encoding a change: {e}"));
+    }
+    let json = serde_json::to_vec(stamp).map_err(|e| format!("encoding a stamp: {e}"))?;
+    let mut out = Vec::with_capacity(STAMPED.len() + 2 + json.len() + body.len());
+    out.extend_from_slice(STAMPED);
+    put_varint(&mut out, json.len() as u64);
+    out.extend_from_slice(&json);
+    out.extend_from_slice(&body);
+    Ok(out)
+}
+
+/// A small change with its stamp, as JSON.
+#[derive(serde::Serialize)]
+struct StampedRef<'a> {
+    stamp: &'a Stamp,
+    mutations: &'a [Mutation],
+}
+
+/// [`StampedRef`], read back.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Stamped {
+    stamp: Stamp,
+    mutations: Vec<Mutation>,
+}
+
+/// Splits a stored change into its stamp, if it has one, and the change's own bytes.
+fn split_stamp(position: u64, bytes: &[u8]) -> Result<(Option<Stamp>, &[u8]), String> {
+    if !bytes.starts_with(STAMPED) {
+        return Ok((None, bytes));
+    }
+    let mut r = Reader::new(bytes, STAMPED.len());
+    let len = r
+        .count(1)
+        .map_err(|e| format!("unreadable change {position}: {e}"))?;
+    let json = r
+        .take(len)
+        .map_err(|e| format!("unreadable change {position}: {e}"))?;
+    let stamp = serde_json::from_slice(json)
+        .map_err(|e| format!("unreadable change {position}: its stamp ({e})"))?;
+    Ok((Some(stamp), bytes.get(r.at..).unwrap_or_default()))
+}
+
+/// Decodes one stored change: its stamp (none on a change stored before stamps) and its
+/// mutations.
+pub(crate) fn decode_stamped(
+    position: u64,
+    bytes: &[u8],
+) -> Result<(Option<Stamp>, Vec<Mutation>), String> {
+    if bytes.starts_with(b"{") {
+        let stamped: Stamped = serde_json::from_slice(bytes)
+            .map_err(|e| format!("unreadable change {position}: {e}"))?;
+        return Ok((Some(stamped.stamp), stamped.mutations));
+    }
+    let (stamp, body) = split_stamp(position, bytes)?;
+    Ok((stamp, decode_change(position, body)?))
+}
+
+fn encode_body(change: &[Mutation]) -> Result<Vec<u8>, String> {
     let bulk = change.iter().any(|mutation| match mutation {
         Mutation::PutNumbers { numbers, .. } | Mutation::RemoveNumbers { numbers } => {
             numbers.len() >= PACK_FROM
@@ -54,8 +131,12 @@ pub(crate) fn encode_change(change: &[Mutation]) -> Result<Vec<u8>, String> {
     }
 }
 
-/// Decodes one stored change (either form): its mutations.
+/// Decodes one stored change (either form, stamped or not): its mutations.
 pub(crate) fn decode_change(position: u64, bytes: &[u8]) -> Result<Vec<Mutation>, String> {
+    if bytes.starts_with(b"{") {
+        return decode_stamped(position, bytes).map(|(_, change)| change);
+    }
+    let (_, bytes) = split_stamp(position, bytes)?;
     if bytes.starts_with(MAGIC) {
         return unpack(bytes).map_err(|e| format!("unreadable change {position}: {e}"));
     }
@@ -64,7 +145,7 @@ pub(crate) fn decode_change(position: u64, bytes: &[u8]) -> Result<Vec<Mutation>
 
 // ---- writing ------------------------------------------------------------------------------
 
-fn put_varint(out: &mut Vec<u8>, mut value: u64) {
+pub(crate) fn put_varint(out: &mut Vec<u8>, mut value: u64) {
     while value >= 0x80 {
         out.push((value as u8) | 0x80);
         value >>= 7;
@@ -72,12 +153,12 @@ fn put_varint(out: &mut Vec<u8>, mut value: u64) {
     out.push(value as u8);
 }
 
-fn put_str(out: &mut Vec<u8>, value: &str) {
+pub(crate) fn put_str(out: &mut Vec<u8>, value: &str) {
     put_varint(out, value.len() as u64);
     out.extend_from_slice(value.as_bytes());
 }
 
-fn put_numbers(out: &mut Vec<u8>, numbers: &[E164]) {
+pub(crate) fn put_numbers(out: &mut Vec<u8>, numbers: &[E164]) {
     put_varint(out, numbers.len() as u64);
     let mut before = 0u64;
     for number in numbers {
@@ -132,18 +213,32 @@ fn pack(change: &[Mutation]) -> Result<Vec<u8>, String> {
 
 // ---- reading ------------------------------------------------------------------------------
 
-/// Reads a packed change; errors say at which byte.
-struct Reader<'a> {
+/// Reads a packed change (or a history entry); errors say at which byte.
+pub(crate) struct Reader<'a> {
     bytes: &'a [u8],
-    at: usize,
+    pub(crate) at: usize,
 }
 
 impl<'a> Reader<'a> {
-    fn fail(&self, what: impl std::fmt::Display) -> String {
+    /// A reader of `bytes` from byte `at`.
+    pub(crate) fn new(bytes: &'a [u8], at: usize) -> Reader<'a> {
+        Reader { bytes, at }
+    }
+
+    /// An environment, by its code.
+    pub(crate) fn env(&mut self) -> Result<ClientEnv, String> {
+        let code = self.u8()?;
+        ClientEnv::ALL
+            .get(usize::from(code))
+            .copied()
+            .ok_or_else(|| self.fail(format!("{code} is not an environment")))
+    }
+
+    pub(crate) fn fail(&self, what: impl std::fmt::Display) -> String {
         format!("byte {}: {what}", self.at)
     }
 
-    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
         let bytes = self
             .at
             .checked_add(n)
@@ -153,11 +248,11 @@ impl<'a> Reader<'a> {
         Ok(bytes)
     }
 
-    fn u8(&mut self) -> Result<u8, String> {
+    pub(crate) fn u8(&mut self) -> Result<u8, String> {
         Ok(self.take(1)?.first().copied().unwrap_or_default())
     }
 
-    fn varint(&mut self) -> Result<u64, String> {
+    pub(crate) fn varint(&mut self) -> Result<u64, String> {
         let mut value = 0u64;
         for shift in (0..64).step_by(7) {
             let byte = self.u8()?;
@@ -175,7 +270,7 @@ impl<'a> Reader<'a> {
 
     /// A count of items each at least `min` bytes long: no more than the bytes left hold,
     /// so a damaged count cannot ask for a huge allocation.
-    fn count(&mut self, min: usize) -> Result<usize, String> {
+    pub(crate) fn count(&mut self, min: usize) -> Result<usize, String> {
         let n = self.varint()?;
         let left = self.bytes.len().saturating_sub(self.at);
         usize::try_from(n)
@@ -184,7 +279,7 @@ impl<'a> Reader<'a> {
             .ok_or_else(|| self.fail(format!("{n} items cannot fit in the {left} bytes left")))
     }
 
-    fn str(&mut self) -> Result<String, String> {
+    pub(crate) fn str(&mut self) -> Result<String, String> {
         let len = self.count(1)?;
         let at = self.at;
         let bytes = self.take(len)?;
@@ -209,6 +304,11 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// A number list as [`put_numbers`] wrote it.
+pub(crate) fn get_numbers(r: &mut Reader<'_>) -> Result<Vec<E164>, String> {
+    r.numbers()
+}
+
 fn unpack(bytes: &[u8]) -> Result<Vec<Mutation>, String> {
     let mut r = Reader {
         bytes,
@@ -227,11 +327,7 @@ fn unpack(bytes: &[u8]) -> Result<Vec<Mutation>, String> {
         let mutation = match r.u8()? {
             PUT_NUMBERS => {
                 let project_id = r.str()?;
-                let code = r.u8()?;
-                let client_env = ClientEnv::ALL
-                    .get(usize::from(code))
-                    .copied()
-                    .ok_or_else(|| r.fail(format!("{code} is not an environment")))?;
+                let client_env = r.env()?;
                 let connector_id = match r.u8()? {
                     0 => None,
                     1 => Some(r.str()?),
@@ -317,10 +413,20 @@ mod tests {
         /// Either form reads back as the change written.
         #[test]
         fn changes_read_back_as_written(change in proptest::collection::vec(mutation(), 0..6)) {
-            let bytes = encode_change(&change).expect("encodes");
+            let bytes = encode_change(None, &change).expect("encodes");
             prop_assert_eq!(decode_change(1, &bytes).expect("decodes"), change.clone());
             let packed = pack(&change).expect("packs");
-            prop_assert_eq!(unpack(&packed).expect("unpacks"), change);
+            prop_assert_eq!(unpack(&packed).expect("unpacks"), change.clone());
+            let stamp = Stamp {
+                at: 1_796_655_600_000,
+                actor: crate::history::Actor::Cli,
+                node: Some("a".into()),
+            };
+            let stamped = encode_change(Some(&stamp), &change).expect("encodes");
+            let readable = stamped.starts_with(b"{") || stamped.starts_with(STAMPED);
+            prop_assert!(readable, "a stamped change starts with {{ or PBST");
+            prop_assert_eq!(decode_stamped(1, &stamped).expect("decodes"), (Some(stamp), change.clone()));
+            prop_assert_eq!(decode_change(1, &stamped).expect("decodes"), change);
         }
 
         /// Damaged or arbitrary bytes are an error, never a panic or a huge allocation.
@@ -358,7 +464,7 @@ mod tests {
             connector_id: Some("conn_abc".into()),
             numbers: sorted.clone(),
         }];
-        let bytes = encode_change(&bulk).expect("encodes");
+        let bytes = encode_change(None, &bulk).expect("encodes");
         assert!(bytes.starts_with(MAGIC));
         assert!(bytes.len() < 110_000, "{} bytes", bytes.len());
         let json = serde_json::to_vec(&bulk).expect("json");
@@ -366,7 +472,7 @@ mod tests {
         let small = vec![Mutation::RemoveNumbers {
             numbers: sorted[..PACK_FROM - 1].to_vec(),
         }];
-        let bytes = encode_change(&small).expect("encodes");
+        let bytes = encode_change(None, &small).expect("encodes");
         assert_eq!(bytes, serde_json::to_vec(&small).expect("json"));
     }
 

@@ -39,6 +39,7 @@ use patchbay_core::{ClientEnv, Connector, Prefix, E164};
 use rustc_hash::FxHashMap;
 
 use super::{Grant, Id, KeyInfo, KeyRecord, Model, Mutation, NumberEntry};
+use crate::history::Stamp;
 
 /// The first bytes of a model checkpoint.
 pub(crate) const MAGIC: &[u8; 4] = b"PBMD";
@@ -85,7 +86,7 @@ fn put_count(out: &mut Vec<u8>, count: usize) {
     put_u32(out, u32::try_from(count).unwrap_or(u32::MAX));
 }
 
-pub(super) fn env_code(env: ClientEnv) -> u8 {
+pub(crate) fn env_code(env: ClientEnv) -> u8 {
     ClientEnv::ALL
         .iter()
         .position(|e| *e == env)
@@ -617,6 +618,19 @@ pub(crate) fn restore(
     records: &[(u64, Vec<u8>)],
     mut replayed: impl FnMut(&[Mutation]),
 ) -> Result<(Model, u64), String> {
+    restore_with(checkpoint, records, |model, _, _, change| {
+        replayed(&change);
+        change.into_iter().for_each(|m| model.apply(m));
+    })
+}
+
+/// [`restore`], with `apply` applying each record's change (at its position, with its
+/// stamp) to the model: for a replay that reads the model before each change too.
+pub(crate) fn restore_with(
+    checkpoint: Option<(u64, &[u8])>,
+    records: &[(u64, Vec<u8>)],
+    mut apply: impl FnMut(&mut Model, u64, Option<Stamp>, Vec<Mutation>),
+) -> Result<(Model, u64), String> {
     let (mut model, mut position) = match checkpoint {
         Some((at, bytes)) => (read_model(bytes)?, at),
         None => (Model::default(), 0),
@@ -627,9 +641,8 @@ pub(crate) fn restore(
                 "journal record {at} follows {position}: a record is missing"
             ));
         }
-        let change = super::change::decode_change(*at, bytes)?;
-        replayed(&change);
-        change.into_iter().for_each(|m| model.apply(m));
+        let (stamp, change) = super::change::decode_stamped(*at, bytes)?;
+        apply(&mut model, *at, stamp, change);
         position = *at;
     }
     Ok((model, position))

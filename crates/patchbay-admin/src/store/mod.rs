@@ -133,6 +133,11 @@ pub trait Store: Send {
     fn begin_checkpoint(&mut self, position: u64) -> Result<Box<dyn CheckpointWriter>, StoreError>;
     /// Bytes appended since the last checkpoint that finished.
     fn journal_len(&self) -> u64;
+    /// Where the change history derived from this store is kept: a file beside the
+    /// journal, or `None` to keep it in memory (a store that keeps nothing).
+    fn history_path(&self) -> Option<std::path::PathBuf> {
+        None
+    }
 }
 
 /// The bytes of one checkpoint on their way to a store.
@@ -201,6 +206,8 @@ pub(crate) enum TableWrite {
         /// The numbers, sorted, each once.
         numbers: Vec<patchbay_core::E164>,
     },
+    /// The change's history entry (written beside it, in the same transaction).
+    History(Box<crate::history::Entry>),
 }
 
 impl TableWrite {

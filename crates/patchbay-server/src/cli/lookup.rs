@@ -35,8 +35,15 @@ pub struct LookupArgs {
     /// Explain each lookup in this project instead: how the input read (or why it did
     /// not), what it matched, the number's own entry and what a lookup comes to, as
     /// `POST /connectors/lookup/explain` answers (with --data or --store).
-    #[arg(long, value_name = "PROJECT")]
+    #[arg(long, value_name = "PROJECT", conflicts_with = "at")]
     explain: Option<String>,
+    /// Look up as the routes were at this past instant (RFC 3339, 2026-12-01T15:00:00Z),
+    /// from the change history (with --data): each line says which change it read as of.
+    #[arg(long, value_name = "TIME")]
+    at: Option<String>,
+    /// With --at: only this project's connectors [default: any project's].
+    #[arg(long, value_name = "PROJECT", requires = "at")]
+    project: Option<String>,
     /// Numbers in any accepted form.
     #[arg(required = true)]
     numbers: Vec<String>,
@@ -46,6 +53,9 @@ pub fn lookup(args: LookupArgs) -> CliResult {
     let source = &args.source;
     if let Some(project) = &args.explain {
         return explain(source, project, &args.numbers);
+    }
+    if let Some(at) = &args.at {
+        return lookup_at(source, args.project.as_deref(), at, &args.numbers);
     }
     let router = match (&source.snapshot, &source.store, &source.data) {
         (Some(file), _, _) => Router::new(Snapshot::open(file).map_err(|e| e.to_string())?),
@@ -108,6 +118,46 @@ fn explain(source: &LookupSource, project: &str, inputs: &[String]) -> CliResult
         );
     }
     Ok(exit(all_routed))
+}
+
+/// `lookup --at TIME`: each number as it routed then, from the data directory's history;
+/// exits 1 unless every number routed.
+fn lookup_at(
+    source: &LookupSource,
+    project: Option<&str>,
+    at: &str,
+    inputs: &[String],
+) -> CliResult {
+    if source.data.is_none() || source.snapshot.is_some() || source.store.is_some() {
+        return Err("--at reads a data directory's change history: give --data DIR".into());
+    }
+    let history = super::history::Source::open(&DataArg {
+        data: source.data.clone(),
+        store: None,
+        node: None,
+    })?;
+    let mut all_found = true;
+    for input in inputs {
+        let line = match history.lookup_at(project, input, at) {
+            Ok(then) => {
+                let matched = then
+                    .prefix
+                    .map_or_else(|| "exact".to_string(), |p| format!("prefix {p}"));
+                json!({"input": input, "match": matched, "connector": then.connector, "asOf": then.change_id})
+            }
+            Err(e) if e.code() == patchbay_admin::ErrorCode::NotFound => {
+                all_found = false;
+                json!({"input": input, "error": {"code": "not_found", "message": e.message()}})
+            }
+            Err(e) if e.code() == patchbay_admin::ErrorCode::InvalidPhoneNumber => {
+                all_found = false;
+                json!({"input": input, "error": {"code": "invalid_phone_number", "message": e.message()}})
+            }
+            Err(e) => return Err(e.to_string()),
+        };
+        println!("{line}");
+    }
+    Ok(exit(all_found))
 }
 
 /// Looks the numbers up in the shared store with one indexed query each, instead of loading

@@ -1,7 +1,8 @@
 //! The commands, one module each: `serve`, `sip`, `project`, `key`, `import`, `prefix`,
-//! `lookup`, `normalize` and `snapshot`. `store.rs` says where a command's data lives
+//! `history`, `lookup`, `normalize` and `snapshot`. `store.rs` says where a command's data lives
 //! (`--data`, `--store`, `--node`) and `log.rs` how the long-running commands log.
 
+mod history;
 mod import;
 mod key;
 pub mod log;
@@ -14,6 +15,7 @@ mod sip;
 mod snapshot;
 mod store;
 
+pub use history::{history, HistoryArgs};
 pub use import::{import, ImportArgs};
 pub use key::{key, KeyCommand};
 pub use log::{LogArgs, LogFormat};

@@ -39,6 +39,11 @@ pub struct ServeArgs {
     /// bytes since the last one.
     #[arg(long, value_name = "BYTES", default_value_t = 16 << 20)]
     checkpoint_after: u64,
+    /// Keep the change history for this many days (older changes are dropped; `at` and
+    /// `since` before them are refused).
+    #[arg(long, value_name = "DAYS", default_value_t = 90,
+          value_parser = clap::value_parser!(u32).range(1..=36_500))]
+    history_days: u32,
     /// Also answer SIP INVITEs on this address (UDP and TCP), from the server's own
     /// router; the counters join /metrics.
     #[arg(long, value_name = "ADDR")]
@@ -101,6 +106,9 @@ pub fn serve(opts: ServeArgs) -> CliResult {
         default_region: parse_region(opts.region.as_deref())?,
         max_bulk: opts.max_bulk,
         checkpoint_after: opts.checkpoint_after,
+        history_retain: Some(std::time::Duration::from_secs(
+            u64::from(opts.history_days) * 86_400,
+        )),
         ..AdminConfig::default()
     };
     let admin = open_serving(&opts.data, config)?;

@@ -84,6 +84,11 @@ impl DataArg {
 /// Opens the store for changes with `config`: the data directory (taking its lock), or the
 /// shared store with the data directory, if given, as the node's cache.
 pub fn open_admin(data: &DataArg, config: AdminConfig) -> Result<Admin, String> {
+    // What the operator changes through a command is the command line's in the history.
+    let config = AdminConfig {
+        actor: patchbay_admin::Actor::Cli,
+        ..config
+    };
     let admin = match &data.store {
         None => {
             let dir = data.dir();

@@ -73,6 +73,11 @@ pub struct LookupBody {
     /// The number to look up, in any accepted form.
     #[schema(min_length = 1, max_length = 64, example = "+14155552671")]
     pub phone_number: String,
+    /// A past instant (RFC 3339): the connector as it was and as it routed then
+    /// (**extension**).
+    #[serde(default)]
+    #[schema(example = "2026-12-01T15:00:00Z")]
+    pub at: Option<String>,
 }
 
 /// `POST /connectors/lookup/explain` body.
@@ -82,6 +87,10 @@ pub struct ExplainBody {
     /// Any string: the explanation says how it reads.
     #[schema(example = "+1 (415) 555-2671")]
     pub phone_number: String,
+    /// A past instant (RFC 3339): explain the lookup as the routes were then.
+    #[serde(default)]
+    #[schema(example = "2026-12-01T15:00:00Z")]
+    pub at: Option<String>,
 }
 
 /// List all connectors of a project.
@@ -168,9 +177,14 @@ pub(super) async fn batch_update_connectors(
 /// The header of a lookup's answer that says how the number matched.
 pub const MATCH_HEADER: &str = "x-patchbay-match";
 
+/// The header of a lookup at a past instant: the id of the newest change at or before it.
+pub const AS_OF_HEADER: &str = "x-patchbay-as-of";
+
 /// Look up the connector that serves a phone number: its own entry, else the longest routed
 /// prefix of its digits. The `x-patchbay-match` header says which (`exact`, or
-/// `prefix +4420794600`).
+/// `prefix +4420794600`). With `at`, the connector as it was and as it routed at that
+/// instant, from the change history, and `x-patchbay-as-of` names the newest change at or
+/// before it.
 #[utoipa::path(post, path = "/v1/agents/{agentId}/telephony/connectors/lookup", tag = "connectors",
     params(("agentId" = String, Path, description = "Project ID", example = "default")),
     request_body = LookupBody,
@@ -183,6 +197,21 @@ pub(super) async fn lookup_connector(
     ApiPath(agent): ApiPath<String>,
     ApiJson(body): ApiJson<LookupBody>,
 ) -> ApiResult<Response> {
+    if let Some(at) = body.at {
+        let admin = Arc::clone(&s.admin);
+        let then =
+            blocking(move || admin.lookup_at(&caller, Some(&agent), &body.phone_number, &at))
+                .await?;
+        let matched = match then.prefix {
+            Some(prefix) => format!("prefix {prefix}"),
+            None => "exact".to_string(),
+        };
+        return Ok((
+            [(MATCH_HEADER, matched), (AS_OF_HEADER, then.change_id)],
+            Json(then.connector),
+        )
+            .into_response());
+    }
     // Served from the published snapshot on the request's own thread: no store access.
     let result = s.admin.lookup_route(&caller, &agent, &body.phone_number);
     s.metrics.lookups.fetch_add(1, Ordering::Relaxed);
@@ -215,7 +244,11 @@ pub(super) async fn explain_lookup(
     let admin = Arc::clone(&s.admin);
     // It reads the model for the number's own entry: off the async threads.
     Ok(Json(
-        blocking(move || admin.explain(&caller, &agent, &body.phone_number)).await?,
+        blocking(move || match &body.at {
+            Some(at) => admin.explain_at(&caller, &agent, &body.phone_number, at),
+            None => admin.explain(&caller, &agent, &body.phone_number),
+        })
+        .await?,
     ))
 }
 

@@ -1,5 +1,5 @@
 //! The HTTP API of `docs/api.md` over [`patchbay_admin::Admin`], on axum, one module per
-//! resource: `connectors.rs`, `numbers.rs` (with `listing.rs`, the pages and streams of
+//! resource: `connectors.rs`, `history.rs` (the change history), `numbers.rs` (with `listing.rs`, the pages and streams of
 //! numbers and prefixes), `prefixes.rs`, `operations.rs` (health, readiness, metrics) and
 //! `openapi.rs` (the document); `forward.rs` sends a shared store's changes to the node that
 //! leads the writes.
@@ -11,6 +11,7 @@
 mod connectors;
 mod error;
 pub mod forward;
+mod history;
 mod listing;
 mod me;
 pub mod metrics;
@@ -137,6 +138,7 @@ pub fn app(state: Arc<AppState>, limits: Limits) -> Router {
             "/connectors/batch",
             post(connectors::batch_get_connectors).patch(connectors::batch_update_connectors),
         )
+        .route("/changes", get(history::list_changes))
         .route("/connectors/lookup", post(connectors::lookup_connector))
         .route(
             "/connectors/lookup/explain",

@@ -7,7 +7,7 @@ use patchbay_core::ClientEnv;
 use utoipa::OpenApi;
 
 use super::error::{self, ErrorBody, ErrorObject, KEY_HEADER};
-use super::{connectors, me, numbers, operations, prefixes};
+use super::{connectors, history, me, numbers, operations, prefixes};
 
 /// This document.
 #[utoipa::path(get, path = "/openapi.json", tag = "operations",
@@ -108,7 +108,7 @@ pub fn document() -> serde_json::Value {
         numbers::delete_number,
         prefixes::list_prefixes, prefixes::import_prefixes, prefixes::delete_prefixes,
         prefixes::get_prefix, prefixes::reassign_prefix, prefixes::delete_prefix,
-        me::whoami,
+        me::whoami, history::list_changes,
         operations::healthz, operations::readyz, operations::metrics_text, openapi_json,
     ),
     components(schemas(ClientEnv, ErrorBody, error::ErrorDetail, ErrorObject)),

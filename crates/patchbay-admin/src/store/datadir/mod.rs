@@ -247,6 +247,10 @@ impl DataDir {
 }
 
 impl Store for DataDir {
+    fn history_path(&self) -> Option<PathBuf> {
+        Some(self.dir.join("history.redb"))
+    }
+
     fn load(&mut self) -> Result<Loaded, StoreError> {
         let listing = Listing::of(&self.dir)?;
         let mut warnings = Vec::new();

@@ -13,6 +13,7 @@
 //! | `prefixes` | each prefix (`+` and digits) and its connector |
 //! | `leader` | one row: the node that leads the writes (`lead.rs`) and the URL of its HTTP API |
 //! | `checkpoints`, `checkpoint_parts` | the model as a checkpoint at a position, in parts, which a new node loads with the log after it (`checkpoint.rs`) |
+//! | `history`, `history_subjects` | the change history, written with each change, and what each change touched, indexed (`history.rs`) |
 //!
 //! A write is one transaction: lock `head`, read the changes after the node's position (the
 //! node applies them and plans against the result), insert the new changes into `changes`,
@@ -33,6 +34,7 @@
 mod checkpoint;
 mod copy;
 mod feed;
+pub(crate) mod history;
 mod lead;
 mod point;
 mod rows;
@@ -163,6 +165,8 @@ pub struct Postgres {
     node: String,
     store_id: String,
     retain: u64,
+    /// How long the change history keeps a change (`None`: for ever).
+    history_retain: Option<std::time::Duration>,
 }
 
 /// How many of the newest changes the log keeps by default: a node that was away for fewer
@@ -238,6 +242,7 @@ impl Postgres {
             node: node.to_string(),
             store_id,
             retain: DEFAULT_RETAIN,
+            history_retain: Some(std::time::Duration::from_secs(90 * 86_400)),
         })
     }
 
@@ -269,6 +274,17 @@ impl Postgres {
 
     pub(crate) fn feed(&self) -> PgFeed {
         PgFeed::new(self.clone())
+    }
+
+    /// The store's change history, read with a connection of its own.
+    pub(crate) fn history(&self) -> history::PgHistory {
+        history::PgHistory::new(self.clone())
+    }
+
+    /// Keeps the store's change history for `retain` (`None`: for ever): the writers drop
+    /// what is older as they prune the log.
+    pub(crate) fn retain_history(&mut self, retain: Option<std::time::Duration>) {
+        self.history_retain = retain;
     }
 }
 

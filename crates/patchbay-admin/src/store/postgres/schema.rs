@@ -105,10 +105,29 @@ const MIGRATIONS: &[(i32, &str)] = &[
     );
     ALTER TABLE patchbay.checkpoint_parts ALTER COLUMN bytes SET STORAGE EXTERNAL;",
     ),
+    // The change history (`history.rs`), written in the transaction of its change: each
+    // change's entry by position, its commit time (ms) indexed, and the subjects it touched
+    // (a number by its block of 256, with which of them) indexed by subject and position.
+    (
+        6,
+        "CREATE TABLE patchbay.history (
+        position bigint PRIMARY KEY,
+        at_ms bigint NOT NULL,
+        entry bytea NOT NULL
+    );
+    CREATE INDEX history_by_time ON patchbay.history (at_ms, position);
+    CREATE TABLE patchbay.history_subjects (
+        subject bytea NOT NULL,
+        position bigint NOT NULL,
+        bits bytea,
+        PRIMARY KEY (subject, position)
+    );
+    CREATE INDEX history_subjects_by_position ON patchbay.history_subjects (position);",
+    ),
 ];
 
 /// The newest schema version this build understands.
-pub const SCHEMA_VERSION: i32 = 5;
+pub const SCHEMA_VERSION: i32 = 6;
 
 /// Why the schema could not be brought to [`SCHEMA_VERSION`].
 pub(super) enum SchemaError {

@@ -126,6 +126,7 @@ impl PgWriter {
     ) -> Result<(), SharedError> {
         let node = self.store.node.clone();
         let retain = self.store.retain;
+        let history_retain = self.store.history_retain;
         let head = self
             .head
             .take()
@@ -141,7 +142,7 @@ impl PgWriter {
                 )));
             }
             positions.push(position(*at));
-            if payload.starts_with(b"[") {
+            if payload.starts_with(b"[") || payload.starts_with(b"{") {
                 let text = std::str::from_utf8(payload)
                     .map_err(|e| SharedError::Refused(format!("change {at}: {e}")))?;
                 texts.push(Some(text));
@@ -180,6 +181,7 @@ impl PgWriter {
                     }
                     insert_rows(&mut session.client, &rows.finish())?;
                 }
+                TableWrite::History(entry) => super::history::write(&mut session.client, entry)?,
             }
         }
         session
@@ -194,6 +196,13 @@ impl PgWriter {
                     &[&position(newest - retain)],
                 )
                 .map_err(failed)?;
+        }
+        if newest / PRUNE_EVERY != head / PRUNE_EVERY {
+            if let Some(keep) = history_retain {
+                let keep = i64::try_from(keep.as_millis()).unwrap_or(i64::MAX);
+                let cutoff = crate::history::now_ms().saturating_sub(keep);
+                super::history::prune(&mut session.client, cutoff)?;
+            }
         }
         match session.client.batch_execute("COMMIT") {
             Ok(()) => Ok(()),

@@ -1,0 +1,195 @@
+use patchbay_core::{ClientEnv, Connector, Prefix, E164};
+use proptest::prelude::*;
+
+use super::*;
+use crate::model::{Model, Mutation};
+
+fn number(text: &str) -> E164 {
+    text.parse().expect("a number")
+}
+
+fn connector(id: &str, project: &str) -> Connector {
+    Connector {
+        connector_id: id.into(),
+        name: id.into(),
+        account_id: "acme".into(),
+        project_id: project.into(),
+        client_env: ClientEnv::Live,
+        variant_id: String::new(),
+        asr_lang_code: "en-US".into(),
+        tts_lang_code: "en-US".into(),
+        voice_name: "en-US-Neural2-A".into(),
+        disable_handoff: false,
+    }
+}
+
+fn model() -> Model {
+    let mut model = Model::default();
+    for m in [
+        Mutation::PutAccount {
+            account_id: "acme".into(),
+        },
+        Mutation::PutProject {
+            project_id: "pa".into(),
+            account_id: "acme".into(),
+        },
+        Mutation::PutProject {
+            project_id: "pb".into(),
+            account_id: "acme".into(),
+        },
+        Mutation::PutConnector {
+            connector: connector("c1", "pa"),
+        },
+    ] {
+        model.apply(m);
+    }
+    model
+}
+
+fn put(numbers: &[&str], connector: Option<&str>, project: &str) -> Mutation {
+    Mutation::PutNumbers {
+        project_id: project.into(),
+        client_env: ClientEnv::Live,
+        connector_id: connector.map(str::to_string),
+        numbers: numbers.iter().map(|n| number(n)).collect(),
+    }
+}
+
+fn ops(events: &[Event]) -> Vec<(&'static str, usize)> {
+    events
+        .iter()
+        .map(|e| match e {
+            Event::Numbers { op, .. }
+            | Event::Prefixes { op, .. }
+            | Event::Connector { op, .. } => (op.name(), e.count()),
+        })
+        .collect()
+}
+
+/// Each mutation is read against the model before it: new numbers are imported, numbers
+/// that were elsewhere are grouped by where they were, a connector's move carries its
+/// prefixes, and what changes nothing is not recorded.
+#[test]
+fn mutations_read_as_the_operations_they_are() {
+    let mut model = model();
+    let imported = apply_described(
+        &mut model,
+        vec![put(&["+14155550001", "+14155550002"], Some("c1"), "pa")],
+    );
+    assert_eq!(ops(&imported), vec![("number.imported", 2)]);
+    let again = apply_described(
+        &mut model,
+        vec![put(&["+14155550001", "+14155550003"], Some("c1"), "pa")],
+    );
+    assert_eq!(
+        ops(&again),
+        vec![("number.imported", 1)],
+        "the same twice is nothing"
+    );
+    let unassigned = apply_described(
+        &mut model,
+        vec![put(&["+14155550001", "+14155550002"], None, "pa")],
+    );
+    assert_eq!(ops(&unassigned), vec![("number.unassigned", 2)]);
+    let prefixes = apply_described(
+        &mut model,
+        vec![Mutation::PutPrefixes {
+            connector_id: "c1".into(),
+            prefixes: vec![Prefix::parse("+1415").expect("prefix")],
+        }],
+    );
+    assert_eq!(ops(&prefixes), vec![("prefix.imported", 1)]);
+    let moved = apply_described(
+        &mut model,
+        vec![
+            Mutation::PutConnector {
+                connector: connector("c1", "pb"),
+            },
+            put(&["+14155550003"], Some("c1"), "pb"),
+        ],
+    );
+    assert_eq!(
+        ops(&moved),
+        vec![
+            ("connector.moved", 1),
+            ("prefix.moved", 1),
+            ("number.moved", 1)
+        ]
+    );
+    assert_eq!(moved[1].projects(), (Some("pa"), Some("pb")));
+    assert!(moved[0].shows_in("pa") && moved[0].shows_in("pb") && !moved[0].shows_in("pc"));
+    let deleted = apply_described(
+        &mut model,
+        vec![
+            Mutation::RemoveNumbers {
+                numbers: vec![number("+14155550003"), number("+19999999999")],
+            },
+            Mutation::RemovePrefixes {
+                prefixes: vec![Prefix::parse("+1415").expect("prefix")],
+            },
+            Mutation::RemoveConnector {
+                connector_id: "c1".into(),
+            },
+        ],
+    );
+    assert_eq!(
+        ops(&deleted),
+        vec![
+            ("number.deleted", 1),
+            ("prefix.deleted", 1),
+            ("connector.deleted", 1)
+        ],
+        "a number that was not there is not deleted"
+    );
+}
+
+fn entry() -> Entry {
+    let mut model = model();
+    let numbers: Vec<String> = (0..300).map(|i| format!("+1415555{:04}", i * 7)).collect();
+    let numbers: Vec<&str> = numbers.iter().map(String::as_str).collect();
+    let mut events = apply_described(&mut model, vec![put(&numbers, Some("c1"), "pa")]);
+    events.extend(apply_described(
+        &mut model,
+        vec![
+            Mutation::PutConnector {
+                connector: connector("c1", "pb"),
+            },
+            Mutation::PutPrefixes {
+                connector_id: "c1".into(),
+                prefixes: vec![Prefix::parse("+44").expect("prefix")],
+            },
+        ],
+    ));
+    Entry {
+        position: 42,
+        stamp: Stamp {
+            at: 1_796_655_600_123,
+            actor: Actor::Key {
+                key_id: "key_abc".into(),
+            },
+            node: Some("a".into()),
+        },
+        events,
+    }
+}
+
+#[test]
+fn an_entry_reads_back_as_written_and_packs_its_numbers() {
+    let entry = entry();
+    let bytes = entry.encode().expect("encodes");
+    assert!(bytes.len() < 1_000, "{} bytes for 300 numbers", bytes.len());
+    assert_eq!(Entry::decode(&bytes), Ok(entry));
+}
+
+proptest! {
+    /// Damaged or cut entries are an error, never a panic.
+    #[test]
+    fn damaged_entries_read_without_a_panic(cut in any::<usize>(), flip in any::<(usize, u8)>()) {
+        let bytes = entry().encode().expect("encodes");
+        let mut flipped = bytes.clone();
+        let at = flip.0 % flipped.len();
+        flipped[at] ^= flip.1;
+        let _ = Entry::decode(&flipped);
+        prop_assert!(Entry::decode(&bytes[..cut % bytes.len()]).is_err());
+    }
+}

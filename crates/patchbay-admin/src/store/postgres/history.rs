@@ -1,0 +1,252 @@
+//! The change history in the shared store: `patchbay.history` (each change's entry by
+//! position, and its commit time, indexed) and `patchbay.history_subjects` (what each change
+//! touched, by subject and position: a number by its block of 256 with which of them),
+//! written by the writer in the transaction of the change itself, so every node answers the
+//! same history and nothing committed is missing from it. Read by [`PgHistory`], with a
+//! connection of its own.
+
+use parking_lot::Mutex;
+use postgres::Client;
+
+use super::{describe, failed, position, Postgres};
+use crate::history::query::{HistoryRead, Subject};
+use crate::history::{holds, subject_key, subject_rows, Entry};
+use crate::store::SharedError;
+
+/// Writes `entry` and its subjects' rows, inside the writer's open transaction.
+pub(super) fn write(client: &mut Client, entry: &Entry) -> Result<(), SharedError> {
+    let bytes = entry.encode().map_err(SharedError::Refused)?;
+    let at = position(entry.position);
+    client
+        .execute(
+            "INSERT INTO patchbay.history (position, at_ms, entry) VALUES ($1, $2, $3)",
+            &[&at, &entry.stamp.at, &bytes],
+        )
+        .map_err(failed)?;
+    let rows = subject_rows(entry);
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let (subjects, bits): (Vec<Vec<u8>>, Vec<Option<Vec<u8>>>) = rows
+        .into_iter()
+        .map(|(subject, value)| (subject, (!value.is_empty()).then_some(value)))
+        .unzip();
+    client
+        .execute(
+            "INSERT INTO patchbay.history_subjects (subject, position, bits) \
+             SELECT s, $2, b FROM unnest($1::bytea[], $3::bytea[]) AS t(s, b)",
+            &[&subjects, &at, &bits],
+        )
+        .map_err(failed)?;
+    Ok(())
+}
+
+/// Drops the history of the changes committed before `cutoff` (ms), inside the writer's
+/// transaction: the entries and their subjects' rows, by position (commit times never go
+/// back).
+pub(super) fn prune(client: &mut Client, cutoff: i64) -> Result<(), SharedError> {
+    client
+        .execute(
+            "WITH old AS (SELECT max(position) AS upto FROM patchbay.history WHERE at_ms < $1), \
+             gone AS (DELETE FROM patchbay.history_subjects \
+                      WHERE position <= (SELECT upto FROM old)) \
+             DELETE FROM patchbay.history WHERE position <= (SELECT upto FROM old)",
+            &[&cutoff],
+        )
+        .map_err(failed)?;
+    Ok(())
+}
+
+/// The shared store's history, read with a connection of its own (opened on first use, and
+/// again after it is lost).
+pub(crate) struct PgHistory {
+    store: Postgres,
+    client: Mutex<Option<Client>>,
+}
+
+/// The rows a subject read fetches at a time (rows of a number's block may be of its
+/// neighbours).
+const BATCH: i64 = 256;
+
+impl PgHistory {
+    pub(crate) fn new(store: Postgres) -> PgHistory {
+        PgHistory {
+            store,
+            client: Mutex::new(None),
+        }
+    }
+
+    /// Runs `read` on the connection, opening it when there is none or it was lost.
+    fn with<T>(
+        &self,
+        read: impl FnOnce(&mut Client) -> Result<T, postgres::Error>,
+    ) -> Result<T, String> {
+        let mut slot = self.client.lock();
+        if slot.as_ref().is_some_and(Client::is_closed) {
+            *slot = None;
+        }
+        if slot.is_none() {
+            *slot = Some(
+                self.store
+                    .client()
+                    .map_err(|e| format!("the store's history: {e}"))?,
+            );
+        }
+        let client = slot
+            .as_mut()
+            .ok_or_else(|| "the store's history: no connection".to_string())?;
+        read(client).map_err(|e| format!("the store's history: {}", describe(&e)))
+    }
+}
+
+fn to_u64(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}
+
+impl HistoryRead for PgHistory {
+    fn recorded(&self) -> Result<u64, String> {
+        self.with(|c| {
+            let row = c.query_one("SELECT position FROM patchbay.head", &[])?;
+            Ok(to_u64(row.try_get(0)?))
+        })
+    }
+
+    fn oldest(&self) -> Result<Option<(u64, i64)>, String> {
+        self.with(|c| {
+            let row = c.query_opt(
+                "SELECT position, at_ms FROM patchbay.history ORDER BY position LIMIT 1",
+                &[],
+            )?;
+            row.map(|r| Ok((to_u64(r.try_get(0)?), r.try_get(1)?)))
+                .transpose()
+        })
+    }
+
+    fn position_at(&self, at: i64) -> Result<Option<u64>, String> {
+        self.with(|c| {
+            let row = c.query_opt(
+                "SELECT position FROM patchbay.history WHERE at_ms <= $1 \
+                 ORDER BY at_ms DESC, position DESC LIMIT 1",
+                &[&at],
+            )?;
+            row.map(|r| Ok(to_u64(r.try_get(0)?))).transpose()
+        })
+    }
+
+    fn touching(&self, subject: &Subject, below: u64, limit: usize) -> Result<Vec<u64>, String> {
+        let below = position(below);
+        let want = i64::try_from(limit).unwrap_or(i64::MAX);
+        if *subject == Subject::All {
+            return self.with(|c| {
+                c.query(
+                    "SELECT position FROM patchbay.history WHERE position < $1 \
+                     ORDER BY position DESC LIMIT $2",
+                    &[&below, &want],
+                )?
+                .iter()
+                .map(|r| Ok(to_u64(r.try_get(0)?)))
+                .collect()
+            });
+        }
+        let (key, bit) = subject_key(subject);
+        let mut found = Vec::new();
+        let mut before = below;
+        loop {
+            let rows: Vec<(i64, Option<Vec<u8>>)> = self.with(|c| {
+                c.query(
+                    "SELECT position, bits FROM patchbay.history_subjects \
+                     WHERE subject = $1 AND position < $2 ORDER BY position DESC LIMIT $3",
+                    &[&key, &before, &BATCH],
+                )?
+                .iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+                .collect()
+            })?;
+            let exhausted = (rows.len() as i64) < BATCH;
+            for (at, bits) in rows {
+                before = at;
+                if holds(bits.as_deref().unwrap_or_default(), bit) {
+                    found.push(to_u64(at));
+                    if found.len() >= limit {
+                        return Ok(found);
+                    }
+                }
+            }
+            if exhausted {
+                return Ok(found);
+            }
+        }
+    }
+
+    fn first_touching_after(&self, subject: &Subject, above: u64) -> Result<Option<u64>, String> {
+        let mut after = position(above);
+        if *subject == Subject::All {
+            return self.with(|c| {
+                let row = c.query_opt(
+                    "SELECT position FROM patchbay.history WHERE position > $1 \
+                     ORDER BY position LIMIT 1",
+                    &[&after],
+                )?;
+                row.map(|r| Ok(to_u64(r.try_get(0)?))).transpose()
+            });
+        }
+        let (key, bit) = subject_key(subject);
+        loop {
+            let rows: Vec<(i64, Option<Vec<u8>>)> = self.with(|c| {
+                c.query(
+                    "SELECT position, bits FROM patchbay.history_subjects \
+                     WHERE subject = $1 AND position > $2 ORDER BY position LIMIT $3",
+                    &[&key, &after, &BATCH],
+                )?
+                .iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+                .collect()
+            })?;
+            let exhausted = (rows.len() as i64) < BATCH;
+            for (at, bits) in rows {
+                after = at;
+                if holds(bits.as_deref().unwrap_or_default(), bit) {
+                    return Ok(Some(to_u64(at)));
+                }
+            }
+            if exhausted {
+                return Ok(None);
+            }
+        }
+    }
+
+    fn entry(&self, at: u64) -> Result<Option<Entry>, String> {
+        let bytes: Option<Vec<u8>> = self.with(|c| {
+            let row = c.query_opt(
+                "SELECT entry FROM patchbay.history WHERE position = $1",
+                &[&position(at)],
+            )?;
+            row.map(|r| r.try_get(0)).transpose()
+        })?;
+        bytes.map(|b| Entry::decode(&b)).transpose()
+    }
+}
+
+impl Postgres {
+    /// The changes `query` asks for, of `project` or of every project, read from the
+    /// store's history without loading its model (`patchbay history --store`). Nothing is
+    /// refused as older than retention but what the store no longer holds.
+    ///
+    /// # Errors
+    ///
+    /// As [`crate::Admin::changes`]; `unavailable` when the store cannot be reached.
+    pub fn changes(
+        &self,
+        project: Option<&str>,
+        query: &crate::ChangesQuery,
+    ) -> Result<crate::ChangesPage, crate::AdminError> {
+        let config = crate::AdminConfig {
+            history_retain: None,
+            ..crate::AdminConfig::default()
+        };
+        let history = self.history();
+        // One reading of the head first: an unreachable store says so as such.
+        history.recorded().map_err(crate::AdminError::unavailable)?;
+        config.changes_in(&history, project, query)
+    }
+}
