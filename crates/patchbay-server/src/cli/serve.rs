@@ -59,6 +59,9 @@ pub struct ServeArgs {
     /// {voiceName}).
     #[arg(long, value_name = "TEMPLATE", default_value = patchbay_sip::ContactTemplate::DEFAULT)]
     contact: String,
+    /// Do not serve the operator console at /console.
+    #[arg(long)]
+    no_console: bool,
     #[command(flatten)]
     pub log: LogArgs,
 }
@@ -159,6 +162,7 @@ pub fn serve(opts: ServeArgs) -> CliResult {
         ready: AtomicBool::new(true),
         sip: sip_front.as_ref().map(|(_, counters)| counters.clone()),
         forward,
+        console: !opts.no_console,
     });
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::from_std(listener)

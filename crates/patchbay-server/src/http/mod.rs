@@ -1,5 +1,6 @@
 //! The HTTP API of `docs/api.md` over [`patchbay_admin::Admin`], on axum, one module per
-//! resource: `connectors.rs`, `history.rs` (the change history), `numbers.rs` (with `listing.rs`, the pages and streams of
+//! resource: `connectors.rs`, `console.rs` (the operator console's page and assets),
+//! `history.rs` (the change history), `numbers.rs` (with `listing.rs`, the pages and streams of
 //! numbers and prefixes), `prefixes.rs`, `operations.rs` (health, readiness, metrics) and
 //! `openapi.rs` (the document); `forward.rs` sends a shared store's changes to the node that
 //! leads the writes.
@@ -9,6 +10,7 @@
 //! document is generated from these handlers and the admin's types, so it cannot drift.
 
 mod connectors;
+mod console;
 mod error;
 pub mod forward;
 mod history;
@@ -46,6 +48,8 @@ pub struct AppState {
     pub sip: Option<Arc<patchbay_sip::Counters>>,
     /// On a node of a shared store: where its changes go (`forward.rs`).
     pub forward: Option<forward::Forwarder>,
+    /// Whether `/console` serves the operator console (`serve --no-console` turns it off).
+    pub console: bool,
 }
 
 /// Limits of the HTTP layer.
@@ -179,7 +183,16 @@ pub fn app(state: Arc<AppState>, limits: Limits) -> Router {
             Arc::clone(&state),
             forward::changes,
         ));
+    let console = if state.console {
+        Router::new()
+            .route("/console", get(console::page))
+            .route("/console/", get(console::page))
+            .route("/console/assets/{name}", get(console::asset))
+    } else {
+        Router::new()
+    };
     Router::new()
+        .merge(console)
         .nest("/v1/agents/{agentId}/telephony", api)
         .route("/v1/me", get(me::whoami))
         .route("/healthz", get(operations::healthz))
