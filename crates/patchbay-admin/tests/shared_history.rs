@@ -130,3 +130,78 @@ fn every_node_answers_the_same_history() {
         "300 numbers in two blocks of 256: two rows"
     );
 }
+
+/// Writers drop the history older than the retention as they prune the log (once every
+/// 1,024 positions), in the transaction of a change; what is older is then refused.
+#[test]
+fn writers_drop_history_older_than_the_retention() {
+    let cluster = PgCluster::shared();
+    let url = cluster.database();
+    let store = Postgres::connect(&url, "pruning").expect("connect");
+    let config = AdminConfig {
+        history_retain: Some(std::time::Duration::from_millis(200)),
+        ..AdminConfig::default()
+    };
+    let a = Arc::new(
+        Admin::open_shared(Box::new(MemoryStore::default()), store, config).expect("open"),
+    );
+    let op = Caller::Operator;
+    a.create_project(&op, "acme", "pa").expect("project");
+    let c = a
+        .create_connector(&op, "pa", new_connector("c"))
+        .expect("c");
+    let first = a
+        .changes(&op, "pa", &ChangesQuery::default())
+        .expect("history")
+        .changes;
+    assert_eq!(first.len(), 1, "the connector's creation");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    std::thread::scope(|scope| {
+        for client in 0..16 {
+            let (a, id) = (&a, &c.connector_id);
+            scope.spawn(move || {
+                for i in (client..1_100).step_by(16) {
+                    a.import_numbers(
+                        &Caller::Operator,
+                        "pa",
+                        &ImportRequest {
+                            phone_numbers: vec![format!("+1415555{:04}", 2000 + i)],
+                            client_env: None,
+                            connector_id: Some(id.clone()),
+                        },
+                    )
+                    .expect("import");
+                }
+            });
+        }
+    });
+    let kept: Vec<String> = cluster.query(&url, "SELECT min(position) FROM patchbay.history");
+    let oldest: u64 = kept[0].parse().expect("a position");
+    assert!(
+        oldest > 3,
+        "the creation and what came before it were dropped: {oldest}"
+    );
+    let error = a
+        .changes(
+            &op,
+            "pa",
+            &ChangesQuery {
+                since: Some(first[0].at.clone()),
+                ..ChangesQuery::default()
+            },
+        )
+        .expect_err("older than what is kept");
+    assert!(
+        error.message().contains("oldest retained instant"),
+        "{error}"
+    );
+    assert_eq!(
+        cluster.query(
+            &url,
+            "SELECT count(*) FROM patchbay.history_subjects s \
+             WHERE NOT EXISTS (SELECT 1 FROM patchbay.history h WHERE h.position = s.position)"
+        ),
+        ["0"],
+        "no index row outlives its change"
+    );
+}

@@ -217,6 +217,7 @@ function signOut() {
   sessionStorage.removeItem(KEY);
   sessionStorage.removeItem(PROJECT);
   me = null;
+  forgetViews();
   clearError();
   history.replaceState(null, "", location.pathname);
   renderSignIn();
@@ -795,13 +796,17 @@ async function route() {
 
 window.addEventListener("hashchange", () => route());
 document.getElementById("sign-out").addEventListener("click", signOut);
+/** Forgets where each view was (its page, filter, found number): another project's or
+ * another operator's views start afresh. */
+function forgetViews() {
+  Object.assign(numbersView, { connector: "", found: null, foundInput: "", pages: null });
+  prefixesView.pages = null;
+  Object.assign(historyView, { filter: "", pages: null });
+}
+
 document.getElementById("project").addEventListener("change", (event) => {
   sessionStorage.setItem(PROJECT, event.target.value);
-  numbersView.pages = null;
-  numbersView.connector = "";
-  numbersView.found = null;
-  prefixesView.pages = null;
-  historyView.pages = null;
+  forgetViews();
   route();
 });
 

@@ -193,3 +193,54 @@ proptest! {
         prop_assert!(Entry::decode(&bytes[..cut % bytes.len()]).is_err());
     }
 }
+
+/// Retention drops whole changes, their times and their index rows, and nothing newer; a
+/// number's history then begins at what is left.
+#[test]
+fn pruning_drops_old_changes_and_their_index_rows() {
+    use super::embedded::EmbeddedHistory;
+    use super::query::{HistoryRead, Subject};
+
+    let history = EmbeddedHistory::open(None).expect("in memory");
+    let mut model = model();
+    let n = number("+14155550001");
+    let mut entries = Vec::new();
+    for (position, connector) in [(1, Some("c1")), (2, None), (3, Some("c1"))] {
+        let events = apply_described(&mut model, vec![put(&["+14155550001"], connector, "pa")]);
+        entries.push(Entry {
+            position,
+            stamp: Stamp {
+                at: 1_000 * position as i64,
+                actor: Actor::Library,
+                node: None,
+            },
+            events,
+        });
+    }
+    history.record(&entries, 3).expect("recorded");
+    assert_eq!(
+        history.touching(&Subject::Number(n), u64::MAX, 10),
+        Ok(vec![3, 2, 1])
+    );
+    assert_eq!(
+        history.prune_before(2_500, 10),
+        Ok(2),
+        "the two before 2.5 s"
+    );
+    assert_eq!(
+        history.touching(&Subject::Number(n), u64::MAX, 10),
+        Ok(vec![3])
+    );
+    assert_eq!(
+        history.touching(&Subject::Project("pa".into()), u64::MAX, 10),
+        Ok(vec![3])
+    );
+    assert_eq!(history.oldest(), Ok(Some((3, 3_000))));
+    assert_eq!(history.position_at(2_999), Ok(None));
+    assert_eq!(history.entry(1), Ok(None));
+    assert_eq!(
+        history.prune_before(2_500, 10),
+        Ok(0),
+        "nothing left to drop"
+    );
+}

@@ -23,6 +23,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 addr, key, out = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -315,6 +316,22 @@ try:
     button("Sign out").click()
     labelled("API key")
     check(driver.execute_script("return sessionStorage.length") == 0, "signing out forgets the key")
+
+    # ---- the keyboard alone: type the key and Enter, then Tab to the views and Enter
+    driver.switch_to.active_element.send_keys(key, Keys.ENTER)
+    labelled("Project")
+    focused = []
+    for _ in range(30):
+        driver.switch_to.active_element.send_keys(Keys.TAB)
+        focused.append(driver.switch_to.active_element.text)
+        if focused[-1] == "History":
+            break
+    check(focused[-1] == "History", f"Tab reaches the views: {focused}")
+    driver.switch_to.active_element.send_keys(Keys.ENTER)
+    table_rows("History")
+    shot("08-keyboard")
+    button("Sign out").click()
+    labelled("API key")
 
     # ---- a large project opens at once (its first page only)
     count = int(os.environ.get("PATCHBAY_CONSOLE_NUMBERS", "0"))
