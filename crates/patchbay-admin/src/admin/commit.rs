@@ -423,10 +423,15 @@ impl Admin {
         effect: &mut Effect,
     ) -> Result<(), AdminError> {
         let fresh = Replica::apply_records(model, writer.position, records, effect)?;
-        let Some((at, _)) = fresh.last() else {
+        let Some((at, bytes)) = fresh.last() else {
             return Ok(());
         };
         writer.position = *at;
+        // The next change stamped here is never before those committed elsewhere: commit
+        // times follow the log's order whatever the nodes' clocks say.
+        if let Ok(Some(stamp)) = crate::model::change::stamp_of(*at, bytes) {
+            writer.last_at = writer.last_at.max(stamp.at);
+        }
         if let Some(cluster) = &self.cluster {
             cluster.set_applied(*at);
         }

@@ -1,8 +1,8 @@
 //! The change history in the shared store: `patchbay.history` (each change's entry by
 //! position, and its commit time, indexed) and `patchbay.history_subjects` (what each change
 //! touched, by subject and position: a number by its block of 256 with which of them),
-//! written by the writer in the transaction of the change itself, so every node answers the
-//! same history and nothing committed is missing from it. Read by [`PgHistory`], with a
+//! written by the writer with the change itself (in the statement that appends it to the
+//! log), so every node answers the same history and nothing committed is missing from it. Read by [`PgHistory`], with a
 //! connection of its own.
 
 use parking_lot::Mutex;
@@ -13,45 +13,81 @@ use crate::history::query::{HistoryRead, Subject};
 use crate::history::{holds, subject_key, subject_rows, Entry};
 use crate::store::SharedError;
 
-/// Writes `entry` and its subjects' rows, inside the writer's open transaction.
-pub(super) fn write(client: &mut Client, entry: &Entry) -> Result<(), SharedError> {
-    let bytes = entry.encode().map_err(SharedError::Refused)?;
-    let at = position(entry.position);
-    client
-        .execute(
-            "INSERT INTO patchbay.history (position, at_ms, entry) VALUES ($1, $2, $3)",
-            &[&at, &entry.stamp.at, &bytes],
+/// A group's history as the writer's append statement takes it: the entries' positions,
+/// commit times and bytes, and their subjects' rows (subject, position, the numbers of a
+/// block).
+pub(super) struct Rows {
+    pub(super) positions: Vec<i64>,
+    pub(super) times: Vec<i64>,
+    pub(super) bodies: Vec<Vec<u8>>,
+    pub(super) subjects: Vec<Vec<u8>>,
+    pub(super) subject_positions: Vec<i64>,
+    pub(super) bits: Vec<Option<Vec<u8>>>,
+}
+
+impl Rows {
+    pub(super) fn of(entries: &[&Entry]) -> Result<Rows, SharedError> {
+        let mut rows = Rows {
+            positions: Vec::with_capacity(entries.len()),
+            times: Vec::with_capacity(entries.len()),
+            bodies: Vec::with_capacity(entries.len()),
+            subjects: Vec::new(),
+            subject_positions: Vec::new(),
+            bits: Vec::new(),
+        };
+        for entry in entries {
+            let at = position(entry.position);
+            rows.positions.push(at);
+            rows.times.push(entry.stamp.at);
+            rows.bodies
+                .push(entry.encode().map_err(SharedError::Refused)?);
+            for (subject, value) in subject_rows(entry) {
+                rows.subjects.push(subject);
+                rows.subject_positions.push(at);
+                rows.bits.push((!value.is_empty()).then_some(value));
+            }
+        }
+        Ok(rows)
+    }
+}
+
+/// The most changes one pruning drops: a history long past its retention is trimmed over
+/// several.
+const PRUNE_STEP: i64 = 10_000;
+
+/// Drops the history of the changes committed before `cutoff` (ms), inside the writer's
+/// transaction, at most [`PRUNE_STEP`] at a time: the entries, and their subjects' rows,
+/// found from each entry by their primary key.
+pub(super) fn prune(client: &mut Client, cutoff: i64) -> Result<(), SharedError> {
+    let rows = client
+        .query(
+            "SELECT entry FROM patchbay.history WHERE at_ms < $1 ORDER BY position LIMIT $2",
+            &[&cutoff, &PRUNE_STEP],
         )
         .map_err(failed)?;
-    let rows = subject_rows(entry);
     if rows.is_empty() {
         return Ok(());
     }
-    let (subjects, bits): (Vec<Vec<u8>>, Vec<Option<Vec<u8>>>) = rows
-        .into_iter()
-        .map(|(subject, value)| (subject, (!value.is_empty()).then_some(value)))
-        .unzip();
+    let mut positions = Vec::with_capacity(rows.len());
+    let mut subjects: Vec<Vec<u8>> = Vec::new();
+    let mut subject_positions: Vec<i64> = Vec::new();
+    for row in &rows {
+        let bytes: Vec<u8> = row.try_get(0).map_err(failed)?;
+        let entry = Entry::decode(&bytes).map_err(SharedError::Refused)?;
+        let at = position(entry.position);
+        positions.push(at);
+        for (subject, _) in subject_rows(&entry) {
+            subjects.push(subject);
+            subject_positions.push(at);
+        }
+    }
     client
         .execute(
-            "INSERT INTO patchbay.history_subjects (subject, position, bits) \
-             SELECT s, $2, b FROM unnest($1::bytea[], $3::bytea[]) AS t(s, b)",
-            &[&subjects, &at, &bits],
-        )
-        .map_err(failed)?;
-    Ok(())
-}
-
-/// Drops the history of the changes committed before `cutoff` (ms), inside the writer's
-/// transaction: the entries and their subjects' rows, by position (commit times never go
-/// back).
-pub(super) fn prune(client: &mut Client, cutoff: i64) -> Result<(), SharedError> {
-    client
-        .execute(
-            "WITH old AS (SELECT max(position) AS upto FROM patchbay.history WHERE at_ms < $1), \
-             gone AS (DELETE FROM patchbay.history_subjects \
-                      WHERE position <= (SELECT upto FROM old)) \
-             DELETE FROM patchbay.history WHERE position <= (SELECT upto FROM old)",
-            &[&cutoff],
+            "WITH gone AS (DELETE FROM patchbay.history_subjects s \
+             USING unnest($1::bytea[], $2::bigint[]) AS t(subject, position) \
+             WHERE s.subject = t.subject AND s.position = t.position) \
+             DELETE FROM patchbay.history WHERE position = ANY($3::bigint[])",
+            &[&subjects, &subject_positions, &positions],
         )
         .map_err(failed)?;
     Ok(())

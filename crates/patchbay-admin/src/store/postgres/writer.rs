@@ -30,8 +30,14 @@ struct Session {
 /// COMMITTED a statement sees the database as it was when it began, so a read in the same
 /// statement as a lock that waited would miss the change committed by the writer before.
 const LOCK: &str = "SELECT position FROM patchbay.head FOR UPDATE";
-const APPEND: &str = "INSERT INTO patchbay.changes (position, node, change, packed) \
-     SELECT p, $2, c::json, b FROM unnest($1::bigint[], $3::text[], $4::bytea[]) AS t(p, c, b)";
+/// Appends the group's changes and their history (entries and subjects' rows) in one
+/// statement: one round trip whatever the group holds.
+const APPEND: &str = "WITH log AS (INSERT INTO patchbay.changes (position, node, change, packed) \
+     SELECT p, $2, c::json, b FROM unnest($1::bigint[], $3::text[], $4::bytea[]) AS t(p, c, b)), \
+     entries AS (INSERT INTO patchbay.history (position, at_ms, entry) \
+     SELECT * FROM unnest($5::bigint[], $6::bigint[], $7::bytea[])) \
+     INSERT INTO patchbay.history_subjects (subject, position, bits) \
+     SELECT * FROM unnest($8::bytea[], $9::bigint[], $10::bytea[])";
 
 impl Session {
     fn open(store: &Postgres) -> Result<Session, SharedError> {
@@ -153,10 +159,32 @@ impl PgWriter {
             }
             newest = *at;
         }
+        let entries: Vec<&crate::history::Entry> = writes
+            .iter()
+            .filter_map(|write| match write {
+                TableWrite::History(entry) => Some(&**entry),
+                _ => None,
+            })
+            .collect();
+        let history = super::history::Rows::of(&entries)?;
         let session = self.connected()?;
         session
             .client
-            .execute(&session.append, &[&positions, &node, &texts, &packed])
+            .execute(
+                &session.append,
+                &[
+                    &positions,
+                    &node,
+                    &texts,
+                    &packed,
+                    &history.positions,
+                    &history.times,
+                    &history.bodies,
+                    &history.subjects,
+                    &history.subject_positions,
+                    &history.bits,
+                ],
+            )
             .map_err(failed)?;
         for write in writes {
             match write {
@@ -181,7 +209,8 @@ impl PgWriter {
                     }
                     insert_rows(&mut session.client, &rows.finish())?;
                 }
-                TableWrite::History(entry) => super::history::write(&mut session.client, entry)?,
+                // Appended with the changes.
+                TableWrite::History(_) => {}
             }
         }
         session
