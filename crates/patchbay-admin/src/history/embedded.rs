@@ -186,18 +186,7 @@ impl EmbeddedHistory {
         };
         let tx = self.db.begin_write()?;
         {
-            let mut bodies = tx.open_table(ENTRIES).map_err(failed)?;
-            let mut times = tx.open_table(TIMES).map_err(failed)?;
-            let mut subjects = tx.open_table(SUBJECTS).map_err(failed)?;
-            for entry in &newer {
-                bodies.remove(entry.position).map_err(failed)?;
-                times
-                    .remove((entry.stamp.at, entry.position))
-                    .map_err(failed)?;
-                for (key, _) in rows_of(entry) {
-                    subjects.remove(key.as_slice()).map_err(failed)?;
-                }
-            }
+            remove(&tx, &newer)?;
             let mut meta = tx.open_table(META).map_err(failed)?;
             meta.insert(RECORDED, position).map_err(failed)?;
             if let Some(from) = complete_from {
@@ -236,20 +225,7 @@ impl EmbeddedHistory {
             return Ok(0);
         }
         let tx = self.db.begin_write()?;
-        {
-            let mut bodies = tx.open_table(ENTRIES).map_err(failed)?;
-            let mut times = tx.open_table(TIMES).map_err(failed)?;
-            let mut subjects = tx.open_table(SUBJECTS).map_err(failed)?;
-            for entry in &old {
-                bodies.remove(entry.position).map_err(failed)?;
-                times
-                    .remove((entry.stamp.at, entry.position))
-                    .map_err(failed)?;
-                for (key, _) in rows_of(entry) {
-                    subjects.remove(key.as_slice()).map_err(failed)?;
-                }
-            }
-        }
+        remove(&tx, &old)?;
         tx.commit().map_err(failed)?;
         Ok(old.len())
     }
@@ -365,6 +341,23 @@ impl super::query::HistoryRead for EmbeddedHistory {
         let bytes = table.get(position).map_err(failed)?;
         bytes.map(|b| Entry::decode(b.value())).transpose()
     }
+}
+
+/// Removes `entries` whole, with their times and their subjects' rows, in `tx`.
+fn remove(tx: &WriteTransaction, entries: &[Entry]) -> Result<(), String> {
+    let mut bodies = tx.open_table(ENTRIES).map_err(failed)?;
+    let mut times = tx.open_table(TIMES).map_err(failed)?;
+    let mut subjects = tx.open_table(SUBJECTS).map_err(failed)?;
+    for entry in entries {
+        bodies.remove(entry.position).map_err(failed)?;
+        times
+            .remove((entry.stamp.at, entry.position))
+            .map_err(failed)?;
+        for (key, _) in rows_of(entry) {
+            subjects.remove(key.as_slice()).map_err(failed)?;
+        }
+    }
+    Ok(())
 }
 
 /// The position at the end of a subject key.

@@ -16,8 +16,6 @@ pub(crate) mod query;
 pub(crate) mod recorder;
 pub(crate) mod time;
 
-use std::collections::HashMap;
-
 use patchbay_core::{ClientEnv, Connector, Prefix, E164};
 use serde::{Deserialize, Serialize};
 
@@ -118,7 +116,7 @@ impl Op {
 
 /// Where a number or prefix stood: its project, account, environment and connector (a
 /// prefix always has one).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Placement {
     pub(crate) project: String,
     pub(crate) account: String,
@@ -360,21 +358,18 @@ fn prefix_placement(model: &Model, id: &str) -> Option<Placement> {
     ))
 }
 
-/// Groups `items` by what each was before (`before_of`), keeping their order within a group.
-fn group_by_before<T: Copy>(
-    items: &[T],
-    mut before_of: impl FnMut(T) -> Option<Placement>,
-) -> Vec<(Option<Placement>, Vec<T>)> {
-    let mut groups: Vec<(Option<Placement>, Vec<T>)> = Vec::new();
-    let mut index: HashMap<Option<Placement>, usize> = HashMap::new();
-    for &item in items {
-        let before = before_of(item);
-        let at = *index.entry(before.clone()).or_insert_with(|| {
-            groups.push((before, Vec::new()));
-            groups.len() - 1
-        });
-        if let Some((_, group)) = groups.get_mut(at) {
-            group.push(item);
+/// Groups `prefixes` by where each is routed in `model` (`None`: not there), keeping their
+/// order within a group.
+fn group_prefixes(model: &Model, prefixes: &[Prefix]) -> Vec<(Option<Placement>, Vec<Prefix>)> {
+    let mut groups: Vec<(Option<Placement>, Vec<Prefix>)> = Vec::new();
+    for &prefix in prefixes {
+        let before = model
+            .prefixes
+            .get(&prefix)
+            .and_then(|c| prefix_placement(model, c));
+        match groups.iter_mut().find(|(b, _)| *b == before) {
+            Some((_, group)) => group.push(prefix),
+            None => groups.push((before, vec![prefix])),
         }
     }
     groups
@@ -475,13 +470,7 @@ pub(crate) fn describe(model: &Model, mutation: &Mutation, events: &mut Vec<Even
             let Some(after) = prefix_placement(model, connector_id) else {
                 return;
             };
-            let groups = group_by_before(prefixes, |p| {
-                model
-                    .prefixes
-                    .get(&p)
-                    .and_then(|c| prefix_placement(model, c))
-            });
-            for (before, prefixes) in groups {
+            for (before, prefixes) in group_prefixes(model, prefixes) {
                 if before.as_ref() == Some(&after) {
                     continue;
                 }
@@ -494,13 +483,7 @@ pub(crate) fn describe(model: &Model, mutation: &Mutation, events: &mut Vec<Even
             }
         }
         Mutation::RemovePrefixes { prefixes } => {
-            let groups = group_by_before(prefixes, |p| {
-                model
-                    .prefixes
-                    .get(&p)
-                    .and_then(|c| prefix_placement(model, c))
-            });
-            for (before, prefixes) in groups {
+            for (before, prefixes) in group_prefixes(model, prefixes) {
                 if before.is_some() {
                     events.push(Event::Prefixes {
                         op: Op::PrefixDeleted,

@@ -207,26 +207,29 @@ pub(crate) fn page(
 /// (`Some`), or unchanged since (`None`: as it is now).
 pub(crate) type Then<T> = Option<Option<T>>;
 
-/// What `pick` finds of a subject in the newest change at or before `position` that touched
-/// it (its state after), or else in the oldest after it (its state before).
+/// Where a subject stood after the change at `position`: its state after the newest change
+/// at or before `position` that touched it, or else its state before the oldest after it.
+/// `states` gives, for an event about the subject, its state before and after.
 fn state_at<T>(
     history: &dyn HistoryRead,
     subject: &Subject,
     position: u64,
-    pick: impl Fn(&Entry, bool) -> Option<Option<T>>,
+    states: impl Fn(&Event) -> Option<(Option<T>, Option<T>)>,
 ) -> Result<Then<T>, String> {
     for at in history.touching(subject, position.saturating_add(1), 16)? {
         if let Some(entry) = history.entry(at)? {
-            if let Some(state) = pick(&entry, true) {
-                return Ok(Some(state));
+            // The last of the change's events about it says where it ended.
+            if let Some((_, after)) = entry.events.iter().filter_map(&states).last() {
+                return Ok(Some(after));
             }
         }
     }
     let mut above = position;
     while let Some(at) = history.first_touching_after(subject, above)? {
         if let Some(entry) = history.entry(at)? {
-            if let Some(state) = pick(&entry, false) {
-                return Ok(Some(state));
+            // The first of the change's events about it says where it was.
+            if let Some((before, _)) = entry.events.iter().find_map(&states) {
+                return Ok(Some(before));
             }
         }
         above = at;
@@ -240,28 +243,15 @@ pub(crate) fn number_at(
     number: E164,
     position: u64,
 ) -> Result<Then<Placement>, String> {
-    state_at(
-        history,
-        &Subject::Number(number),
-        position,
-        |entry, after| {
-            let mut events = entry.events.iter().filter_map(|e| match e {
-                Event::Numbers {
-                    before,
-                    after: then,
-                    numbers,
-                    ..
-                } if numbers.contains(&number) => Some((before, then)),
-                _ => None,
-            });
-            let (before, then) = if after {
-                events.next_back()?
-            } else {
-                events.next()?
-            };
-            Some(if after { then.clone() } else { before.clone() })
-        },
-    )
+    state_at(history, &Subject::Number(number), position, |e| match e {
+        Event::Numbers {
+            before,
+            after,
+            numbers,
+            ..
+        } if numbers.contains(&number) => Some((before.clone(), after.clone())),
+        _ => None,
+    })
 }
 
 /// Where prefix `prefix` stood after the change at `position`.
@@ -270,28 +260,15 @@ pub(crate) fn prefix_at(
     prefix: Prefix,
     position: u64,
 ) -> Result<Then<Placement>, String> {
-    state_at(
-        history,
-        &Subject::Prefix(prefix),
-        position,
-        |entry, after| {
-            let mut events = entry.events.iter().filter_map(|e| match e {
-                Event::Prefixes {
-                    before,
-                    after: then,
-                    prefixes,
-                    ..
-                } if prefixes.contains(&prefix) => Some((before, then)),
-                _ => None,
-            });
-            let (before, then) = if after {
-                events.next_back()?
-            } else {
-                events.next()?
-            };
-            Some(if after { then.clone() } else { before.clone() })
-        },
-    )
+    state_at(history, &Subject::Prefix(prefix), position, |e| match e {
+        Event::Prefixes {
+            before,
+            after,
+            prefixes,
+            ..
+        } if prefixes.contains(&prefix) => Some((before.clone(), after.clone())),
+        _ => None,
+    })
 }
 
 /// Connector `id` as it was after the change at `position`.
@@ -301,25 +278,13 @@ pub(crate) fn connector_at(
     position: u64,
 ) -> Result<Then<Connector>, String> {
     let subject = Subject::ConnectorRecord(id.to_string());
-    state_at(history, &subject, position, |entry, after| {
-        let mut events = entry.events.iter().filter_map(|e| match e {
-            Event::Connector {
-                id: of,
-                before,
-                after: then,
-                ..
-            } if of == id => Some((before, then)),
-            _ => None,
-        });
-        let (before, then) = if after {
-            events.next_back()?
-        } else {
-            events.next()?
-        };
-        Some(if after {
-            then.as_deref().cloned()
-        } else {
-            before.as_deref().cloned()
-        })
+    state_at(history, &subject, position, |e| match e {
+        Event::Connector {
+            id: of,
+            before,
+            after,
+            ..
+        } if of == id => Some((before.as_deref().cloned(), after.as_deref().cloned())),
+        _ => None,
     })
 }
