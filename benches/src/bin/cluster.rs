@@ -28,6 +28,11 @@
 //!   file through a new store (`--store`) against the same into a new data directory
 //!   (`--data`), in the same run: time and peak memory. `PATCHBAY_CLUSTER_ONLY=import`
 //!   measures only this.
+//! - **what the change history costs writes**: one-number imports from 8 clients for 5 s
+//!   through an embedded node (`--data`) that records the history and one that does not
+//!   (`--no-history`), alternated over `PATCHBAY_CLUSTER_ROUNDS` rounds (default 10): each
+//!   round's ratio and their median. `PATCHBAY_CLUSTER_ONLY=history` measures only this
+//!   (no PostgreSQL).
 //!
 //! Run: `benches/cluster/run` (builds in release first).
 
@@ -215,8 +220,52 @@ fn write_rates(nodes: &[SocketAddr], key: &str, id: &str, embedded: &Path) {
     );
 }
 
+/// One-number writes through an embedded node with the history against one without it,
+/// alternated over `rounds` rounds, each on a new data directory.
+fn history_cost(rounds: usize) {
+    let rate = |extra: &[&str]| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data = dir.path().join("data");
+        let mut args = vec!["--data", data.to_str().expect("utf-8")];
+        args.extend_from_slice(extra);
+        let node = serve(&args);
+        let key = node.key.clone().expect("a key");
+        let id = connector(&mut Http::new(node.addr, &key));
+        throughput(&[node.addr], &key, &id, 8, 5.0)
+    };
+    println!("one-number writes, 8 clients for 5 s, embedded, with the history and without:");
+    let mut ratios = Vec::with_capacity(rounds);
+    for round in 1..=rounds {
+        // Which goes first alternates, so that a drift of the machine favours neither.
+        let (with, without) = if round % 2 == 1 {
+            let with = rate(&[]);
+            (with, rate(&["--no-history"]))
+        } else {
+            let without = rate(&["--no-history"]);
+            (rate(&[]), without)
+        };
+        let ratio = with.per_second / without.per_second;
+        println!("  round {round}: with {with}; without {without}; {ratio:.3}x the rate");
+        ratios.push(ratio);
+    }
+    ratios.sort_by(f64::total_cmp);
+    let median = match ratios.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => ratios[n / 2],
+        n => (ratios[n / 2 - 1] + ratios[n / 2]) / 2.0,
+    };
+    println!(
+        "  median: {median:.3}x the rate without the history ({:.3}x the time a write)",
+        1.0 / median
+    );
+}
+
 fn main() {
     let only = std::env::var("PATCHBAY_CLUSTER_ONLY").unwrap_or_default();
+    if only == "history" {
+        history_cost(size("PATCHBAY_CLUSTER_ROUNDS", 10) as usize);
+        return;
+    }
     if only == "store-down" {
         let cluster = pg::PgCluster::start();
         store_down(&cluster, size("PATCHBAY_CLUSTER_CACHE", 1_000_000) as usize);

@@ -257,3 +257,42 @@ fn kill_9_keeps_every_acknowledged_change_in_the_history() {
         );
     }
 }
+
+/// `serve --no-history` keeps none: the history's reads answer 404 and no file is written;
+/// it is refused beside a shared store, whose history every node writes.
+#[test]
+fn no_history_keeps_none() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let server = Server::start(&data, &["--no-history"]);
+    let key = server.key.clone().expect("key");
+    let c = server.client(Some(&key));
+    let id = connector(&c, "c");
+    let imported = c.send(
+        "POST",
+        &format!("{}/phone-numbers", api("default")),
+        Some(json!({"phoneNumbers": ["+14155552671"], "connectorId": id})),
+    );
+    assert_eq!(imported.status, 200);
+    let listed = c.get(&format!("{}/changes", api("default")));
+    assert_eq!(listed.status, 404, "{:?}", listed.json());
+    let then = c.send(
+        "POST",
+        &format!("{}/connectors/lookup", api("default")),
+        Some(json!({"phoneNumber": "+14155552671", "at": "2026-01-01T00:00:00Z"})),
+    );
+    assert_eq!(then.status, 404, "{:?}", then.json());
+    assert!(!data.join("history.redb").exists());
+
+    let (code, _, err) = run(
+        &[
+            "serve",
+            "--no-history",
+            "--store",
+            "postgresql://nobody@127.0.0.1:1/none",
+        ],
+        None,
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--no-history"), "{err}");
+}

@@ -109,6 +109,14 @@ impl Follower {
     pub fn follow_status(&self) -> FollowStatus {
         self.cluster.status()
     }
+
+    /// Runs `read` over the model with the position of the last change it holds, with no
+    /// read applied meanwhile.
+    pub(super) fn at_position<T>(&self, read: impl FnOnce(&Model, u64) -> T) -> T {
+        let position = self.position.lock();
+        let model = self.replica.model.read();
+        read(&model, *position)
+    }
 }
 
 impl Follows for Follower {

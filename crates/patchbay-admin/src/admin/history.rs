@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use patchbay_core::{normalize_in, Connector, Prefix, E164};
 
-use super::{check_name, Admin, Caller, Replica};
+use super::{check_name, Admin, Caller, Follower, Replica};
 use crate::api::{
     AsOf, Change, ChangeMutation, ChangesPage, ChangesQuery, Explanation, MatchKind, Outcome,
     Record, MAX_CHANGES, MAX_MUTATIONS_SHOWN,
@@ -655,38 +655,71 @@ impl HistoryFile {
             .map_err(AdminError::internal)
     }
 
-    /// The changes `query` asks for, of `project` or of every project, with `replica`'s
+    /// Runs `read` over the history as of the change `follower`'s model is at, once the
+    /// file holds it: the process that owns the directory records each change within
+    /// moments ([`crate::history::recorder::LINGER`]).
+    fn with_follower<T>(
+        &self,
+        follower: &Follower,
+        read: impl FnOnce(&dyn HistoryRead, &Model) -> Result<T, AdminError>,
+    ) -> Result<T, AdminError> {
+        let deadline = Instant::now() + CATCH_UP;
+        follower.at_position(|model, position| loop {
+            let recorded = self.history.recorded().map_err(AdminError::internal)?;
+            if recorded >= position {
+                let bounded = query::Bounded {
+                    inner: &self.history,
+                    through: position,
+                };
+                return read(&bounded, model);
+            }
+            if Instant::now() >= deadline {
+                return Err(AdminError::unavailable(format!(
+                    "the change history holds changes up to {recorded}, the journal up to \
+                     {position}: the process that owns the directory has not recorded the \
+                     rest (is it running?); retry"
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        })
+    }
+
+    /// The changes `query` asks for, of `project` or of every project, with `follower`'s
     /// settings (retention, the region of national numbers).
     ///
     /// # Errors
     ///
-    /// As [`Admin::changes`].
+    /// As [`Admin::changes`]; `503` when the file does not reach the follower's position
+    /// within seconds.
     pub fn changes(
         &self,
-        replica: &Replica,
+        follower: &Follower,
         project: Option<&str>,
         query: &ChangesQuery,
     ) -> Result<ChangesPage, AdminError> {
-        replica.config.changes_in(&self.history, project, query)
+        self.with_follower(follower, |history, _| {
+            follower.config.changes_in(history, project, query)
+        })
     }
 
     /// How `phone_number` routed at `at`, in `project` or any project, with what no change
-    /// since touched read from `replica`'s model.
+    /// since touched read from `follower`'s model.
     ///
     /// # Errors
     ///
-    /// As [`Admin::lookup_at`].
+    /// As [`Admin::lookup_at`]; `503` as [`HistoryFile::changes`].
     pub fn lookup_at(
         &self,
-        replica: &Replica,
+        follower: &Follower,
         project: Option<&str>,
         phone_number: &str,
         at: &str,
     ) -> Result<AsOf, AdminError> {
-        let number = replica.normalize(phone_number)?;
-        let model = replica.model.read();
-        replica
-            .config
-            .lookup_at_in(&self.history, &model, project, number, at)
+        let number = follower.normalize(phone_number)?;
+        self.with_follower(follower, |history, model| {
+            follower
+                .config
+                .lookup_at_in(history, model, project, number, at)
+        })
     }
 }

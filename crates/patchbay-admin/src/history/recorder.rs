@@ -6,6 +6,7 @@
 //! reach the position they read at, so a change acknowledged is in the history its caller
 //! reads next, and say so, so that it records at once.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -19,7 +20,7 @@ use super::Entry;
 /// How often retention is applied.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
 /// How long entries wait for more to share their commit, when no one waits for them.
-const LINGER: Duration = Duration::from_millis(20);
+pub(crate) const LINGER: Duration = Duration::from_millis(20);
 /// The most changes one pruning pass drops.
 const PRUNE_STEP: usize = 10_000;
 
@@ -28,8 +29,6 @@ type Group = (Vec<Entry>, u64);
 
 #[derive(Default)]
 struct Progress {
-    /// The last position handed to the thread.
-    sent: u64,
     /// The last position it recorded.
     recorded: u64,
     /// Why it stopped, when recording failed.
@@ -41,6 +40,9 @@ struct Progress {
 /// The history's writer thread and where it stands.
 pub(crate) struct Recorder {
     history: Arc<EmbeddedHistory>,
+    /// The last position handed to the thread: an atomic, so that a change's path never
+    /// waits on a lock the thread (at a lower priority) may hold.
+    sent: AtomicU64,
     sender: Mutex<Option<Sender<Group>>>,
     progress: Arc<(Mutex<Progress>, Condvar)>,
     /// Wakes the thread from its lingering, when someone waits.
@@ -59,7 +61,6 @@ impl Recorder {
         let (sender, receiver) = channel();
         let progress = Arc::new((
             Mutex::new(Progress {
-                sent: recorded,
                 recorded,
                 failed: None,
                 urgent: false,
@@ -80,6 +81,7 @@ impl Recorder {
         };
         Recorder {
             history,
+            sent: AtomicU64::new(recorded),
             sender: Mutex::new(Some(sender)),
             progress,
             wake,
@@ -101,18 +103,17 @@ impl Recorder {
     /// the model's write lock held, so that a reader of the model knows what the history
     /// must reach ([`Recorder::sent`]).
     pub(crate) fn send(&self, entries: Vec<Entry>, position: u64) {
-        let (lock, _) = &*self.progress;
-        lock.lock().sent = position;
+        self.sent.store(position, Ordering::Release);
         if let Some(sender) = self.sender.lock().as_ref() {
             if sender.send((entries, position)).is_err() {
-                lock.lock().failed = Some("the history thread stopped".into());
+                self.progress.0.lock().failed = Some("the history thread stopped".into());
             }
         }
     }
 
     /// The last position handed over.
     pub(crate) fn sent(&self) -> u64 {
-        self.progress.0.lock().sent
+        self.sent.load(Ordering::Acquire)
     }
 
     /// Waits until everything up to `position` is recorded (or `timeout` passes).

@@ -244,3 +244,74 @@ fn pruning_drops_old_changes_and_their_index_rows() {
         "nothing left to drop"
     );
 }
+
+fn stamped(position: u64, events: Vec<Event>) -> Entry {
+    Entry {
+        position,
+        stamp: Stamp {
+            at: 1_000 * position as i64,
+            actor: Actor::Library,
+            node: None,
+        },
+        events,
+    }
+}
+
+/// A reader beside the file (the command line while a server runs) sees each change once
+/// the thread has lingered, and as soon as someone in the process has waited for it.
+#[test]
+fn the_recorder_brings_each_change_to_the_file_within_moments() {
+    use super::embedded::EmbeddedHistory;
+    use super::query::HistoryRead;
+    use super::recorder::{Recorder, LINGER};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("history.redb");
+    let history = Arc::new(EmbeddedHistory::open(Some(&path)).expect("opened"));
+    let recorder = Recorder::start(history, 0, None);
+    let beside = EmbeddedHistory::open_read_only(&path).expect("read beside");
+    let mut model = model();
+
+    // Left to itself, the thread records what it was handed once it has lingered.
+    let events = apply_described(&mut model, vec![put(&["+14155550001"], Some("c1"), "pa")]);
+    recorder.send(vec![stamped(1, events)], 1);
+    assert_eq!(recorder.sent(), 1);
+    let deadline = Instant::now() + LINGER * 500;
+    while beside.recorded() != Ok(1) {
+        assert!(Instant::now() < deadline, "change 1 never reached the file");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+
+    // A wait cuts the lingering short: each change is in the file when the wait ends.
+    for position in 2..=21 {
+        let connector = (position % 2 == 1).then_some("c1");
+        let events = apply_described(&mut model, vec![put(&["+14155550001"], connector, "pa")]);
+        recorder.send(vec![stamped(position, events)], position);
+        recorder
+            .wait_for(position, Duration::from_secs(10))
+            .expect("recorded");
+        assert_eq!(
+            beside.recorded(),
+            Ok(position),
+            "in the file when the wait ends"
+        );
+    }
+
+    // What is handed over before it stops is recorded as it stops.
+    let events = apply_described(&mut model, vec![put(&["+14155550001"], None, "pa")]);
+    recorder.send(vec![stamped(22, events)], 22);
+    drop(recorder);
+    assert_eq!(beside.recorded(), Ok(22));
+    assert_eq!(
+        beside
+            .touching(
+                &super::query::Subject::Number(number("+14155550001")),
+                u64::MAX,
+                100
+            )
+            .map(|found| found.len()),
+        Ok(22)
+    );
+}

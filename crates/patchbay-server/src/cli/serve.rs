@@ -44,6 +44,10 @@ pub struct ServeArgs {
     #[arg(long, value_name = "DAYS", default_value_t = 90,
           value_parser = clap::value_parser!(u32).range(1..=36_500))]
     history_days: u32,
+    /// Keep no change history (`GET /changes` and lookups `at` an instant answer 404). A
+    /// node of a shared store records into the store's history with every change.
+    #[arg(long, conflicts_with_all = ["store", "history_days"])]
+    no_history: bool,
     /// Also answer SIP INVITEs on this address (UDP and TCP), from the server's own
     /// router; the counters join /metrics.
     #[arg(long, value_name = "ADDR")]
@@ -112,6 +116,7 @@ pub fn serve(opts: ServeArgs) -> CliResult {
         history_retain: Some(std::time::Duration::from_secs(
             u64::from(opts.history_days) * 86_400,
         )),
+        record_history: !opts.no_history,
         ..AdminConfig::default()
     };
     let admin = open_serving(&opts.data, config)?;
