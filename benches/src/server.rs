@@ -140,7 +140,17 @@ pub fn serve(args: &[&str]) -> Node {
 
 /// [`serve`] with environment variables `env` and its log (stderr) to `log`.
 pub fn serve_logging(args: &[&str], env: &[(&str, &str)], log: impl Into<Stdio>) -> Node {
-    let mut child = Command::new(binary())
+    serve_binary(&binary(), args, env, log)
+}
+
+/// [`serve_logging`] with the `patchbay` binary at `binary` (another build, to compare).
+pub fn serve_binary(
+    binary: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    log: impl Into<Stdio>,
+) -> Node {
+    let mut child = Command::new(binary)
         .args(["serve", "--listen", "127.0.0.1:0"])
         .args(args)
         .envs(env.iter().copied())

@@ -31,8 +31,9 @@
 //! - **what the change history costs writes**: one-number imports from 8 clients for 5 s
 //!   through an embedded node (`--data`) that records the history and one that does not
 //!   (`--no-history`), alternated over `PATCHBAY_CLUSTER_ROUNDS` rounds (default 10): each
-//!   round's ratio and their median. `PATCHBAY_CLUSTER_ONLY=history` measures only this
-//!   (no PostgreSQL).
+//!   round's ratio and their median; with `PATCHBAY_BIN_BEFORE` naming a build from before
+//!   the history, that build is the one without. `PATCHBAY_CLUSTER_ONLY=history` measures
+//!   only this (no PostgreSQL).
 //!
 //! Run: `benches/cluster/run` (builds in release first).
 
@@ -223,26 +224,45 @@ fn write_rates(nodes: &[SocketAddr], key: &str, id: &str, embedded: &Path) {
 /// One-number writes through an embedded node with the history against one without it,
 /// alternated over `rounds` rounds, each on a new data directory.
 fn history_cost(rounds: usize) {
-    let rate = |extra: &[&str]| {
+    let before = std::env::var_os("PATCHBAY_BIN_BEFORE").map(std::path::PathBuf::from);
+    let rate = |with: bool| {
         let dir = tempfile::tempdir().expect("tempdir");
         let data = dir.path().join("data");
         let mut args = vec!["--data", data.to_str().expect("utf-8")];
-        args.extend_from_slice(extra);
-        let node = serve(&args);
+        let binary = match (&before, with) {
+            (Some(before), false) => before.clone(),
+            (None, false) => {
+                args.push("--no-history");
+                patchbay_benches::server::binary()
+            }
+            (_, true) => patchbay_benches::server::binary(),
+        };
+        let node = patchbay_benches::server::serve_binary(
+            &binary,
+            &args,
+            &[("PATCHBAY_LOG", "warn")],
+            std::process::Stdio::inherit(),
+        );
         let key = node.key.clone().expect("a key");
         let id = connector(&mut Http::new(node.addr, &key));
         throughput(&[node.addr], &key, &id, 8, 5.0)
     };
-    println!("one-number writes, 8 clients for 5 s, embedded, with the history and without:");
+    println!(
+        "one-number writes, 8 clients for 5 s, embedded, with the history and without ({}):",
+        match &before {
+            Some(before) => format!("the build {}", before.display()),
+            None => "--no-history".into(),
+        }
+    );
     let mut ratios = Vec::with_capacity(rounds);
     for round in 1..=rounds {
         // Which goes first alternates, so that a drift of the machine favours neither.
         let (with, without) = if round % 2 == 1 {
-            let with = rate(&[]);
-            (with, rate(&["--no-history"]))
+            let with = rate(true);
+            (with, rate(false))
         } else {
-            let without = rate(&["--no-history"]);
-            (rate(&[]), without)
+            let without = rate(false);
+            (rate(true), without)
         };
         let ratio = with.per_second / without.per_second;
         println!("  round {round}: with {with}; without {without}; {ratio:.3}x the rate");
