@@ -13,12 +13,20 @@
 //! - `as_of_lookup`: a lookup of that number at the instant of the middle one of its page of
 //!   changes;
 //! - `lookup_now`: the lookup of the same number now (the snapshot's, for scale).
+//!
+//! `PATCHBAY_BENCH_HISTORY_STORE=postgres` measures the same through a node of a shared
+//! store on a throwaway PostgreSQL cluster (its history is the store's indexed tables)
+//! instead of a data directory.
+
+#[path = "../../crates/patchbay-admin/tests/pg/mod.rs"]
+mod pg;
 
 use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use patchbay_admin::{
-    Admin, AdminConfig, Caller, ChangesQuery, DataDir, ImportRequest, NewConnector,
+    Admin, AdminConfig, Caller, ChangesQuery, DataDir, ImportRequest, MemoryStore, NewConnector,
+    Postgres,
 };
 use patchbay_core::ClientEnv;
 
@@ -58,8 +66,26 @@ fn history(c: &mut Criterion) {
         max_bulk: CHUNK,
         ..AdminConfig::default()
     };
-    let admin =
-        Admin::open(Box::new(DataDir::open(dir.path()).expect("dir")), config).expect("open");
+    let shared = std::env::var("PATCHBAY_BENCH_HISTORY_STORE").is_ok_and(|s| s == "postgres");
+    // Kept until the end: the cluster stops when dropped.
+    let cluster = shared.then(pg::PgCluster::start);
+    let admin = match &cluster {
+        Some(cluster) => {
+            let store = Postgres::connect(&cluster.database(), "bench").expect("connect");
+            Admin::open_shared(Box::new(MemoryStore::default()), store, config).expect("open")
+        }
+        None => {
+            Admin::open(Box::new(DataDir::open(dir.path()).expect("dir")), config).expect("open")
+        }
+    };
+    eprintln!(
+        "history fixture: {}",
+        if shared {
+            "a PostgreSQL store"
+        } else {
+            "a data directory"
+        }
+    );
     let op = Caller::Operator;
     admin.create_project(&op, "acme", "p").expect("project");
     let (first, second) = (connector(&admin, "first"), connector(&admin, "second"));

@@ -102,7 +102,6 @@ fn every_node_answers_the_same_history() {
     let found = b.changes(&key, "pa", &of_number).expect("number");
     assert_eq!(found.changes.len(), 1);
     assert_eq!(found.changes[0].mutations[0].op, "number.imported");
-
     // As of the import, on the node that did not make the rename: the connector as it was.
     let at = on_a.changes[1].at.clone();
     let then = b
@@ -129,6 +128,50 @@ fn every_node_answers_the_same_history() {
         ["2"],
         "300 numbers in two blocks of 256: two rows"
     );
+
+    // Its neighbour in the block, changed alone afterwards, is told apart by the block's
+    // set of numbers: its history has the unassignment, the number's has not.
+    b.assign_number(&key, "pa", "+14155551151", None)
+        .expect("unassign the neighbour");
+    let neighbour = ChangesQuery {
+        number: Some("+14155551151".into()),
+        ..ChangesQuery::default()
+    };
+    assert_eq!(
+        a.changes(&key, "pa", &neighbour)
+            .expect("neighbour")
+            .changes
+            .len(),
+        2
+    );
+    assert_eq!(
+        a.changes(&key, "pa", &of_number)
+            .expect("number")
+            .changes
+            .len(),
+        1
+    );
+    let untouched = ChangesQuery {
+        number: Some("+14155551299".into()),
+        ..ChangesQuery::default()
+    };
+    assert_eq!(
+        a.changes(&key, "pa", &untouched)
+            .expect("untouched")
+            .changes
+            .len(),
+        1,
+        "the last number imported, in the second block"
+    );
+    let never = ChangesQuery {
+        number: Some("+14155551300".into()),
+        ..ChangesQuery::default()
+    };
+    assert!(a
+        .changes(&key, "pa", &never)
+        .expect("never")
+        .changes
+        .is_empty());
 }
 
 /// Writers drop the history older than the retention as they prune the log (once every

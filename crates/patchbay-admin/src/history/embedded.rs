@@ -30,7 +30,7 @@ use redb::{
 };
 
 use super::query::Subject;
-use super::{holds, subject_key, subject_rows, Entry};
+use super::{holds, number_key, row_keys, subject_key, subject_rows, Entry};
 
 const ENTRIES: TableDefinition<u64, &[u8]> = TableDefinition::new("entries");
 const TIMES: TableDefinition<(i64, u64), ()> = TableDefinition::new("times");
@@ -284,24 +284,34 @@ impl super::query::HistoryRead for EmbeddedHistory {
             }
             return Ok(found);
         }
-        let (subject, bit) = subject_key(subject);
         let table = tx.open_table(SUBJECTS).map_err(failed)?;
-        let from = key(&subject, 0);
-        let to = key(&subject, below);
-        let mut found = Vec::new();
-        for row in table
-            .range(from.as_slice()..to.as_slice())
-            .map_err(failed)?
-            .rev()
-        {
-            if found.len() >= limit {
-                break;
+        let below_in = |subject: &[u8], bit: Option<u8>| -> Result<Vec<u64>, String> {
+            let from = key(subject, 0);
+            let to = key(subject, below);
+            let mut found = Vec::new();
+            for row in table
+                .range(from.as_slice()..to.as_slice())
+                .map_err(failed)?
+                .rev()
+            {
+                if found.len() >= limit {
+                    break;
+                }
+                let (k, v) = row.map_err(failed)?;
+                if holds(v.value(), bit) {
+                    found.push(position_of(k.value()));
+                }
             }
-            let (k, v) = row.map_err(failed)?;
-            if !holds(v.value(), bit) {
-                continue;
-            }
-            found.push(position_of(k.value()));
+            Ok(found)
+        };
+        let (block, bit) = subject_key(subject);
+        let mut found = below_in(&block, bit)?;
+        if let Subject::Number(number) = subject {
+            // Its own rows and its block's (bulk changes), newest first.
+            found.extend(below_in(&number_key(*number), None)?);
+            found.sort_unstable_by(|a, b| b.cmp(a));
+            found.dedup();
+            found.truncate(limit);
         }
         Ok(found)
     }
@@ -318,21 +328,28 @@ impl super::query::HistoryRead for EmbeddedHistory {
                 .map_err(failed)?;
             return Ok(first.map(|(position, _)| position.value()));
         }
-        let (subject, bit) = subject_key(subject);
         let table = tx.open_table(SUBJECTS).map_err(failed)?;
-        let from = key(&subject, above.saturating_add(1));
-        let to = key(&subject, u64::MAX);
-        for row in table
-            .range(from.as_slice()..=to.as_slice())
-            .map_err(failed)?
-        {
-            let (k, v) = row.map_err(failed)?;
-            if !holds(v.value(), bit) {
-                continue;
+        let first_in = |subject: &[u8], bit: Option<u8>| -> Result<Option<u64>, String> {
+            let from = key(subject, above.saturating_add(1));
+            let to = key(subject, u64::MAX);
+            for row in table
+                .range(from.as_slice()..=to.as_slice())
+                .map_err(failed)?
+            {
+                let (k, v) = row.map_err(failed)?;
+                if holds(v.value(), bit) {
+                    return Ok(Some(position_of(k.value())));
+                }
             }
-            return Ok(Some(position_of(k.value())));
+            Ok(None)
+        };
+        let (block, bit) = subject_key(subject);
+        let first = first_in(&block, bit)?;
+        if let Subject::Number(number) = subject {
+            let own = first_in(&number_key(*number), None)?;
+            return Ok(first.into_iter().chain(own).min());
         }
-        Ok(None)
+        Ok(first)
     }
 
     fn entry(&self, position: u64) -> Result<Option<Entry>, String> {
@@ -353,8 +370,10 @@ fn remove(tx: &WriteTransaction, entries: &[Entry]) -> Result<(), String> {
         times
             .remove((entry.stamp.at, entry.position))
             .map_err(failed)?;
-        for (key, _) in rows_of(entry) {
-            subjects.remove(key.as_slice()).map_err(failed)?;
+        for subject in row_keys(entry) {
+            subjects
+                .remove(key(&subject, entry.position).as_slice())
+                .map_err(failed)?;
         }
     }
     Ok(())

@@ -229,9 +229,23 @@ pub(crate) struct Entry {
     pub(crate) events: Vec<Event>,
 }
 
+/// A change that touches at most this many numbers indexes each by its own key
+/// ([`number_key`]); one that touches more, by their blocks of 256 ([`subject_key`]). A
+/// number's history is then the rows of its own key and the bulk changes' rows of its
+/// block: a page of it reads about a page of rows, however busy its neighbours are.
+pub(crate) const NUMBERS_BY_KEY_UP_TO: usize = 16;
+
+/// The key of a number's own rows: kind 6, then its digits (8 bytes).
+pub(crate) fn number_key(number: E164) -> Vec<u8> {
+    let mut key = vec![6, 8];
+    key.extend_from_slice(&number.as_u64().to_be_bytes());
+    key
+}
+
 /// A subject's key in an index of the history: its kind, its length and its bytes (a
 /// number's block of 256, as 8 bytes; a prefix's, a connector's or a project's text), and
-/// for a number its bit in the block's set.
+/// for a number its bit in the block's set. (A number also has rows of its own key,
+/// [`number_key`].)
 pub(crate) fn subject_key(subject: &query::Subject) -> (Vec<u8>, Option<u8>) {
     use query::Subject;
     let (kind, bytes, bit): (u8, Vec<u8>, Option<u8>) = match subject {
@@ -252,6 +266,24 @@ pub(crate) fn subject_key(subject: &query::Subject) -> (Vec<u8>, Option<u8>) {
     key.push(bytes.len().min(255) as u8);
     key.extend_from_slice(bytes.get(..255).unwrap_or(&bytes));
     (key, bit)
+}
+
+/// The keys of every row `entry` may have: [`subject_rows`]'s, and for the numbers it
+/// indexed by their own keys, their blocks' as well (the form a build before those keys
+/// wrote), so that dropping a change leaves none of its rows behind.
+pub(crate) fn row_keys(entry: &Entry) -> Vec<Vec<u8>> {
+    let mut keys: std::collections::BTreeSet<Vec<u8>> =
+        subject_rows(entry).into_iter().map(|(k, _)| k).collect();
+    for event in &entry.events {
+        if let Event::Numbers { numbers, .. } = event {
+            keys.extend(numbers.iter().map(|n| {
+                let mut key = vec![1, 8];
+                key.extend_from_slice(&(n.as_u64() >> 8).to_be_bytes());
+                key
+            }));
+        }
+    }
+    keys.into_iter().collect()
 }
 
 /// Whether a subject row's value holds the number of `bit` (every row does for a subject
@@ -275,6 +307,16 @@ pub(crate) fn subject_rows(entry: &Entry) -> Vec<(Vec<u8>, Vec<u8>)> {
     let mut text = |subject: Subject| {
         texts.insert(subject_key(&subject).0);
     };
+    let touched: usize = entry
+        .events
+        .iter()
+        .map(|event| match event {
+            Event::Numbers { numbers, .. } => numbers.len(),
+            _ => 0,
+        })
+        .sum();
+    let by_key = touched <= NUMBERS_BY_KEY_UP_TO;
+    let mut own: BTreeSet<Vec<u8>> = BTreeSet::new();
     for event in &entry.events {
         let (before, after) = event.projects();
         for project in [before, after].into_iter().flatten() {
@@ -284,6 +326,9 @@ pub(crate) fn subject_rows(entry: &Entry) -> Vec<(Vec<u8>, Vec<u8>)> {
             text(Subject::Connector(connector.to_string()));
         }
         match event {
+            Event::Numbers { numbers, .. } if by_key => {
+                own.extend(numbers.iter().map(|n| number_key(*n)));
+            }
             Event::Numbers { numbers, .. } => {
                 for n in numbers {
                     let digits = n.as_u64();
@@ -325,6 +370,7 @@ pub(crate) fn subject_rows(entry: &Entry) -> Vec<(Vec<u8>, Vec<u8>)> {
         rows.push((key, set.to_vec()));
     }
     rows.extend(texts.into_iter().map(|key| (key, Vec::new())));
+    rows.extend(own.into_iter().map(|key| (key, Vec::new())));
     rows
 }
 

@@ -38,6 +38,14 @@ pub(crate) trait HistoryRead: Send + Sync {
     fn first_touching_after(&self, subject: &Subject, above: u64) -> Result<Option<u64>, String>;
     /// The change at `position`, if retained.
     fn entry(&self, position: u64) -> Result<Option<Entry>, String>;
+    /// The changes at `positions` that are retained, in the order asked: one read where a
+    /// read is a round trip (the shared store), else one [`HistoryRead::entry`] each.
+    fn entries(&self, positions: &[u64]) -> Result<Vec<Entry>, String> {
+        positions
+            .iter()
+            .filter_map(|&position| self.entry(position).transpose())
+            .collect()
+    }
 }
 
 /// A history read as of position `through`: what came after it is not there (so that what
@@ -80,6 +88,15 @@ impl HistoryRead for Bounded<'_> {
             return Ok(None);
         }
         self.inner.entry(position)
+    }
+
+    fn entries(&self, positions: &[u64]) -> Result<Vec<Entry>, String> {
+        let within: Vec<u64> = positions
+            .iter()
+            .copied()
+            .filter(|p| *p <= self.through)
+            .collect();
+        self.inner.entries(&within)
     }
 }
 
@@ -174,27 +191,35 @@ pub(crate) fn page(
     'scan: loop {
         let positions = history.touching(&subject, below, batch)?;
         let exhausted = positions.len() < batch;
-        for position in positions {
-            below = position;
-            if position <= above {
+        let mut rest = positions.as_slice();
+        while !rest.is_empty() {
+            // As many changes as could fill the page and tell whether another follows,
+            // read at once.
+            let want = (limit + 1).saturating_sub(found.len()).clamp(1, rest.len());
+            let (chunk, tail) = rest.split_at(want);
+            rest = tail;
+            let wanted: Vec<u64> = chunk.iter().copied().take_while(|p| *p > above).collect();
+            for entry in history.entries(&wanted)? {
+                let events: Vec<Event> = entry
+                    .events
+                    .iter()
+                    .filter_map(|e| filter.apply(project, e))
+                    .collect();
+                if events.is_empty() {
+                    continue;
+                }
+                if found.len() == limit {
+                    let next = found.last().map(|e| e.position);
+                    return Ok((found, next));
+                }
+                found.push(Entry { events, ..entry });
+            }
+            if wanted.len() < chunk.len() {
                 break 'scan;
             }
-            let Some(entry) = history.entry(position)? else {
-                continue;
-            };
-            let events: Vec<Event> = entry
-                .events
-                .iter()
-                .filter_map(|e| filter.apply(project, e))
-                .collect();
-            if events.is_empty() {
-                continue;
+            if let Some(last) = chunk.last() {
+                below = *last;
             }
-            if found.len() == limit {
-                let next = found.last().map(|e| e.position);
-                return Ok((found, next));
-            }
-            found.push(Entry { events, ..entry });
         }
         if exhausted {
             break;

@@ -315,3 +315,90 @@ fn the_recorder_brings_each_change_to_the_file_within_moments() {
         Ok(22)
     );
 }
+
+/// A change of a few numbers indexes each by its own key, a bulk change by blocks: a
+/// number's history is both, newest first, and its neighbours' changes are not in it.
+#[test]
+fn a_number_is_found_by_its_own_rows_and_its_blocks() {
+    use super::embedded::EmbeddedHistory;
+    use super::query::{HistoryRead, Subject};
+
+    let history = EmbeddedHistory::open(None).expect("in memory");
+    let mut model = model();
+    let bulk: Vec<String> = (0..20).map(|i| format!("+141555501{i:02}")).collect();
+    let bulk: Vec<&str> = bulk.iter().map(String::as_str).collect();
+    let mut entries = Vec::new();
+    let mut changes = vec![
+        vec![put(&bulk, Some("c1"), "pa")],
+        vec![put(&["+14155550100"], None, "pa")],
+        vec![put(&["+14155550101"], None, "pa")],
+    ];
+    for (position, change) in (1..).zip(changes.drain(..)) {
+        let events = apply_described(&mut model, change);
+        entries.push(stamped(position, events));
+    }
+    let rows: Vec<Vec<(Vec<u8>, Vec<u8>)>> = entries.iter().map(subject_rows).collect();
+    assert!(
+        rows[0]
+            .iter()
+            .any(|(k, v)| k.first() == Some(&1) && v.len() == 32),
+        "20 numbers: a block's row"
+    );
+    assert!(rows[0].iter().all(|(k, _)| k.first() != Some(&6)));
+    assert!(
+        rows[1].contains(&(number_key(number("+14155550100")), Vec::new())),
+        "one number: its own row"
+    );
+    assert!(rows[1].iter().all(|(k, _)| k.first() != Some(&1)));
+    history.record(&entries, 3).expect("recorded");
+
+    let of = |text: &str| Subject::Number(number(text));
+    assert_eq!(
+        history.touching(&of("+14155550100"), u64::MAX, 10),
+        Ok(vec![2, 1])
+    );
+    assert_eq!(
+        history.touching(&of("+14155550101"), u64::MAX, 10),
+        Ok(vec![3, 1])
+    );
+    assert_eq!(
+        history.touching(&of("+14155550102"), u64::MAX, 10),
+        Ok(vec![1])
+    );
+    assert_eq!(
+        history.touching(&of("+14155550199"), u64::MAX, 10),
+        Ok(vec![])
+    );
+    assert_eq!(history.touching(&of("+14155550100"), 2, 10), Ok(vec![1]));
+    assert_eq!(
+        history.touching(&of("+14155550100"), u64::MAX, 1),
+        Ok(vec![2])
+    );
+    assert_eq!(
+        history.first_touching_after(&of("+14155550100"), 0),
+        Ok(Some(1))
+    );
+    assert_eq!(
+        history.first_touching_after(&of("+14155550100"), 1),
+        Ok(Some(2))
+    );
+    assert_eq!(
+        history.first_touching_after(&of("+14155550101"), 1),
+        Ok(Some(3))
+    );
+    assert_eq!(
+        history.first_touching_after(&of("+14155550102"), 1),
+        Ok(None)
+    );
+
+    // Dropping the changes drops every row of theirs, in either form.
+    assert_eq!(history.prune_before(i64::MAX, 10), Ok(3));
+    assert_eq!(
+        history.touching(&of("+14155550100"), u64::MAX, 10),
+        Ok(vec![])
+    );
+    assert_eq!(
+        history.touching(&of("+14155550102"), u64::MAX, 10),
+        Ok(vec![])
+    );
+}

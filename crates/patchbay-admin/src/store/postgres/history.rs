@@ -10,7 +10,7 @@ use postgres::Client;
 
 use super::{describe, failed, position, Postgres};
 use crate::history::query::{HistoryRead, Subject};
-use crate::history::{holds, subject_key, subject_rows, Entry};
+use crate::history::{number_key, row_keys, subject_key, subject_rows, Entry};
 use crate::store::SharedError;
 
 /// A group's history as the writer's append statement takes it: the entries' positions,
@@ -76,7 +76,7 @@ pub(super) fn prune(client: &mut Client, cutoff: i64) -> Result<(), SharedError>
         let entry = Entry::decode(&bytes).map_err(SharedError::Refused)?;
         let at = position(entry.position);
         positions.push(at);
-        for (subject, _) in subject_rows(&entry) {
+        for subject in row_keys(&entry) {
             subjects.push(subject);
             subject_positions.push(at);
         }
@@ -99,10 +99,6 @@ pub(crate) struct PgHistory {
     store: Postgres,
     client: Mutex<Option<Client>>,
 }
-
-/// The rows a subject read fetches at a time (rows of a number's block may be of its
-/// neighbours).
-const BATCH: i64 = 256;
 
 impl PgHistory {
     pub(crate) fn new(store: Postgres) -> PgHistory {
@@ -185,37 +181,31 @@ impl HistoryRead for PgHistory {
             });
         }
         let (key, bit) = subject_key(subject);
-        let mut found = Vec::new();
-        let mut before = below;
-        loop {
-            let rows: Vec<(i64, Option<Vec<u8>>)> = self.with(|c| {
-                c.query(
-                    "SELECT position, bits FROM patchbay.history_subjects \
-                     WHERE subject = $1 AND position < $2 ORDER BY position DESC LIMIT $3",
-                    &[&key, &before, &BATCH],
-                )?
-                .iter()
-                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-                .collect()
-            })?;
-            let exhausted = (rows.len() as i64) < BATCH;
-            for (at, bits) in rows {
-                before = at;
-                if holds(bits.as_deref().unwrap_or_default(), bit) {
-                    found.push(to_u64(at));
-                    if found.len() >= limit {
-                        return Ok(found);
-                    }
-                }
-            }
-            if exhausted {
-                return Ok(found);
-            }
-        }
+        // A number's rows are its own and its block's (bulk changes): the database keeps
+        // those of the block whose set holds it.
+        let own = match subject {
+            Subject::Number(number) => number_key(*number),
+            _ => Vec::new(),
+        };
+        let bit = bit.map(i32::from);
+        self.with(|c| {
+            c.query(
+                "SELECT position FROM ((SELECT position FROM patchbay.history_subjects \
+                 WHERE subject = $1 AND position < $2 AND (CASE WHEN $3::int IS NULL THEN true \
+                 WHEN length(bits) * 8 > $3::int THEN get_bit(bits, $3::int) = 1 ELSE false END) \
+                 ORDER BY position DESC LIMIT $4) UNION (SELECT position \
+                 FROM patchbay.history_subjects WHERE subject = $5 AND position < $2 \
+                 ORDER BY position DESC LIMIT $4)) AS t ORDER BY position DESC LIMIT $4",
+                &[&key, &below, &bit, &want, &own],
+            )?
+            .iter()
+            .map(|r| Ok(to_u64(r.try_get(0)?)))
+            .collect()
+        })
     }
 
     fn first_touching_after(&self, subject: &Subject, above: u64) -> Result<Option<u64>, String> {
-        let mut after = position(above);
+        let after = position(above);
         if *subject == Subject::All {
             return self.with(|c| {
                 let row = c.query_opt(
@@ -227,28 +217,25 @@ impl HistoryRead for PgHistory {
             });
         }
         let (key, bit) = subject_key(subject);
-        loop {
-            let rows: Vec<(i64, Option<Vec<u8>>)> = self.with(|c| {
-                c.query(
-                    "SELECT position, bits FROM patchbay.history_subjects \
-                     WHERE subject = $1 AND position > $2 ORDER BY position LIMIT $3",
-                    &[&key, &after, &BATCH],
-                )?
-                .iter()
-                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-                .collect()
-            })?;
-            let exhausted = (rows.len() as i64) < BATCH;
-            for (at, bits) in rows {
-                after = at;
-                if holds(bits.as_deref().unwrap_or_default(), bit) {
-                    return Ok(Some(to_u64(at)));
-                }
-            }
-            if exhausted {
-                return Ok(None);
-            }
-        }
+        let own = match subject {
+            Subject::Number(number) => number_key(*number),
+            _ => Vec::new(),
+        };
+        let bit = bit.map(i32::from);
+        self.with(|c| {
+            let row = c.query_opt(
+                "SELECT min(position) FROM ((SELECT position FROM patchbay.history_subjects \
+                 WHERE subject = $1 AND position > $2 AND (CASE WHEN $3::int IS NULL THEN true \
+                 WHEN length(bits) * 8 > $3::int THEN get_bit(bits, $3::int) = 1 ELSE false END) \
+                 ORDER BY position LIMIT 1) UNION ALL (SELECT position \
+                 FROM patchbay.history_subjects WHERE subject = $4 AND position > $2 \
+                 ORDER BY position LIMIT 1)) AS t",
+                &[&key, &after, &bit, &own],
+            )?;
+            row.and_then(|r| r.try_get::<_, Option<i64>>(0).transpose())
+                .map(|at| Ok(to_u64(at?)))
+                .transpose()
+        })
     }
 
     fn entry(&self, at: u64) -> Result<Option<Entry>, String> {
@@ -260,6 +247,28 @@ impl HistoryRead for PgHistory {
             row.map(|r| r.try_get(0)).transpose()
         })?;
         bytes.map(|b| Entry::decode(&b)).transpose()
+    }
+
+    fn entries(&self, positions: &[u64]) -> Result<Vec<Entry>, String> {
+        if positions.is_empty() {
+            return Ok(Vec::new());
+        }
+        let wanted: Vec<i64> = positions.iter().map(|p| position(*p)).collect();
+        let rows: Vec<(i64, Vec<u8>)> = self.with(|c| {
+            c.query(
+                "SELECT position, entry FROM patchbay.history WHERE position = ANY($1)",
+                &[&wanted],
+            )?
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+        })?;
+        let mut found: std::collections::HashMap<i64, Vec<u8>> = rows.into_iter().collect();
+        wanted
+            .iter()
+            .filter_map(|p| found.remove(p))
+            .map(|bytes| Entry::decode(&bytes))
+            .collect()
     }
 }
 
