@@ -11,12 +11,13 @@
 //! | `meta` | `recorded`, `complete_from` | a position |
 //!
 //! A subject key is `[kind][length][subject][position, 8 bytes big-endian]`, so a subject's
-//! changes are one range, newest last. Numbers are indexed by block: the key's subject is a
-//! number's digits divided by 256, and the value a 256-bit set of which numbers of the
-//! block the change touched. An import of a sorted run of numbers writes a row a block
-//! instead of a row a number, and a number's history is still one range read. Prefixes,
-//! connectors (anything about one, and its own record apart) and projects are keyed by
-//! their text.
+//! changes are one range, newest last. A change of up to 16 numbers keys each by its
+//! digits; a bulk change keys them by block: the key's subject is a number's digits divided
+//! by 256, and the value a 256-bit set of which numbers of the block the change touched. An
+//! import of a sorted run of numbers writes a row a block instead of a row a number, and a
+//! number's history is two range reads (its own rows, its block's), of about a page of rows
+//! each however often its neighbours change. Prefixes, connectors (anything about one, and
+//! its own record apart) and projects are keyed by their text.
 //!
 //! It keeps nothing the journal does not: a commit here is durable (it is written on a
 //! thread of its own, `recorder.rs`, never on the path of a change), and on open the journal
