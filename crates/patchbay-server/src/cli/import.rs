@@ -199,7 +199,12 @@ pub fn import(args: ImportArgs) -> CliResult {
         ));
     }
     progress.finish_and_clear();
-    admin.checkpoint().map_err(|e| e.to_string())?;
+    // A checkpoint lets the next start skip replaying the import: of a data directory, the
+    // store's own or a node's cache. Without one (a node of a shared store with no cache)
+    // there is nothing to keep it in, and it would only cost time.
+    if args.data.store.is_none() || args.data.data.is_some() {
+        admin.checkpoint().map_err(|e| e.to_string())?;
+    }
     let mut errors = errors
         .into_inner()
         .map_err(|_| "an import thread failed".to_string())?;
