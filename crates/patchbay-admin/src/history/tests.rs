@@ -207,15 +207,7 @@ fn pruning_drops_old_changes_and_their_index_rows() {
     let mut entries = Vec::new();
     for (position, connector) in [(1, Some("c1")), (2, None), (3, Some("c1"))] {
         let events = apply_described(&mut model, vec![put(&["+14155550001"], connector, "pa")]);
-        entries.push(Entry {
-            position,
-            stamp: Stamp {
-                at: 1_000 * position as i64,
-                actor: Actor::Library,
-                node: None,
-            },
-            events,
-        });
+        entries.push(stamped(position, events));
     }
     history.record(&entries, 3).expect("recorded");
     assert_eq!(
